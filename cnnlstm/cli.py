@@ -1,0 +1,49 @@
+"""The `cnnlstm` console command.
+
+Each subcommand lives in its own module under `cnnlstm.commands` and exposes two functions:
+`register(subparsers)`, which adds its parser, and `run(args) -> int`, which does the work.
+Modules are discovered, so adding a subcommand never touches this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from cnnlstm import __version__, commands
+from cnnlstm.errors import UserInputError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every discovered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="cnnlstm",
+        description="CNN stock selection + LSTM timing (Liu, Zhang & Ma 2017) research platform.",
+    )
+    parser.add_argument("--version", action="version", version=f"cnnlstm {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"cnnlstm.commands.{info.name}")
+        sub_parser = module.register(sub)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except UserInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
