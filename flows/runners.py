@@ -1,0 +1,145 @@
+"""Task-runner choice for flows whose tasks may run concurrently (walk-forward months, sweeps).
+
+Input contract: a `TaskRunnerConfig` (a frozen pydantic model, so the Prefect UI renders it as a
+form and rejects bad values). `build_task_runner(cfg)` turns it into one of Prefect's own task
+runners; nothing here schedules work itself:
+
+* `threads` (default): `prefect.task_runners.ThreadPoolTaskRunner`; `max_workers=1` runs the
+  tasks one after another (the sequential reference run).
+* `dask`: `prefect_dask.DaskTaskRunner` on a `distributed.LocalCluster` started for the flow run
+  (`n_workers` x `threads_per_worker`, worker processes by default), or on an existing scheduler
+  when `address` is given (`tcp://scheduler:8786`).
+* `ray`: `prefect_ray.RayTaskRunner` (local Ray, or the cluster at `address`) where `prefect-ray`
+  is installed; a clear `UserInputError` otherwise.
+
+A flow's runner is fixed when it is decorated; `with_task_runner(flow, cfg)` returns a copy of the
+flow using the chosen runner, which is how a parent flow picks the runner of a child flow at run
+time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cnnlstm.errors import UserInputError
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.task_runners import TaskRunner
+
+RunnerKind = Literal["threads", "dask", "ray"]
+
+
+class TaskRunnerConfig(BaseModel):
+    """Which Prefect task runner executes a flow's concurrent tasks, and how large it is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: RunnerKind = Field(
+        "threads", description="threads (local thread pool), dask, or ray (where installed)"
+    )
+    max_workers: int | None = Field(
+        None, ge=1, description="threads: pool size (1 = sequential; default: Prefect's)"
+    )
+    address: str | None = Field(
+        None,
+        min_length=1,
+        description="dask: scheduler address (tcp://host:8786); ray: cluster address; "
+        "none starts a local cluster for the run",
+    )
+    n_workers: int | None = Field(
+        None, ge=1, description="dask LocalCluster: worker count (default: one per core)"
+    )
+    threads_per_worker: int = Field(1, ge=1, description="dask LocalCluster: threads per worker")
+    processes: bool = Field(
+        True,
+        description="dask LocalCluster: workers in separate processes (True) or threads "
+        "of this process (False; tasks then share the GIL)",
+    )
+
+    @model_validator(mode="after")
+    def _settings_match_kind(self) -> TaskRunnerConfig:
+        """Reject settings that the chosen kind would silently ignore."""
+        ignored: list[str] = []
+        if self.kind != "threads" and self.max_workers is not None:
+            ignored.append("max_workers (threads only)")
+        if self.kind == "threads" and self.address is not None:
+            ignored.append("address (dask or ray only)")
+        if self.kind != "dask" and self.n_workers is not None:
+            ignored.append("n_workers (dask only)")
+        if self.kind == "dask" and self.address is not None and self.n_workers is not None:
+            ignored.append("n_workers (a remote scheduler sizes its own cluster)")
+        if ignored:
+            raise ValueError(f"task runner kind {self.kind!r} does not use: {', '.join(ignored)}")
+        return self
+
+    def describe(self) -> str:
+        """A one-line human description, for logs and MLflow parameters."""
+        if self.kind == "threads":
+            size = "default size" if self.max_workers is None else f"{self.max_workers} workers"
+            return f"threads ({size})"
+        if self.address is not None:
+            return f"{self.kind} at {self.address}"
+        if self.kind == "dask":
+            workers = "one per core" if self.n_workers is None else str(self.n_workers)
+            mode = "processes" if self.processes else "threads"
+            return (
+                f"dask LocalCluster ({workers} workers x {self.threads_per_worker} threads, {mode})"
+            )
+        return "ray (local)"
+
+
+def _require(module: str, package: str, kind: str) -> None:
+    """Raise a readable error when the optional package behind a runner kind is missing."""
+    if importlib.util.find_spec(module) is None:
+        raise UserInputError(
+            f"task runner {kind!r} needs the {package!r} package, which is not installed; "
+            f"install it (pip install {package}) or choose kind='threads'"
+        )
+
+
+def build_task_runner(cfg: TaskRunnerConfig) -> TaskRunner:
+    """Build the Prefect task runner that `cfg` describes.
+
+    Args:
+        cfg: The runner choice and its size.
+
+    Returns:
+        A fresh, not yet started Prefect task runner.
+
+    Raises:
+        UserInputError: The runner's package (`prefect-dask`, `prefect-ray`) is not installed.
+    """
+    if cfg.kind == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=cfg.max_workers)
+    if cfg.kind == "dask":
+        _require("prefect_dask", "prefect-dask", "dask")
+        from prefect_dask import DaskTaskRunner
+
+        if cfg.address is not None:
+            return DaskTaskRunner(address=cfg.address)
+        cluster_kwargs = {
+            "n_workers": cfg.n_workers,
+            "threads_per_worker": cfg.threads_per_worker,
+            "processes": cfg.processes,
+            # a random free dashboard port: several runs (or tests) may share one host
+            "dashboard_address": ":0",
+        }
+        return DaskTaskRunner(
+            cluster_class="distributed.LocalCluster",
+            cluster_kwargs={k: v for k, v in cluster_kwargs.items() if v is not None},
+        )
+    _require("prefect_ray", "prefect-ray", "ray")
+    from prefect_ray import RayTaskRunner  # pragma: no cover - not installed on these machines
+
+    return RayTaskRunner(address=cfg.address)  # pragma: no cover
+
+
+def with_task_runner(flow: Flow, cfg: TaskRunnerConfig) -> Flow:
+    """Return a copy of `flow` whose tasks run on the runner that `cfg` describes."""
+    return flow.with_options(task_runner=build_task_runner(cfg))
