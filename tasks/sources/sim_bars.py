@@ -1,0 +1,151 @@
+"""Turn simulated close paths into the `bars` and `benchmark` tables.
+
+Input contract: the `PricePaths` (T, N), the `Lifecycle`, the `StockParams`, the calendar and a
+seeded generator. Output frames follow the contracts in docs/ARCHITECTURE.md.
+
+Intraday prices are built in log space relative to the previous close, inside the +-limit band,
+so `low <= open, close <= high` and the limits hold exactly by construction:
+* the open takes the move carried from earlier days (a stock that closed pinned at its limit
+  gaps on) plus part of the day's fresh return and some noise;
+* the high and low stretch beyond open and close by half-normal wicks scaled by the stock's
+  conditional volatility, clipped to the band;
+* a day whose wanted move overshoots the limit by more than `ONE_PRICE_MARGIN` is a one-price
+  day (open = high = low = close at the limit), with very thin volume.
+Volume is shares outstanding times a turnover that is persistent per stock, rises with the
+size of the day's move and, when planted, with the latent timing drift; it is thin on limit
+days. Suspended days with a row carry the previous close in all four prices and volume 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from tasks.sources.sim_calendar import TradingCalendar
+from tasks.sources.sim_config import SimConfig
+from tasks.sources.sim_lifecycle import Lifecycle
+from tasks.sources.sim_paths import PricePaths, StockParams
+
+BENCHMARK_SYMBOL = "SIM_INDEX"
+INDEX_BASE = 1000.0
+ONE_PRICE_MARGIN = 0.02
+"""Wanted log move beyond the limit that makes the whole day trade at the limit price."""
+LOT = 100.0
+"""Volumes are whole board lots of 100 shares; a trading day has at least one lot."""
+MAX_TURNOVER = 0.5
+
+
+def symbols_for(n_stocks: int) -> list[str]:
+    """Stock codes SIM0001, SIM0002, ... (wider when there are more than 9,999 stocks)."""
+    width = max(4, len(str(n_stocks)))
+    return [f"SIM{i + 1:0{width}d}" for i in range(n_stocks)]
+
+
+def _turnover_noise(rng: np.random.Generator, n_days: int, n: int) -> np.ndarray:
+    """(T, N) float32 AR(1) noise of log turnover (persistence 0.8, sd 0.35)."""
+    phi, sd = 0.8, 0.35
+    out = np.empty((n_days, n), dtype=np.float32)
+    state = sd * rng.standard_normal(n)
+    innov = sd * np.sqrt(1.0 - phi**2)
+    for t in range(n_days):
+        state = phi * state + innov * rng.standard_normal(n)
+        out[t] = state
+    return out
+
+
+def build_bars(
+    cfg: SimConfig,
+    cal: TradingCalendar,
+    life: Lifecycle,
+    params: StockParams,
+    paths: PricePaths,
+    rng: np.random.Generator,
+) -> pl.DataFrame:
+    """The `bars` table: one row per listed stock-day that is not a missing-row suspension."""
+    n_days, n = cal.n_days, cfg.n_stocks
+    noise = _turnover_noise(rng, n_days, n)
+    # Row coordinates in (symbol, date) order: nonzero of the (N, T) transpose is stock-major.
+    stock, day = np.nonzero(life.has_row(n_days).T)  # (R,), (R,)
+    rows = stock.size
+    lo, hi = np.log1p(-cfg.price_limit), np.log1p(cfg.price_limit)
+
+    log_close = paths.log_close[day, stock]
+    wanted = paths.wanted[day, stock]
+    carried = paths.carried_in[day, stock]
+    vol = paths.cond_vol[day, stock].astype(np.float64)
+    halted = life.halted[day, stock]  # only volume-0 suspensions have rows
+
+    close_rel = np.where(halted, 0.0, np.clip(wanted, lo, hi))
+    prev = log_close - close_rel
+    fresh = wanted - carried
+    open_rel = np.clip(carried + 0.3 * fresh + 0.3 * vol * rng.standard_normal(rows), lo, hi)
+    up_wick = 0.5 * vol * np.abs(rng.standard_normal(rows))
+    down_wick = 0.5 * vol * np.abs(rng.standard_normal(rows))
+    high_rel = np.minimum(np.maximum(open_rel, close_rel) + up_wick, hi)
+    low_rel = np.maximum(np.minimum(open_rel, close_rel) - down_wick, lo)
+
+    one_up = ~halted & (wanted >= hi + ONE_PRICE_MARGIN)
+    one_down = ~halted & (wanted <= lo - ONE_PRICE_MARGIN)
+    for rel, value in ((open_rel, hi), (high_rel, hi), (low_rel, hi)):
+        rel[one_up] = value
+    for rel, value in ((open_rel, lo), (high_rel, lo), (low_rel, lo)):
+        rel[one_down] = value
+    for rel in (open_rel, high_rel, low_rel):
+        rel[halted] = 0.0
+
+    pinned = ~halted & ((close_rel == hi) | (close_rel == lo))
+    log_turnover = (
+        params.base_turnover[stock]
+        + noise[day, stock]
+        + 0.35 * (np.abs(fresh) / vol - 0.8)
+        + cfg.volume_link * paths.drift_z[day, stock]
+    )
+    turnover = np.minimum(np.exp(log_turnover), MAX_TURNOVER)
+    turnover = np.where(pinned, 0.5 * turnover, turnover)
+    turnover = np.where(one_up | one_down, 0.1 * turnover, turnover)
+    volume = np.maximum(LOT, np.round(params.shares[stock] * turnover / LOT) * LOT)
+    volume[halted] = 0.0
+
+    open_ = np.exp(prev + open_rel)
+    high = np.exp(prev + high_rel)
+    low = np.exp(prev + low_rel)
+    close = np.exp(prev + close_rel)
+    amount = volume * (open_ + high + low + close) / 4.0  # a typical price within [low, high]
+
+    return pl.DataFrame(
+        {
+            "symbol": pl.Series("symbol", symbols_for(n), dtype=pl.String).gather(stock),
+            "date": pl.Series("date", cal.days[day]).cast(pl.Date),
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": volume,
+            "amount": amount,
+        }
+    )
+
+
+def build_benchmark(
+    cal: TradingCalendar, life: Lifecycle, params: StockParams, paths: PricePaths
+) -> pl.DataFrame:
+    """The cap-weighted index of listed stocks (shares outstanding x close), base 1000.
+
+    Each day's index return is the cap-weighted return of the stocks listed on both that day
+    and the day before (a suspended stock counts at its unchanged close); listings and
+    delistings enter and leave without moving the index.
+    """
+    listed = life.listed(cal.n_days)  # (T, N)
+    cap = params.shares[None, :] * np.exp(paths.log_close)  # (T, N)
+    both = listed[1:] & listed[:-1]  # (T-1, N)
+    today = np.where(both, cap[1:], 0.0).sum(axis=1)
+    yesterday = np.where(both, cap[:-1], 0.0).sum(axis=1)
+    ratio = np.divide(today, yesterday, out=np.ones_like(today), where=yesterday > 0)
+    level = INDEX_BASE * np.concatenate([[1.0], np.cumprod(ratio)])
+    return pl.DataFrame(
+        {
+            "symbol": pl.Series("symbol", [BENCHMARK_SYMBOL] * cal.n_days, dtype=pl.String),
+            "date": pl.Series("date", cal.days).cast(pl.Date),
+            "close": level,
+        }
+    )

@@ -1,0 +1,215 @@
+"""Daily close-to-close price paths of the simulated market, one vectorised step per day.
+
+Input contract: a `SimConfig`, its `TradingCalendar`, the stocks' `Lifecycle` and a seeded numpy
+`Generator`. The loop runs over days; every step is numpy over all stocks at once.
+
+A stock's daily log return is a factor model
+
+    r = beta * (market shock + market drift) + loading * (industry shock + industry drift)
+        + (idiosyncratic shock + idiosyncratic drift) + monthly tilt
+
+* Shocks are standardized Student-t draws scaled by a GARCH(1,1) volatility per component
+  (market, each industry, each stock): fat tails and volatility clustering.
+* Drifts are the planted timing component: a latent AR(1) per component with the configured
+  half-life, whose standard deviation is `timing` times the component's volatility. It moves
+  the next few days' returns in the direction it has recently moved prices (and volume).
+* The monthly tilt is the planted momentum and reversal: at the start of month t each stock's
+  expected return for the month is `momentum * z(return over months t-12..t-2)
+  - reversal * z(return of month t-1)`, z-scored across stocks from observed month-end closes,
+  spread evenly over the month's trading days.
+
+Price limits and suspensions act on the observed close: a move beyond the +-limit closes at the
+limit and the rest is carried into the next trading day (as an A-share stock keeps hitting its
+limit after big news); a suspended stock's close stays put while its moves accumulate, to be
+released on resumption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tasks.sources.sim_calendar import TradingCalendar
+from tasks.sources.sim_config import SimConfig
+from tasks.sources.sim_lifecycle import Lifecycle
+
+TRADING_DAYS_PER_YEAR = 252
+VARIANCE_CAP = 25.0
+"""A component's GARCH variance is capped at this multiple of its unconditional variance."""
+
+
+@dataclass(frozen=True)
+class StockParams:
+    """Fixed per-stock parameters.
+
+    Attributes:
+        beta: (N,) market beta.
+        industry: (N,) int industry index.
+        loading: (N,) industry loading.
+        idio_vol: (N,) unconditional idiosyncratic daily volatility.
+        shares: (N,) shares outstanding.
+        log_price0: (N,) log price on the first day (before any listing).
+        base_turnover: (N,) log of the typical daily turnover (volume / shares).
+    """
+
+    beta: np.ndarray
+    industry: np.ndarray
+    loading: np.ndarray
+    idio_vol: np.ndarray
+    shares: np.ndarray
+    log_price0: np.ndarray
+    base_turnover: np.ndarray
+
+
+@dataclass(frozen=True)
+class PricePaths:
+    """Simulated daily paths, all (T, N).
+
+    Attributes:
+        log_close: Observed log close (unchanged on suspended days).
+        wanted: The day's wanted log move: carried-in move plus the day's fresh return.
+        carried_in: The part of `wanted` carried from earlier limit hits and suspensions.
+        drift_z: The stock's latent timing drift in units of its standard deviation (float32).
+        cond_vol: The stock's conditional daily volatility (float32).
+    """
+
+    log_close: np.ndarray
+    wanted: np.ndarray
+    carried_in: np.ndarray
+    drift_z: np.ndarray
+    cond_vol: np.ndarray
+
+
+def draw_stock_params(cfg: SimConfig, rng: np.random.Generator) -> StockParams:
+    """Draw each stock's betas, industry, volatility, size and starting price."""
+    n = cfg.n_stocks
+    return StockParams(
+        beta=np.clip(rng.normal(1.0, 0.25, n), 0.3, 1.8),
+        industry=rng.integers(0, cfg.n_industries, n),
+        loading=rng.uniform(0.5, 1.5, n),
+        idio_vol=rng.uniform(cfg.idio_vol_min, cfg.idio_vol_max, n),
+        shares=np.round(np.exp(rng.normal(np.log(5e8), 1.0, n)), -4),
+        log_price0=rng.normal(np.log(8.0), 0.5, n),
+        base_turnover=rng.normal(np.log(0.015), 0.5, n),
+    )
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    """Cross-sectional z-score, clipped at +-3 (0 where there is no dispersion)."""
+    sd = x.std()
+    if not np.isfinite(sd) or sd == 0:
+        return np.zeros_like(x)
+    return np.clip((x - x.mean()) / sd, -3.0, 3.0)
+
+
+def monthly_tilt(month_end_log_close: np.ndarray, m: int, cfg: SimConfig) -> np.ndarray:
+    """Expected log return of month `m` per stock from month-end closes of months < m.
+
+    Args:
+        month_end_log_close: (n_months, N) observed log close at each month's last trading day;
+            only rows < m are read.
+        m: The month index about to start.
+        cfg: Supplies the momentum and reversal strengths in force.
+    """
+    tilt = np.zeros(month_end_log_close.shape[1])
+    if m >= 2 and cfg.reversal > 0:
+        last_month = month_end_log_close[m - 1] - month_end_log_close[m - 2]
+        tilt -= cfg.reversal * _zscore(last_month)
+    if m >= 13 and cfg.momentum > 0:
+        twelve_one = month_end_log_close[m - 2] - month_end_log_close[m - 13]
+        tilt += cfg.momentum * _zscore(twelve_one)
+    return tilt
+
+
+def simulate_paths(
+    cfg: SimConfig,
+    cal: TradingCalendar,
+    life: Lifecycle,
+    params: StockParams,
+    rng: np.random.Generator,
+) -> PricePaths:
+    """Run the daily factor model with limits, suspensions and planted effects."""
+    n_days, n, k = cal.n_days, cfg.n_stocks, cfg.n_industries
+    ind = params.industry
+    idio = slice(1 + k, None)
+    # Components: [market, industries..., stocks...]; shape (M,) with M = 1 + K + N.
+    sig = np.concatenate([[cfg.market_vol], np.full(k, cfg.industry_vol), params.idio_vol])
+    m_dim = sig.size
+    omega = sig**2 * (1.0 - cfg.garch_alpha - cfg.garch_beta)
+    h_cap = VARIANCE_CAP * sig**2
+    t_scale = np.sqrt((cfg.tail_df - 2.0) / cfg.tail_df)  # unit-variance Student-t
+
+    phi = 0.5 ** (1.0 / cfg.timing_half_life_days)
+    drift_sd = cfg.timing * sig
+    drift_innov = drift_sd * np.sqrt(1.0 - phi**2)
+    stock_drift_sd = np.sqrt(
+        (params.beta * drift_sd[0]) ** 2
+        + (params.loading * drift_sd[1 + ind]) ** 2
+        + drift_sd[idio] ** 2
+    )
+    drift_norm = np.divide(1.0, stock_drift_sd, out=np.zeros(n), where=stock_drift_sd > 0)
+
+    lo, hi = np.log1p(-cfg.price_limit), np.log1p(cfg.price_limit)
+    # Log drift per stock: the expected simple return is `market_drift` a year for every stock
+    # (the Ito term takes half the stock's long-run daily variance off its log drift; the
+    # persistent timing drift adds stock_drift_sd**2 * (1 + phi) / (1 - phi) a day in the long run).
+    stock_var = (
+        (params.beta * sig[0]) ** 2 + (params.loading * sig[1 + ind]) ** 2 + sig[idio] ** 2
+    ) + stock_drift_sd**2 * (1 + phi) / (1 - phi)
+    log_mu = np.log1p(cfg.market_drift) / TRADING_DAYS_PER_YEAR - 0.5 * stock_var
+
+    h = sig**2
+    eps = np.zeros(m_dim)
+    drift = drift_sd * rng.standard_normal(m_dim)  # stationary start
+    log_close = params.log_price0.copy()
+    carry = np.zeros(n)
+    tilt_per_day = np.zeros(n)
+    month_end = np.zeros((cal.n_months, n))
+
+    out_close = np.empty((n_days, n))
+    out_wanted = np.empty((n_days, n))
+    out_carry = np.empty((n_days, n))
+    out_drift = np.empty((n_days, n), dtype=np.float32)
+    out_vol = np.empty((n_days, n), dtype=np.float32)
+
+    for t in range(n_days):
+        m = int(cal.month[t])
+        if t > 0 and m != cal.month[t - 1]:
+            month_end[m - 1] = log_close
+            tilt_per_day = monthly_tilt(month_end, m, cfg) / cal.month_lengths[m]
+
+        h = omega + cfg.garch_alpha * eps**2 + cfg.garch_beta * h
+        np.minimum(h, h_cap, out=h)
+        eps = np.sqrt(h) * rng.standard_t(cfg.tail_df, m_dim) * t_scale
+        drift = phi * drift + drift_innov * rng.standard_normal(m_dim)
+        comp = eps + drift
+        fresh = (
+            params.beta * comp[0]
+            + params.loading * comp[1 + ind]
+            + comp[idio]
+            + log_mu
+            + tilt_per_day
+        )
+
+        carried_in = carry
+        wanted = carried_in + fresh
+        moved = np.clip(wanted, lo, hi)
+        moved[life.halted[t]] = 0.0
+        carry = wanted - moved
+        log_close = log_close + moved
+
+        out_close[t] = log_close
+        out_wanted[t] = wanted
+        out_carry[t] = carried_in
+        stock_drift = params.beta * drift[0] + params.loading * drift[1 + ind] + drift[idio]
+        out_drift[t] = stock_drift * drift_norm
+        out_vol[t] = np.sqrt(params.beta**2 * h[0] + params.loading**2 * h[1 + ind] + h[idio])
+
+    return PricePaths(
+        log_close=out_close,
+        wanted=out_wanted,
+        carried_in=out_carry,
+        drift_z=out_drift,
+        cond_vol=out_vol,
+    )
