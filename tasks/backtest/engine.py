@@ -1,0 +1,335 @@
+"""The compiled backtest kernel: one strategy's daily portfolio over plain numpy arrays.
+
+Input contract (all arrays day-major, shape `(T, N)` = days x stocks, so the inner loop over
+stocks walks contiguous memory):
+
+* `open_px`, `close_px` float64: the day's prices, NaN where the stock has no bar.
+* `tradable` bool: a bar with volume > 0 exists (a suspended stock cannot trade and keeps its
+  last traded close as its price).
+* `instr_open`, `instr_close` int8: the strategy's instruction for each session of the day:
+  1 = hold the stock after this session, 0 = be flat, -1 = no instruction (no trade is tried in
+  this session, a pending one included). A trade the market blocks (suspension, limit, T+1) stays
+  pending and is retried at the next session with an instruction, until a new instruction
+  cancels it; the trade then records why and for how many sessions it waited.
+* `month_end` bool `(T,)`: the month's last trading day (labels month-end sells).
+* `alloc_day` int64 `(M,)`, `alloc_session` int8 `(M,)` (0 open, 1 close), `members` bool
+  `(M, N)`: at month m's allocation session the portfolio is split into equal capital slots, one
+  per member; a member buys with its slot's cash and a sale returns the proceeds to its slot, so
+  a timed stock re-enters with its own money. A member still held is resized to its slot.
+
+Within a session sells run before the allocation, and buys after it. Costs: commission (with a
+minimum) both ways, stamp duty on sells, slippage; each trade's `cost` is their sum and cash
+moves by `shares * price -/+ cost`, so `cash + positions = nav` holds to rounding every day.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+SESSION_OPEN, SESSION_CLOSE = 0, 1
+SIDE_BUY, SIDE_SELL = 1, -1
+
+# Why a trade was wanted (set when the instruction changed).
+REASON_ENTRY, REASON_SIGNAL_BUY, REASON_MONTH_END, REASON_SIGNAL_SELL, REASON_REBALANCE = range(
+    1, 6
+)
+REASON_NAMES = {
+    REASON_ENTRY: "entry",
+    REASON_SIGNAL_BUY: "signal_buy",
+    REASON_MONTH_END: "month_end",
+    REASON_SIGNAL_SELL: "signal_sell",
+    REASON_REBALANCE: "rebalance",
+}
+# Why a wanted trade could not run (the last cause before it ran).
+BLOCK_NONE, BLOCK_SUSPENDED, BLOCK_LIMIT_UP, BLOCK_LIMIT_DOWN, BLOCK_T_PLUS_1, BLOCK_NO_CASH = (
+    range(6)
+)
+BLOCK_NAMES = {
+    BLOCK_SUSPENDED: "suspended",
+    BLOCK_LIMIT_UP: "limit_up",
+    BLOCK_LIMIT_DOWN: "limit_down",
+    BLOCK_T_PLUS_1: "t_plus_1",
+    BLOCK_NO_CASH: "no_cash",
+}
+
+TRADE_DTYPE = np.dtype(
+    [
+        ("day", np.int64),
+        ("stock", np.int64),
+        ("session", np.int8),
+        ("side", np.int8),
+        ("price", np.float64),
+        ("shares", np.float64),
+        ("cost", np.float64),
+        ("reason", np.int8),
+        ("blocked_by", np.int8),
+        ("waited", np.int32),
+    ]
+)
+
+
+class CostParams(NamedTuple):
+    """The market's numbers as the kernel sees them (see `MarketConfig`)."""
+
+    commission_rate: float
+    min_commission: float
+    stamp_duty_rate: float
+    slippage_rate: float
+    t_plus_1: bool
+    price_limit: float  # <= 0: no limits
+    limit_tolerance: float
+    lot_size: float  # 0: fractional shares
+    initial_capital: float
+
+
+@njit(cache=True)
+def _round_lot_nb(shares: float, lot: float) -> float:
+    """Round shares down to whole lots (no rounding when lot is 0)."""
+    if lot > 0:
+        return np.floor(shares / lot + 1e-9) * lot
+    return shares
+
+
+@njit(cache=True)
+def _buy_cost_nb(shares: float, price: float, p: CostParams) -> float:
+    """Commission + slippage of buying `shares` at `price`."""
+    value = shares * price
+    return max(p.commission_rate * value, p.min_commission) + p.slippage_rate * value
+
+
+@njit(cache=True)
+def _sell_cost_nb(shares: float, price: float, p: CostParams) -> float:
+    """Commission + stamp duty + slippage of selling `shares` at `price`."""
+    value = shares * price
+    return (
+        max(p.commission_rate * value, p.min_commission)
+        + (p.stamp_duty_rate + p.slippage_rate) * value
+    )
+
+
+@njit(cache=True)
+def _affordable_shares_nb(budget: float, price: float, p: CostParams) -> float:
+    """The most shares whose value plus buying cost fits in `budget` (0 if none)."""
+    if budget <= 0.0:
+        return 0.0
+    shares = budget / (price * (1.0 + p.slippage_rate + p.commission_rate))
+    if p.commission_rate * shares * price < p.min_commission:
+        shares = (budget - p.min_commission) / (price * (1.0 + p.slippage_rate))
+    shares = _round_lot_nb(shares, p.lot_size)
+    if p.lot_size > 0:
+        while shares > 0 and shares * price + _buy_cost_nb(shares, price, p) > budget + 1e-9:
+            shares -= p.lot_size
+    if shares <= 1e-12:
+        return 0.0
+    return shares
+
+
+@njit(cache=True)
+def _block_nb(
+    day: int, s: int, side: int, price: float, ref: float, tradable, bought_day, p: CostParams
+) -> int:
+    """Why a trade of stock `s` cannot run now (BLOCK_NONE when it can)."""
+    if not tradable[day, s] or not np.isfinite(price):
+        return BLOCK_SUSPENDED
+    if side == SIDE_SELL and p.t_plus_1 and bought_day[s] == day:
+        return BLOCK_T_PLUS_1
+    if p.price_limit > 0 and np.isfinite(ref):
+        move = price / ref - 1.0
+        if side == SIDE_BUY and move >= p.price_limit - p.limit_tolerance:
+            return BLOCK_LIMIT_UP
+        if side == SIDE_SELL and move <= -(p.price_limit - p.limit_tolerance):
+            return BLOCK_LIMIT_DOWN
+    return BLOCK_NONE
+
+
+@njit(cache=True)
+def simulate_nb(
+    open_px,
+    close_px,
+    tradable,
+    instr_open,
+    instr_close,
+    month_end,
+    alloc_day,
+    alloc_session,
+    members,
+    p: CostParams,
+    trades,
+    shares_out,
+):
+    """Simulate one strategy; fill `trades` (a TRADE_DTYPE array) and `shares_out` if sized.
+
+    Returns:
+        (n_trades, nav, cash, position_value, costs, n_blocked): the number of trades (it may
+        exceed `len(trades)`, then only the first ones were written and the caller reruns with
+        room), daily nav / cash / position value / costs `(T,)`, and blocked attempts.
+    """
+    n_days, n_stocks = close_px.shape
+    record_positions = shares_out.shape[0] == n_days
+    shares = np.zeros(n_stocks)
+    want = np.zeros(n_stocks, dtype=np.int8)
+    slot_cash = np.zeros(n_stocks)
+    has_slot = np.zeros(n_stocks, dtype=np.bool_)
+    last_close = np.full(n_stocks, np.nan)
+    bought_day = np.full(n_stocks, -1, dtype=np.int64)
+    reason = np.zeros(n_stocks, dtype=np.int8)
+    blocked_by = np.zeros(n_stocks, dtype=np.int8)
+    waited = np.zeros(n_stocks, dtype=np.int32)
+    nav = np.zeros(n_days)
+    cash_out = np.zeros(n_days)
+    pos_value = np.zeros(n_days)
+    costs = np.zeros(n_days)
+    cash = p.initial_capital
+    n_trades = 0
+    n_blocked = 0
+    next_alloc = 0
+
+    for day in range(n_days):
+        for session in range(2):
+            instr = instr_open if session == SESSION_OPEN else instr_close
+            px = open_px if session == SESSION_OPEN else close_px
+            is_alloc = (
+                next_alloc < alloc_day.shape[0]
+                and alloc_day[next_alloc] == day
+                and alloc_session[next_alloc] == session
+            )
+            # 1. New instructions replace pending ones.
+            for s in range(n_stocks):
+                order = instr[day, s]
+                if order < 0:
+                    continue
+                if order != want[s]:
+                    want[s] = order
+                    blocked_by[s] = BLOCK_NONE
+                    waited[s] = 0
+                    if order == 1:
+                        reason[s] = REASON_ENTRY if is_alloc else REASON_SIGNAL_BUY
+                    elif session == SESSION_CLOSE and month_end[day]:
+                        reason[s] = REASON_MONTH_END
+                    else:
+                        reason[s] = REASON_SIGNAL_SELL
+            # 2. Sells.
+            for s in range(n_stocks):
+                if instr[day, s] < 0 or want[s] != 0 or shares[s] <= 0:
+                    continue
+                price = px[day, s]
+                cause = _block_nb(day, s, SIDE_SELL, price, last_close[s], tradable, bought_day, p)
+                if cause != BLOCK_NONE:
+                    blocked_by[s] = cause
+                    waited[s] += 1
+                    n_blocked += 1
+                    continue
+                q = shares[s]
+                cost = _sell_cost_nb(q, price, p)
+                cash += q * price - cost
+                if has_slot[s]:
+                    slot_cash[s] += q * price - cost
+                costs[day] += cost
+                if n_trades < trades.shape[0]:
+                    t = trades[n_trades]
+                    t.day, t.stock, t.session, t.side = day, s, session, SIDE_SELL
+                    t.price, t.shares, t.cost = price, q, cost
+                    t.reason, t.blocked_by, t.waited = reason[s], blocked_by[s], waited[s]
+                n_trades += 1
+                shares[s] = 0.0
+                blocked_by[s] = BLOCK_NONE
+                waited[s] = 0
+            # 3. Allocation: equal capital slots for this month's members.
+            if is_alloc:
+                m = next_alloc
+                next_alloc += 1
+                k = 0
+                investable = cash
+                for s in range(n_stocks):
+                    has_slot[s] = members[m, s]
+                    slot_cash[s] = 0.0
+                    if has_slot[s]:
+                        k += 1
+                        if shares[s] > 0 and want[s] == 1:
+                            mark = px[day, s] if tradable[day, s] else last_close[s]
+                            investable += shares[s] * mark
+                # Cash of positions still waiting to be sold stays outside the slots.
+                slot_value = investable / k if k > 0 else 0.0
+                for s in range(n_stocks):
+                    if not has_slot[s]:
+                        continue
+                    if shares[s] <= 0:
+                        slot_cash[s] = slot_value
+                        continue
+                    price = px[day, s]
+                    held_mark = shares[s] * (price if tradable[day, s] else last_close[s])
+                    slot_cash[s] = slot_value - held_mark
+                    if not tradable[day, s] or want[s] != 1 or slot_cash[s] >= 0:
+                        continue
+                    # Over its slot: sell the excess (a top-up runs with the buys below).
+                    q = _round_lot_nb(-slot_cash[s] / price, p.lot_size)
+                    cause = _block_nb(
+                        day, s, SIDE_SELL, price, last_close[s], tradable, bought_day, p
+                    )
+                    if q <= 0 or cause != BLOCK_NONE:
+                        continue
+                    cost = _sell_cost_nb(q, price, p)
+                    cash += q * price - cost
+                    slot_cash[s] += q * price - cost
+                    costs[day] += cost
+                    if n_trades < trades.shape[0]:
+                        t = trades[n_trades]
+                        t.day, t.stock, t.session, t.side = day, s, session, SIDE_SELL
+                        t.price, t.shares, t.cost = price, q, cost
+                        t.reason, t.blocked_by, t.waited = REASON_REBALANCE, BLOCK_NONE, 0
+                    n_trades += 1
+                    shares[s] -= q
+            # 4. Buys (and top-ups of held members at the allocation).
+            for s in range(n_stocks):
+                if instr[day, s] < 0 or want[s] != 1 or not has_slot[s]:
+                    continue
+                top_up = is_alloc and shares[s] > 0
+                if shares[s] > 0 and not top_up:
+                    continue
+                price = px[day, s]
+                cause = _block_nb(day, s, SIDE_BUY, price, last_close[s], tradable, bought_day, p)
+                budget = min(slot_cash[s], cash)
+                q = 0.0
+                if cause == BLOCK_NONE:
+                    q = _affordable_shares_nb(budget, price, p)
+                    if q <= 0 and not top_up:
+                        cause = BLOCK_NO_CASH
+                if cause != BLOCK_NONE:
+                    if not top_up:
+                        blocked_by[s] = cause
+                        waited[s] += 1
+                        n_blocked += 1
+                    continue
+                if q <= 0:
+                    continue
+                cost = _buy_cost_nb(q, price, p)
+                cash -= q * price + cost
+                slot_cash[s] -= q * price + cost
+                costs[day] += cost
+                if n_trades < trades.shape[0]:
+                    t = trades[n_trades]
+                    t.day, t.stock, t.session, t.side = day, s, session, SIDE_BUY
+                    t.price, t.shares, t.cost = price, q, cost
+                    t.reason = REASON_REBALANCE if top_up else reason[s]
+                    t.blocked_by, t.waited = blocked_by[s], waited[s]
+                n_trades += 1
+                shares[s] += q
+                bought_day[s] = day
+                blocked_by[s] = BLOCK_NONE
+                waited[s] = 0
+        # Mark to market at the close; a suspended stock keeps its last traded close.
+        value = 0.0
+        for s in range(n_stocks):
+            if tradable[day, s] and np.isfinite(close_px[day, s]):
+                last_close[s] = close_px[day, s]
+            if shares[s] > 0:
+                value += shares[s] * last_close[s]
+            if record_positions:
+                shares_out[day, s] = shares[s]
+        pos_value[day] = value
+        cash_out[day] = cash
+        nav[day] = cash + value
+    return n_trades, nav, cash_out, pos_value, costs, n_blocked
