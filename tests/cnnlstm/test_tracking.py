@@ -1,0 +1,188 @@
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+from mlflow import MlflowClient
+from pydantic import BaseModel, ConfigDict
+
+from cnnlstm import tracking
+from cnnlstm.errors import UserInputError
+from cnnlstm.paths import data_home
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.store.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:sqlalchemy.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:starlette.*"),
+]
+
+
+class _Inner(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    lr: float = 0.01
+    layers: tuple[int, ...] = (8, 4)
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    market: str = "cn"
+    cnn: _Inner = _Inner()
+
+
+@pytest.fixture()
+def local_mlflow(monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tracking.configure()
+
+
+def test_tracking_uri_defaults_to_sqlite_in_data_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.tracking_uri() == f"sqlite:///{data_home() / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert tracking.tracking_uri() == "http://127.0.0.1:5999"
+
+
+def test_flatten_and_numeric_metrics():
+    assert tracking.flatten(_Params()) == {"market": "cn", "cnn.lr": 0.01, "cnn.layers": [8, 4]}
+    metrics = {"cnn_lstm": {"sharpe": 1.5, "name": "x", "ok": True}, "ic(mean)": float("nan")}
+    assert tracking.numeric_metrics(metrics) == {"cnn_lstm.sharpe": 1.5}
+    assert tracking.numeric_metrics({"ic(mean)": 0.1}) == {"ic_mean_": 0.1}
+
+
+def test_run_holds_params_curves_metrics_and_files(local_mlflow, tmp_path):
+    history = pl.DataFrame(
+        {"epoch": [0, 1, 2], "train_loss": [0.9, 0.7, 0.6], "val_acc": [0.5, 0.55, 0.6]}
+    )
+    figure = tmp_path / "fig4_nav.png"
+    figure.write_bytes(b"\x89PNG fake")
+    with tracking.tracked_run("cnnlstm-test", run_name="unit") as run:
+        tracking.log_params(_Params())
+        assert tracking.log_history("cnn", history) == 3
+        assert tracking.log_metrics({"cnn_lstm": {"sharpe": 1.2, "max_drawdown": -0.1}}) == 2
+        tracking.log_frame(pl.DataFrame({"symbol": ["A"], "side": ["buy"]}), "ledger/trades.csv")
+        tracking.log_files([figure], "figures")
+    client = MlflowClient()
+    data = client.get_run(run.info.run_id).data
+    assert data.params == {"market": "cn", "cnn.lr": "0.01", "cnn.layers": "[8, 4]"}
+    assert data.metrics == {
+        "cnn/train_loss": 0.6,
+        "cnn/val_acc": 0.6,
+        "cnn_lstm.sharpe": 1.2,
+        "cnn_lstm.max_drawdown": -0.1,
+    }
+    curve = client.get_metric_history(run.info.run_id, "cnn/train_loss")
+    assert [(m.step, m.value) for m in sorted(curve, key=lambda m: m.step)] == [
+        (0, 0.9),
+        (1, 0.7),
+        (2, 0.6),
+    ]
+    files = {f.path for f in client.list_artifacts(run.info.run_id, "ledger")}
+    files |= {f.path for f in client.list_artifacts(run.info.run_id, "figures")}
+    assert files == {"ledger/trades.csv", "figures/fig4_nav.png"}
+    # artifacts live in the data directory, not in ./mlruns of the working directory
+    assert (data_home() / "mlartifacts").is_dir()
+
+
+def _model(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+
+
+def _log_run(sharpe: float, seed: int) -> tuple[str, tracking.RegisteredModel]:
+    example = np.zeros((2, 4), dtype=np.float32)
+    with tracking.tracked_run("cnnlstm-test") as run:
+        tracking.log_metrics({"cnn_lstm": {"sharpe": sharpe}})
+        reg = tracking.log_torch_model(
+            _model(seed), name="cnn", registered_name="t-cnn", input_example=example
+        )
+    return run.info.run_id, reg
+
+
+def test_models_registered_as_challenger_and_promoted_by_rule(local_mlflow):
+    with pytest.raises(UserInputError, match="@champion"):
+        tracking.load_model("t-cnn")
+    rule = tracking.PromotionRule(metric="cnn_lstm.sharpe")
+    first_run, first = _log_run(0.5, seed=1)
+    assert tracking.alias_version("t-cnn", tracking.CHALLENGER).version == first.version
+    assert tracking.promote_by_rule(["t-cnn"], first_run, rule)  # no champion yet
+    worse_run, worse = _log_run(0.2, seed=2)
+    assert tracking.alias_version("t-cnn", tracking.CHALLENGER).version == worse.version
+    assert not tracking.promote_by_rule(["t-cnn"], worse_run, rule)
+    assert tracking.alias_version("t-cnn").version == first.version
+    better_run, better = _log_run(0.9, seed=3)
+    assert not tracking.promote_by_rule(
+        ["t-cnn"], better_run, rule.model_copy(update={"min_improvement": 0.5})
+    )
+    assert tracking.promote_by_rule(["t-cnn"], better_run, rule)
+    module, version = tracking.load_model("t-cnn")
+    assert version.version == better.version
+    x = torch.ones(3, 4)
+    assert torch.allclose(module(x), _model(3)(x))
+    tracking.promote("t-cnn", worse.version)  # explicit promotion overrides the rule
+    assert tracking.alias_version("t-cnn").version == worse.version
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.server
+def test_logs_to_a_real_mlflow_server_over_http(tmp_path, monkeypatch):
+    port = _free_port()
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    cmd = [
+        str(Path(sys.executable).parent / "mlflow"), "server",
+        "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+        "--artifacts-destination", str(tmp_path / "server-artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    with open(tmp_path / "server.log", "wb") as log:
+        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    pass
+                assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+                assert time.monotonic() < deadline, "mlflow server did not start in 90 s"
+                time.sleep(0.5)
+            monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+            assert tracking.configure() == url
+            with tracking.tracked_run("cnnlstm-http") as run:
+                tracking.log_params(_Params())
+                tracking.log_history(
+                    "lstm", [{"epoch": 0, "val_loss": 0.7}, {"epoch": 1, "val_loss": 0.6}]
+                )
+                tracking.log_frame(pl.DataFrame({"a": [1]}), "ledger/trades.csv")
+            assert tracking.run_link(run.info.run_id).startswith(f"{url}/#/experiments/")
+            client = MlflowClient(url)
+            fetched = client.get_run(run.info.run_id)
+            assert fetched.data.params["cnn.lr"] == "0.01"
+            assert fetched.data.metrics["lstm/val_loss"] == 0.6
+            assert [f.path for f in client.list_artifacts(run.info.run_id, "ledger")] == [
+                "ledger/trades.csv"
+            ]
+            assert (tmp_path / "server-artifacts").is_dir()  # stored by the server
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
