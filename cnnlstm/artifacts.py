@@ -25,6 +25,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,7 +33,7 @@ from cnnlstm import __version__
 from cnnlstm.errors import UserInputError
 from cnnlstm.paths import data_home
 
-ArtifactKind = Literal["table", "checkpoint", "json", "file"]
+ArtifactKind = Literal["table", "arrays", "checkpoint", "json", "file"]
 
 #: Length of the hex fingerprints (128 bits of SHA-256: collisions are not a practical concern).
 FINGERPRINT_CHARS = 32
@@ -48,9 +49,11 @@ class ArtifactRef(BaseModel):
 
     Attributes:
         stage: The stage that wrote it (also its folder under `artifacts/`).
-        kind: `table` (Parquet), `checkpoint` (a model file), `json` or `file`.
+        kind: `table` (Parquet), `arrays` (numpy `.npz`), `checkpoint` (a model file), `json`
+            or `file`.
         path: Absolute path of the file.
-        fingerprint: SHA-256 (first 32 hex digits) of the file's bytes.
+        fingerprint: SHA-256 (first 32 hex digits) of the file's bytes (of the arrays' names,
+            dtypes, shapes and bytes for `arrays`, as zip archives carry timestamps).
         rows: Row count for tables.
         columns: Column names for tables.
         meta: Small facts worth showing without opening the file (metrics, counts).
@@ -90,6 +93,13 @@ class ArtifactRef(BaseModel):
         if self.kind != "table":
             raise TypeError(f"artifact {self.path} is a {self.kind}, not a table")
         return pl.read_parquet(self.local_path())
+
+    def read_arrays(self) -> dict[str, np.ndarray]:
+        """Read an `arrays` artifact into a name -> array mapping."""
+        if self.kind != "arrays":
+            raise TypeError(f"artifact {self.path} is a {self.kind}, not arrays")
+        with np.load(self.local_path(), allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
 
     def read_json(self) -> Any:
         """Read a `json` artifact."""
@@ -178,6 +188,40 @@ def write_table(
         fingerprint=fingerprint,
         rows=df.height,
         columns=tuple(df.columns),
+        meta=dict(meta or {}),
+    )
+
+
+def fingerprint_arrays(arrays: Mapping[str, np.ndarray]) -> str:
+    """The fingerprint of named arrays' content (names, dtypes, shapes and bytes)."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}\0{arr.dtype.str}\0{arr.shape}\n".encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()[:FINGERPRINT_CHARS]
+
+
+def write_arrays(
+    arrays: Mapping[str, np.ndarray], stage: str, *, meta: Mapping[str, Any] | None = None
+) -> ArtifactRef:
+    """Write named numpy arrays (e.g. LSTM windows) as an uncompressed `.npz` artifact."""
+    fingerprint = fingerprint_arrays(arrays)
+    folder = artifacts_root() / stage
+    target = folder / f"{fingerprint}.npz"
+    if not target.exists():
+        with _atomic_target(stage, "npz") as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+            os.replace(tmp, target)
+    first = next(iter(arrays.values()), None)
+    return ArtifactRef(
+        stage=stage,
+        kind="arrays",
+        path=str(target),
+        fingerprint=fingerprint,
+        rows=None if first is None else int(first.shape[0]) if first.ndim else 1,
+        columns=tuple(arrays),
         meta=dict(meta or {}),
     )
 

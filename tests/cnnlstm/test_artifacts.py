@@ -16,6 +16,7 @@ from cnnlstm.artifacts import (
     fingerprint_input_path,
     stage_cache_key,
     store_file,
+    write_arrays,
     write_json,
     write_table,
 )
@@ -108,3 +109,16 @@ def test_input_path_fingerprint_follows_edits(tmp_path):
     assert fingerprint_input_path(folder) != first
     with pytest.raises(UserInputError, match="does not exist"):
         fingerprint_input_path(tmp_path / "nope")
+
+
+def test_arrays_artifact_is_addressed_by_content():
+    import numpy as np
+
+    arrays = {"x": np.arange(24, dtype=np.float32).reshape(2, 3, 4), "y": np.array([0, 1])}
+    ref = write_arrays(arrays, "lstm_windows")
+    assert ref.kind == "arrays" and ref.rows == 2 and ref.columns == ("x", "y")
+    back = ref.read_arrays()
+    assert np.array_equal(back["x"], arrays["x"]) and back["x"].dtype == np.float32
+    assert write_arrays(dict(arrays), "lstm_windows").path == ref.path
+    changed = {"x": arrays["x"], "y": np.array([1, 1])}
+    assert write_arrays(changed, "lstm_windows").fingerprint != ref.fingerprint
