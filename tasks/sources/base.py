@@ -1,16 +1,27 @@
-"""What every source returns, and the summary of what it read.
+"""What every source returns, the summary of what it read, and how a source is named.
 
 A source turns its input (a folder, files, a simulation) into the `bars` table and, where it holds
 one, a `benchmark` table (see `schemas/bars.py` for both contracts). It never repairs or drops rows
-silently: whatever it sets aside is counted in `ReadReport.rejected` with the reason.
+silently: whatever it sets aside is counted in `ReadReport.rejected` with the reason, and rows it
+keeps but cannot vouch for (e.g. distorted forward-adjusted stretches) are listed in
+`SourceData.suspect` for ingestion to fail on or quarantine.
+
+A source is named by a spec `KIND:PATH` (`load_source`), a benchmark by `KIND:PATH[#SYMBOL]`
+(`load_benchmark`). Kinds: sim, qlib, akshare, netease, csv, parquet, akshare-online, yfinance.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import polars as pl
+import pydantic
+
+from cnnlstm.errors import UserInputError
 
 
 @dataclass
@@ -69,3 +80,94 @@ class SourceData:
     bars: pl.DataFrame
     benchmark: pl.DataFrame | None
     report: ReadReport
+    suspect: pl.DataFrame | None = None
+    """Rows of `bars` the source cannot vouch for: `symbol`, `date`, `reason` (None: none)."""
+
+
+SOURCE_KINDS: dict[str, str] = {
+    "qlib": "tasks.sources.qlib",
+    "akshare": "tasks.sources.akshare",
+    "netease": "tasks.sources.netease",
+    "csv": "tasks.sources.tabular",
+    "parquet": "tasks.sources.tabular",
+    "akshare-online": "tasks.sources.online",
+    "yfinance": "tasks.sources.online",
+}
+"""Each file or online kind and the module whose `load(kind, path, **options)` reads it."""
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed `KIND:PATH[#SYMBOL]`."""
+
+    kind: str
+    path: str
+    symbol: str | None = None
+
+
+def parse_spec(spec: str, *, allow_symbol: bool = False) -> SourceSpec:
+    """Split `KIND:PATH[#SYMBOL]`, checking the kind; raise `UserInputError` on a bad spec."""
+    kinds = ["sim", *SOURCE_KINDS]
+    kind, sep, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    if not sep and kind != "sim":
+        raise UserInputError(
+            f"source {spec!r} must look like KIND:PATH (kinds: {', '.join(kinds)})"
+        )
+    if kind not in kinds:
+        raise UserInputError(f"unknown source kind {kind!r} in {spec!r}; kinds: {', '.join(kinds)}")
+    symbol = None
+    if allow_symbol and "#" in rest:
+        rest, _, symbol = rest.rpartition("#")
+        symbol = symbol.strip() or None
+    if kind != "sim" and not rest.strip():
+        raise UserInputError(f"source {spec!r} names no path after {kind}:")
+    return SourceSpec(kind=kind, path=rest.strip(), symbol=symbol)
+
+
+def load_source(spec: str, **options: Any) -> SourceData:
+    """Read the bars (and any benchmark) a source spec names.
+
+    Args:
+        spec: `KIND:PATH`, e.g. `qlib:data/cn`, `csv:stocks/`, `sim:` (options are SimConfig
+            fields), `akshare-online:600000,000001`, `yfinance:AAPL,MSFT`.
+        **options: Options of that kind's reader (e.g. `columns=` for csv/parquet, `start=`).
+
+    Raises:
+        UserInputError: the spec, the options or the data cannot be used.
+    """
+    parsed = parse_spec(spec)
+    if parsed.kind == "sim":
+        return _load_sim(options)
+    module = importlib.import_module(SOURCE_KINDS[parsed.kind])
+    try:
+        inspect.signature(module.load).bind(parsed.kind, parsed.path, **options)
+    except TypeError as err:
+        raise UserInputError(f"{parsed.kind} source does not take these options: {err}") from None
+    return module.load(parsed.kind, parsed.path, **options)
+
+
+def load_benchmark(spec: str) -> pl.DataFrame:
+    """Read a benchmark table from `KIND:PATH[#SYMBOL]` (`#SYMBOL` picks an index in a folder)."""
+    parsed = parse_spec(spec, allow_symbol=True)
+    if parsed.kind == "sim":
+        bench = _load_sim({}).benchmark
+        if bench is None:  # pragma: no cover - the simulated market always has its index
+            raise UserInputError("the simulated market holds no benchmark")
+        return bench
+    module = importlib.import_module(SOURCE_KINDS[parsed.kind])
+    return module.load_benchmark(parsed.kind, parsed.path, parsed.symbol)
+
+
+def _load_sim(options: dict[str, Any]) -> SourceData:
+    """Run the built-in simulated market with `options` as `SimConfig` fields."""
+    from tasks.sources.sim import SimConfig, simulate_market
+
+    try:
+        cfg = SimConfig(**options)
+    except pydantic.ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in err.errors()
+        )
+        raise UserInputError(f"simulated market options: {problems}") from None
+    return simulate_market(cfg)

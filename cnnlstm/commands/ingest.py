@@ -1,0 +1,87 @@
+"""`cnnlstm ingest`: read a source into the local Parquet bars store and report what was read.
+
+Examples:
+    cnnlstm ingest --source sim --sim n_stocks=300 --sim seed=1
+    cnnlstm ingest --source qlib:data/cn --benchmark qlib:data/cn#SH000300
+    cnnlstm ingest --source csv:sp500/stocks --benchmark csv:sp500/index_gspc.csv
+    cnnlstm ingest --source akshare:exports/ --benchmark netease:163/000905.csv \
+        --on-invalid quarantine
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cnnlstm.errors import UserInputError
+from cnnlstm.paths import default_store
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    """Parse one `KEY=VALUE` option."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the `ingest` subcommand's parser."""
+    parser = subparsers.add_parser(
+        "ingest",
+        help="read daily bars (or the simulated market) into the local Parquet store",
+        description=(
+            "Read daily bars from KIND:PATH (kinds: sim, qlib, akshare, csv, parquet, "
+            "akshare-online, yfinance), validate them and add new (symbol, date) rows to the "
+            "store. Running it twice changes nothing."
+        ),
+    )
+    parser.add_argument(
+        "--source",
+        required=True,
+        metavar="KIND:PATH",
+        help="e.g. sim, qlib:DIR, akshare:DIR, csv:DIR_OR_FILE, parquet:DIR_OR_FILE, "
+        "akshare-online:600000,000001, yfinance:AAPL,MSFT",
+    )
+    parser.add_argument(
+        "--benchmark",
+        metavar="KIND:PATH[#SYMBOL]",
+        help="the benchmark index, e.g. qlib:DIR#SH000300, netease:FILE, csv:FILE",
+    )
+    parser.add_argument(
+        "--store", type=Path, default=None, help="store folder (default: $CNNLSTM_HOME/store)"
+    )
+    parser.add_argument(
+        "--on-invalid",
+        choices=["fail", "quarantine"],
+        default="fail",
+        help="fail on invalid rows (default) or write them to a quarantine file and go on",
+    )
+    parser.add_argument(
+        "--sim",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a simulated-market option (a SimConfig field), repeatable: --sim n_stocks=500",
+    )
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Ingest and print the report; returns the exit code."""
+    from tasks.ingest import ingest
+
+    options = dict(args.sim)
+    if options and not args.source.strip().lower().startswith("sim"):
+        raise UserInputError("--sim options apply only to --source sim")
+    store = args.store if args.store is not None else default_store()
+    report = ingest(
+        args.source,
+        store,
+        benchmark=args.benchmark,
+        on_invalid=args.on_invalid,
+        source_options=options,
+    )
+    print("\n".join(report.lines()))
+    return 0

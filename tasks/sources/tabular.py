@@ -1,0 +1,152 @@
+"""CSV and Parquet bars: a long table, or a folder of per-symbol files, with a column mapping.
+
+Input contract: each file has a date column and open, high, low, close, volume columns (names
+matched case-insensitively, or given by `columns={"close": "Adj Close", ...}` as our name ->
+the file's name). The symbol comes from a `symbol` column (or `Name`, `ticker`, `code`), else
+from the file's name. Without an `amount` column, amount is derived as close x volume and the
+report says so. The Kaggle US layout `date,open,high,low,close,volume,Name` needs no mapping.
+Within a per-symbol file dates must run oldest first. Rows are not validated here (ingestion
+validates against `BarsSchema`), but nothing is dropped: empty cells stay null for the schema
+to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+from tqdm import tqdm
+
+from cnnlstm.errors import UserInputError
+from schemas.bars import BAR_COLUMNS, BENCHMARK_COLUMNS
+from tasks.sources.base import SourceData, summarize
+from tasks.sources.files import (
+    check_date_order,
+    data_files,
+    parse_dates,
+    parse_numbers,
+    pick_columns,
+    read_parquet_table,
+    read_text_table,
+)
+
+SYMBOL_ALIASES = ("symbol", "name", "ticker", "code", "instrument")
+NUMERIC = ("open", "high", "low", "close", "volume", "amount")
+
+
+def _read(kind: str, path: Path, encoding: str) -> pl.DataFrame:
+    return (
+        read_parquet_table(path) if kind == "parquet" else read_text_table(path, encoding=encoding)
+    )
+
+
+def _symbol_column(df: pl.DataFrame, mapping: Mapping[str, str]) -> str | None:
+    """The file's symbol column: the mapped one, else the first alias present."""
+    if "symbol" in mapping:
+        return mapping["symbol"]
+    lower = {c.lower(): c for c in df.columns}
+    return next((lower[a] for a in SYMBOL_ALIASES if a in lower), None)
+
+
+def read_bars_file(
+    kind: str,
+    path: Path,
+    columns: Mapping[str, str] | None = None,
+    *,
+    date_format: str | None = None,
+    encoding: str = "utf8",
+) -> tuple[pl.DataFrame, bool]:
+    """Read one file into bars columns; returns the frame and whether amount was derived."""
+    mapping = dict(columns or {})
+    raw = _read(kind, path, encoding)
+    wanted = {c: mapping.get(c, c) for c in BAR_COLUMNS if c != "symbol"}
+    symbol_col = _symbol_column(raw, mapping)
+    if symbol_col is not None:
+        wanted["symbol"] = symbol_col
+    df = pick_columns(raw, wanted, path, optional=("amount",))
+    if "symbol" not in df.columns:
+        df = df.with_columns(symbol=pl.lit(path.stem))
+    df = df.with_columns(pl.col("symbol").cast(pl.String).str.strip_chars())
+    df = parse_numbers(parse_dates(df, path, date_format), [c for c in NUMERIC if c in df], path)
+    derived = "amount" not in df.columns
+    if derived:
+        df = df.with_columns(amount=pl.col("close") * pl.col("volume"))
+    if df["symbol"].n_unique() == 1:
+        check_date_order(df, path)
+    return df.select(BAR_COLUMNS), derived
+
+
+def load(
+    kind: str,
+    path: str,
+    *,
+    columns: Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    encoding: str = "utf8",
+    symbols: list[str] | None = None,
+) -> SourceData:
+    """Read bars from a CSV/Parquet file or a folder of them.
+
+    Args:
+        kind: "csv" or "parquet".
+        path: A file, or a folder whose `.csv` (`.parquet`) files are read.
+        columns: Our column name -> the file's, for columns not named as ours.
+        date_format: A strftime format for the dates (default: ISO, `Y/m/d` or `Ymd`).
+        encoding: The CSV files' text encoding.
+        symbols: Read only these symbols (matched case-insensitively).
+    """
+    suffixes = (".parquet", ".pq") if kind == "parquet" else (".csv", ".txt")
+    files = data_files(path, suffixes)
+    frames, derived = [], 0
+    for file in tqdm(files, desc=f"reading {kind}", unit="file", disable=len(files) < 50 or None):
+        df, was_derived = read_bars_file(
+            kind, file, columns, date_format=date_format, encoding=encoding
+        )
+        frames.append(df)
+        derived += was_derived
+    bars = pl.concat(frames)
+    if symbols is not None:
+        wanted = [s.upper() for s in symbols]
+        bars = bars.filter(pl.col("symbol").str.to_uppercase().is_in(wanted))
+    bars = bars.sort("symbol", "date", maintain_order=True)
+    notes = [f"read {len(files)} file(s) from {path}"]
+    if derived:
+        notes.append(f"amount derived as close x volume (no amount column) in {derived} file(s)")
+    return SourceData(
+        bars=bars, benchmark=None, report=summarize(bars, f"{kind}:{path}", None, notes)
+    )
+
+
+def load_benchmark(kind: str, path: str, symbol: str | None) -> pl.DataFrame:
+    """Read a benchmark index (date and close columns) from one CSV/Parquet file.
+
+    With a symbol column, `symbol` picks the index; otherwise the index is named `symbol` or the
+    file's name. Other columns (open, volume, ...) are ignored: the benchmark needs only closes.
+    """
+    files = data_files(path, (".csv",) if kind == "csv" else (".parquet",))
+    if len(files) != 1:
+        raise UserInputError(f"benchmark {kind}:{path} must be one file, found {len(files)}")
+    file = files[0]
+    raw = _read(kind, file, "utf8")
+    symbol_col = _symbol_column(raw, {})
+    wanted = {"date": "date", "close": "close"}
+    if symbol_col is not None:
+        wanted["symbol"] = symbol_col
+    df = pick_columns(raw, wanted, file)
+    if "symbol" in df.columns:
+        df = df.with_columns(pl.col("symbol").cast(pl.String).str.strip_chars())
+        if symbol is not None:
+            df = df.filter(pl.col("symbol").str.to_uppercase() == symbol.upper())
+            if df.height == 0:
+                raise UserInputError(f"{file}: no rows for benchmark symbol {symbol!r}")
+        elif df["symbol"].n_unique() > 1:
+            names = ", ".join(df["symbol"].unique().sort().head(5).to_list())
+            raise UserInputError(
+                f"{file} holds several symbols ({names}, ...): name one as {kind}:{path}#SYMBOL"
+            )
+    else:
+        df = df.with_columns(symbol=pl.lit(symbol or file.stem))
+    df = parse_numbers(parse_dates(df, file), ["close"], file)
+    check_date_order(df, file)
+    return df.select(BENCHMARK_COLUMNS)
