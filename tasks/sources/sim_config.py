@@ -45,14 +45,24 @@ class SimConfig(BaseModel):
         "deviation of the stock's month t-1 return.",
     )
     timing_strength: float = Field(
-        0.3,
+        0.4,
         ge=0,
         le=1,
         description="Standard deviation of the latent daily drift (AR(1)) as a fraction of each "
         "component's daily volatility; it makes the next days' return sign predictable.",
     )
     timing_half_life_days: float = Field(
-        4.0, gt=0, le=60, description="Half-life of the latent daily drift, in trading days."
+        3.0, gt=0, le=60, description="Half-life of the latent daily drift, in trading days."
+    )
+    timing_fading_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Share of the drift's price impact that fades again (the rest is permanent); "
+        "it keeps the timing component from adding month-to-month return correlation.",
+    )
+    timing_fade_half_life_days: float = Field(
+        6.0, gt=0, le=250, description="Half-life of the fading share's price deviation, in days."
     )
     timing_volume_link: float = Field(
         0.3,

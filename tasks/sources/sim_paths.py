@@ -5,18 +5,26 @@ Input contract: a `SimConfig`, its `TradingCalendar`, the stocks' `Lifecycle` an
 
 A stock's daily log return is a factor model
 
-    r = beta * (market shock + market drift) + loading * (industry shock + industry drift)
-        + (idiosyncratic shock + idiosyncratic drift) + monthly tilt
+    r = beta * (market shock + market timing) + loading * (industry shock + industry timing)
+        + (idiosyncratic shock + idiosyncratic timing) + log drift + monthly tilt
 
 * Shocks are standardized Student-t draws scaled by a GARCH(1,1) volatility per component
   (market, each industry, each stock): fat tails and volatility clustering.
-* Drifts are the planted timing component: a latent AR(1) per component with the configured
-  half-life, whose standard deviation is `timing` times the component's volatility. It moves
-  the next few days' returns in the direction it has recently moved prices (and volume).
+* Timing is the planted short-horizon component, per component: a latent AR(1) drift `d` (the
+  configured half-life, standard deviation `timing` times the component's volatility). A share
+  `1 - f` of it moves the price for good; the share `f` builds a deviation `x` that fades
+  (`x <- (1 - kappa) * x + f * d`, the day's move being the change of `x`). The next few days
+  continue the recent move, so the sign of the next 5 days' return is predictable from recent
+  prices, and from volume, which responds to `d`. The fading share is tuned so that the timing
+  component leaves month-to-month return correlations close to zero: a purely persistent drift
+  carries across month ends and adds a monthly continuation that masks the planted reversal,
+  a purely fading one adds a monthly reversal of its own.
 * The monthly tilt is the planted momentum and reversal: at the start of month t each stock's
   expected return for the month is `momentum * z(return over months t-12..t-2)
   - reversal * z(return of month t-1)`, z-scored across stocks from observed month-end closes,
   spread evenly over the month's trading days.
+* The log drift makes every stock's expected simple return `market_drift` a year (it takes half
+  the stock's daily shock variance off).
 
 Price limits and suspensions act on the observed close: a move beyond the +-limit closes at the
 limit and the rest is carried into the next trading day (as an A-share stock keeps hitting its
@@ -70,7 +78,8 @@ class PricePaths:
         log_close: Observed log close (unchanged on suspended days).
         wanted: The day's wanted log move: carried-in move plus the day's fresh return.
         carried_in: The part of `wanted` carried from earlier limit hits and suspensions.
-        drift_z: The stock's latent timing drift in units of its standard deviation (float32).
+        drift_z: The stock's latent timing drift `d` in units of its standard deviation
+            (float32); volume responds to it.
         cond_vol: The stock's conditional daily volatility (float32).
     """
 
@@ -89,7 +98,7 @@ def draw_stock_params(cfg: SimConfig, rng: np.random.Generator) -> StockParams:
         industry=rng.integers(0, cfg.n_industries, n),
         loading=rng.uniform(0.5, 1.5, n),
         idio_vol=rng.uniform(cfg.idio_vol_min, cfg.idio_vol_max, n),
-        shares=np.round(np.exp(rng.normal(np.log(5e8), 1.0, n)), -4),
+        shares=np.round(np.exp(rng.normal(np.log(5e8), 0.6, n)), -4),
         log_price0=rng.normal(np.log(8.0), 0.5, n),
         base_turnover=rng.normal(np.log(0.015), 0.5, n),
     )
@@ -151,17 +160,16 @@ def simulate_paths(
     drift_norm = np.divide(1.0, stock_drift_sd, out=np.zeros(n), where=stock_drift_sd > 0)
 
     lo, hi = np.log1p(-cfg.price_limit), np.log1p(cfg.price_limit)
-    # Log drift per stock: the expected simple return is `market_drift` a year for every stock
-    # (the Ito term takes half the stock's long-run daily variance off its log drift; the
-    # persistent timing drift adds stock_drift_sd**2 * (1 + phi) / (1 - phi) a day in the long run).
-    stock_var = (
-        (params.beta * sig[0]) ** 2 + (params.loading * sig[1 + ind]) ** 2 + sig[idio] ** 2
-    ) + stock_drift_sd**2 * (1 + phi) / (1 - phi)
+    kappa = 1.0 - 0.5 ** (1.0 / cfg.timing_fade_half_life_days)
+    fading = cfg.timing_fading_share
+    # Ito term: half the stock's daily shock variance comes off its log drift.
+    stock_var = (params.beta * sig[0]) ** 2 + (params.loading * sig[1 + ind]) ** 2 + sig[idio] ** 2
     log_mu = np.log1p(cfg.market_drift) / TRADING_DAYS_PER_YEAR - 0.5 * stock_var
 
     h = sig**2
     eps = np.zeros(m_dim)
     drift = drift_sd * rng.standard_normal(m_dim)  # stationary start
+    deviation = np.zeros(m_dim)
     log_close = params.log_price0.copy()
     carry = np.zeros(n)
     tilt_per_day = np.zeros(n)
@@ -183,7 +191,9 @@ def simulate_paths(
         np.minimum(h, h_cap, out=h)
         eps = np.sqrt(h) * rng.standard_t(cfg.tail_df, m_dim) * t_scale
         drift = phi * drift + drift_innov * rng.standard_normal(m_dim)
-        comp = eps + drift
+        faded = (1.0 - kappa) * deviation + fading * drift
+        comp = eps + (1.0 - fading) * drift + (faded - deviation)
+        deviation = faded
         fresh = (
             params.beta * comp[0]
             + params.loading * comp[1 + ind]
