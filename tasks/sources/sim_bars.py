@@ -64,16 +64,21 @@ def build_bars(
     """The `bars` table: one row per listed stock-day that is not a missing-row suspension."""
     n_days, n = cal.n_days, cfg.n_stocks
     noise = _turnover_noise(rng, n_days, n)
-    # Row coordinates in (symbol, date) order: nonzero of the (N, T) transpose is stock-major.
-    stock, day = np.nonzero(life.has_row(n_days).T)  # (R,), (R,)
+    # Rows in (symbol, date) order: the (N, T) transpose, read in memory order, is stock-major.
+    present = np.ascontiguousarray(life.has_row(n_days).T)  # (N, T)
+    stock, day = np.nonzero(present)  # (R,), (R,)
     rows = stock.size
     lo, hi = np.log1p(-cfg.price_limit), np.log1p(cfg.price_limit)
 
-    log_close = paths.log_close[day, stock]
-    wanted = paths.wanted[day, stock]
-    carried = paths.carried_in[day, stock]
-    vol = paths.cond_vol[day, stock].astype(np.float64)
-    halted = life.halted[day, stock]  # only volume-0 suspensions have rows
+    def at_rows(grid: np.ndarray) -> np.ndarray:
+        """The (T, N) grid's values at the rows, in row order (R,)."""
+        return np.ascontiguousarray(grid.T)[present]
+
+    log_close = at_rows(paths.log_close)
+    wanted = at_rows(paths.wanted)
+    carried = at_rows(paths.carried_in)
+    vol = at_rows(paths.cond_vol).astype(np.float64)
+    halted = at_rows(life.halted)  # only volume-0 suspensions have rows
 
     close_rel = np.where(halted, 0.0, np.clip(wanted, lo, hi))
     prev = log_close - close_rel
@@ -96,9 +101,9 @@ def build_bars(
     pinned = ~halted & ((close_rel == hi) | (close_rel == lo))
     log_turnover = (
         params.base_turnover[stock]
-        + noise[day, stock]
+        + at_rows(noise)
         + 0.35 * (np.abs(fresh) / vol - 0.8)
-        + cfg.volume_link * paths.drift_z[day, stock]
+        + cfg.volume_link * at_rows(paths.drift_z)
     )
     turnover = np.minimum(np.exp(log_turnover), MAX_TURNOVER)
     turnover = np.where(pinned, 0.5 * turnover, turnover)
