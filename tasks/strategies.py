@@ -19,8 +19,16 @@ import numpy as np
 import polars as pl
 
 from cnnlstm.errors import UserInputError
-from tasks.backtest.api import NO_INSTRUCTION, MarketArrays, StrategyOrders
+from tasks.backtest.api import (
+    NO_INSTRUCTION,
+    BacktestResult,
+    MarketArrays,
+    StrategyOrders,
+    market_arrays,
+    run_backtest,
+)
 from tasks.backtest.engine import SESSION_CLOSE, SESSION_OPEN
+from tasks.backtest.market import MarketConfig
 from tasks.timing import Execution, month_days, timing_plan
 
 EW_UNIVERSE = "EW_UNIVERSE"
@@ -127,6 +135,65 @@ def build_strategies(
                 monthly_orders(market, "cnn_lstm", inputs.cnn, execution=execution, timing=plan)
             )
     return orders, notes
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    """Every strategy's backtest plus the benchmark's curve (in `result.nav`)."""
+
+    result: BacktestResult
+    benchmark_label: str
+    benchmark_derived: bool
+    notes: dict[str, int]
+
+
+def run_strategies(
+    bars: pl.DataFrame,
+    inputs: StrategySet,
+    cfg: MarketConfig,
+    *,
+    start: date,
+    end: date,
+    benchmark: pl.DataFrame | None = None,
+    execution: Execution = "open",
+    hold_days: int = 5,
+    record_positions: bool = False,
+) -> StrategyRun:
+    """Backtest every strategy over the test months in [start, end] against the benchmark.
+
+    The calendar starts on the last trading day before `start` (month one's rebalance date)
+    and every nav is 1.0 before its first day. Without `benchmark`, an equal-weighted
+    universe index (`EW_UNIVERSE`) is derived from `bars` and flagged as derived.
+
+    Raises:
+        UserInputError: no trading day before `start`, or the benchmark does not cover it.
+    """
+    before = bars.filter(pl.col("date") < start)["date"]
+    if before.len() == 0:
+        raise UserInputError(f"no bars before the test start {start}: month one has no rebalance")
+    first = before.max()
+    market = market_arrays(bars, start=first, end=end)
+
+    def in_test(table: pl.DataFrame | None) -> pl.DataFrame | None:
+        if table is None:
+            return None
+        return table.filter((pl.col("month") >= start.replace(day=1)) & (pl.col("month") <= end))
+
+    scoped = StrategySet(
+        universe=in_test(inputs.universe),
+        momentum=in_test(inputs.momentum),
+        cnn=in_test(inputs.cnn),
+        signals=inputs.signals,
+    )
+    orders, notes = build_strategies(market, scoped, execution=execution, hold_days=hold_days)
+    result = run_backtest(market, orders, cfg, record_positions=record_positions)
+    derived = benchmark is None
+    if derived:
+        benchmark = equal_weight_index(bars, start=first, end=end)
+    label = str(benchmark["symbol"][0]) if "symbol" in benchmark.columns else "benchmark"
+    bench = benchmark_nav(benchmark, market.dates, name=label)
+    result.nav = pl.concat([bench, result.nav.select(bench.columns)])
+    return StrategyRun(result, label, derived, notes)
 
 
 def benchmark_nav(benchmark: pl.DataFrame, dates: list[date], *, name: str) -> pl.DataFrame:
