@@ -65,7 +65,7 @@ class SimConfig(BaseModel):
         6.0, gt=0, le=250, description="Half-life of the fading share's price deviation, in days."
     )
     timing_volume_link: float = Field(
-        0.3,
+        0.2,
         ge=0,
         le=2,
         description="Log-turnover response to the standardized latent drift (volume reveals it).",

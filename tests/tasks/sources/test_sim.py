@@ -10,7 +10,11 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.bars import BarsSchema, BenchmarkSchema
-from tasks.sources.sim import BENCHMARK_SYMBOL, SimConfig, simulate_market
+from tasks.sources.sim import BENCHMARK_SYMBOL, SimConfig, simulate_market, symbols_for
+from tasks.sources.sim_bars import build_benchmark
+from tasks.sources.sim_calendar import TradingCalendar, trading_calendar
+from tasks.sources.sim_lifecycle import Lifecycle, draw_lifecycle
+from tasks.sources.sim_paths import PricePaths, StockParams, monthly_tilt
 
 SMALL = SimConfig(n_stocks=60, start=date(2012, 1, 1), end=date(2014, 12, 31), seed=7)
 
@@ -254,3 +258,128 @@ def test_random_walk_keeps_the_market_texture(random_walk):
     assert (rets >= 0.1 - 1e-9).sum() > 0 and (rets <= -0.1 + 1e-9).sum() > 0
     assert (random_walk.bars["volume"] == 0).sum() > 0
     assert any("effects=none" in n for n in random_walk.report.notes)
+
+
+def test_volume_reveals_the_timing_drift_only_when_planted(planted, random_walk):
+    # Log turnover rises by 0.2 per SD of the latent drift: a rising 5-day vs 30-day volume
+    # average predicts the next 5 days' market-excess return (rank IC ~0.08 over 3 seeds
+    # planted, |IC| < 0.005 without).
+    def volume_ic(bars: pl.DataFrame) -> float:
+        traded = bars.filter(pl.col("volume") > 0).with_columns(
+            lc=pl.col("close").log(), lv=pl.col("volume").log()
+        )
+        x = traded.with_columns(
+            surge=pl.col("lv").rolling_mean(5).over("symbol")
+            - pl.col("lv").rolling_mean(30).over("symbol"),
+            future=pl.col("lc").shift(-5).over("symbol") - pl.col("lc"),
+        ).drop_nulls(["surge", "future"])
+        x = x.with_columns(future=pl.col("future") - pl.col("future").mean().over("date"))
+        ic = x.group_by("date").agg(ic=pl.corr("surge", "future", method="spearman"))["ic"]
+        return float(ic.drop_nans().mean())
+
+    assert volume_ic(planted.bars) > 0.04
+    assert abs(volume_ic(random_walk.bars)) < 0.02
+
+
+# --- the building blocks, on hand-built cases ---------------------------------------------------
+
+
+def test_benchmark_by_hand():
+    # Stock A (100 shares) listed throughout; B (50 shares) lists on day 1.
+    n_days = 3
+    days = np.array(["2015-01-05", "2015-01-06", "2015-01-07"], dtype="datetime64[D]")
+    cal = TradingCalendar(days=days, month=np.zeros(n_days, dtype=int), month_lengths=np.array([3]))
+    life = Lifecycle(
+        first_day=np.array([0, 1]),
+        last_day=np.array([2, 2]),
+        halted=np.zeros((n_days, 2), dtype=bool),
+        zero_volume=np.zeros((n_days, 2), dtype=bool),
+        n_spells=0,
+    )
+    ones = np.ones(2)
+    params = StockParams(
+        beta=ones,
+        industry=np.zeros(2, dtype=int),
+        loading=ones,
+        idio_vol=ones,
+        shares=np.array([100.0, 50.0]),
+        log_price0=ones,
+        base_turnover=ones,
+    )
+    close = np.array([[10.0, 99.0], [11.0, 20.0], [11.0, 22.0]])  # (T, N); B's day 0 unlisted
+    grid = np.zeros((n_days, 2))
+    paths = PricePaths(
+        log_close=np.log(close), wanted=grid, carried_in=grid, drift_z=grid, cond_vol=grid
+    )
+    index = build_benchmark(cal, life, params, paths)["close"].to_numpy()
+    # Day 1: only A was listed on both days -> 11/10. Day 2: (1100 + 1100) / (1100 + 1000).
+    np.testing.assert_allclose(index, [1000.0, 1100.0, 1100.0 * 2200.0 / 2100.0])
+
+
+def test_monthly_tilt_reads_only_past_month_ends_and_points_the_right_way():
+    rng = np.random.default_rng(0)
+    month_end = np.cumsum(rng.normal(0, 0.1, (20, 50)), axis=0)  # (months, N) log closes
+    cfg = SimConfig(momentum_strength=0.01, reversal_strength=0.0)
+    tilt = monthly_tilt(month_end, 15, cfg)
+    future_changed = month_end.copy()
+    future_changed[15:] += rng.normal(0, 1.0, (5, 50))
+    np.testing.assert_array_equal(tilt, monthly_tilt(future_changed, 15, cfg))
+
+    twelve_one = month_end[13] - month_end[2]
+    assert np.corrcoef(tilt, twelve_one)[0, 1] > 0.99
+    reversal_only = SimConfig(momentum_strength=0.0, reversal_strength=0.01)
+    last_month = month_end[14] - month_end[13]
+    assert np.corrcoef(monthly_tilt(month_end, 15, reversal_only), last_month)[0, 1] < -0.99
+    none = SimConfig(effects="none")
+    assert not monthly_tilt(month_end, 15, none).any()
+    assert not monthly_tilt(month_end, 1, cfg).any()  # no history yet
+
+
+def test_lifecycle_spells_stay_inside_the_listed_life():
+    rng = np.random.default_rng(1)
+    n_days, n = 400, 80
+    life = draw_lifecycle(
+        rng,
+        n_days,
+        n,
+        listed_at_start=0.5,
+        delisted_fraction=0.3,
+        suspension_rate=0.01,
+        suspension_mean_days=5,
+        zero_volume_share=0.3,
+    )
+    listed = life.listed(n_days)
+    assert life.n_spells > 0 and life.halted.any() and life.zero_volume.any()
+    assert not (life.halted & ~listed).any()
+    assert not (life.zero_volume & ~life.halted).any()
+    assert not life.halted[life.first_day, np.arange(n)].any()  # listing day trades
+    assert (life.last_day < n_days - 1).any() and (life.first_day > 0).any()
+    delisted = life.last_day < n_days - 1
+    assert (life.last_day[delisted] - life.first_day[delisted] >= 250).all()
+
+
+def test_one_price_limit_days_exist_and_trade_thin(small):
+    bars = small.bars.with_columns(prev=pl.col("close").shift(1).over("symbol"))
+    one_price = bars.filter(
+        (pl.col("volume") > 0)
+        & (pl.col("open") == pl.col("close"))
+        & (pl.col("high") == pl.col("low"))
+        & ((pl.col("close") / pl.col("prev") - 1).abs() >= 0.1 - 1e-9)
+    )
+    assert one_price.height > 0
+
+
+def test_symbols_widen_beyond_9999_stocks():
+    assert symbols_for(3)[-1] == "SIM0003"
+    assert symbols_for(12_000)[-1] == "SIM12000"
+
+
+def test_trading_calendar_months_and_holidays():
+    cal = trading_calendar(date(2016, 9, 15), date(2016, 11, 15))
+    days = cal.days.astype("datetime64[D]").tolist()
+    assert all(d.weekday() < 5 for d in days)
+    assert not any(d.month == 10 and d.day <= 5 for d in days)  # National Day closures
+    assert cal.month_lengths.sum() == cal.n_days and cal.n_months == 3
+    assert (np.diff(cal.month) >= 0).all() and cal.month[0] == 0 and cal.month[-1] == 2
+    # October 2016 has 21 weekdays; the 1st and 2nd fall on a weekend, the 3rd..5th are closed.
+    assert cal.month_lengths[1] == 21 - 3
