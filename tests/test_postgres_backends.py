@@ -26,6 +26,8 @@ pytestmark = pytest.mark.server
 PG_USER = "cnnlstm"
 PG_PASSWORD = "test-pw-1"  # noqa: S105 - a throwaway cluster on loopback
 PREFECT_AUTH = "admin:test-api-pw"
+ROLE_PASSWORDS = {"prefect": "prefect-pw-2", "mlflow": "mlflow-pw-3"}
+INIT_SCRIPT = Path(__file__).resolve().parents[1] / "docker" / "postgres" / "init-databases.sh"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -106,14 +108,18 @@ def postgres():
     pg_ctl = [str(pg_bin / "pg_ctl"), "-D", str(data), "-l", str(root / "pg.log"), "-o", opts]
     subprocess.run(_as_cluster_owner([*pg_ctl, "-w", "start"]), check=True, capture_output=True)
     try:
-        conn = psycopg.connect(
-            host="127.0.0.1", port=port, user=PG_USER, password=PG_PASSWORD, dbname="postgres"
+        # the databases and roles, made by the script that compose's PostgreSQL runs at init
+        init_env = dict(
+            os.environ,
+            PATH=f"{pg_bin}:{os.environ['PATH']}",
+            PGHOST="127.0.0.1",
+            PGPORT=str(port),
+            PGPASSWORD=PG_PASSWORD,
+            POSTGRES_USER=PG_USER,
+            PREFECT_DB_PASSWORD=ROLE_PASSWORDS["prefect"],
+            MLFLOW_DB_PASSWORD=ROLE_PASSWORDS["mlflow"],
         )
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("CREATE DATABASE prefect")
-            cur.execute("CREATE DATABASE mlflow")
-        conn.close()
+        subprocess.run(["bash", str(INIT_SCRIPT)], env=init_env, check=True, capture_output=True)
         yield {"port": port, "connect": psycopg.connect}
     finally:
         subprocess.run(
@@ -124,8 +130,13 @@ def postgres():
 
 
 def _query(pg: dict, dbname: str, sql: str, args: tuple = ()) -> list[tuple]:
+    """Query `dbname` as the role that owns it (the role its server connects as)."""
     conn = pg["connect"](
-        host="127.0.0.1", port=pg["port"], user=PG_USER, password=PG_PASSWORD, dbname=dbname
+        host="127.0.0.1",
+        port=pg["port"],
+        user=dbname,
+        password=ROLE_PASSWORDS[dbname],
+        dbname=dbname,
     )
     try:
         with conn.cursor() as cur:
@@ -170,7 +181,8 @@ def test_prefect_server_records_flow_runs_in_postgres(postgres, tmp_path):
     server_env = dict(
         env,
         PREFECT_API_DATABASE_CONNECTION_URL=(
-            f"postgresql+asyncpg://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{postgres['port']}/prefect"
+            f"postgresql+asyncpg://prefect:{ROLE_PASSWORDS['prefect']}"
+            f"@127.0.0.1:{postgres['port']}/prefect"
         ),
         PREFECT_SERVER_API_AUTH_STRING=PREFECT_AUTH,
     )
@@ -211,7 +223,7 @@ def test_prefect_server_records_flow_runs_in_postgres(postgres, tmp_path):
 def test_mlflow_server_tracks_runs_in_postgres(postgres, tmp_path):
     port = _free_port()
     env = dict(_base_env(tmp_path), MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
-    backend = f"postgresql://{PG_USER}:{PG_PASSWORD}@127.0.0.1:{postgres['port']}/mlflow"
+    backend = f"postgresql://mlflow:{ROLE_PASSWORDS['mlflow']}@127.0.0.1:{postgres['port']}/mlflow"
     cmd = [str(VENV_BIN / "mlflow"), "server", "--backend-store-uri", backend]
     cmd += ["--artifacts-destination", str(tmp_path / "artifacts")]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
