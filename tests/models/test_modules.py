@@ -1,0 +1,46 @@
+import pytorch_lightning as pl
+import torch
+
+from models.cnn import CnnShape
+from models.data import TensorDataModule
+from models.lstm import LstmShape
+from models.modules import Classifier
+
+
+def test_paper_init_draws_standard_normal_weights():
+    torch.manual_seed(0)
+    module = Classifier.for_network("cnn", CnnShape(), init="paper")
+    flat = torch.cat([p.detach().flatten() for p in module.net.parameters()])
+    assert abs(flat.mean().item()) < 0.05 and abs(flat.std().item() - 1) < 0.05
+    default = Classifier.for_network("cnn", CnnShape())
+    assert torch.cat([p.detach().flatten() for p in default.net.parameters()]).std() < 0.5
+
+
+def test_adam_with_weight_decay():
+    module = Classifier.for_network("lstm", LstmShape(), lr=0.01, weight_decay=0.1)
+    opt = module.configure_optimizers()
+    assert isinstance(opt, torch.optim.Adam)
+    assert opt.defaults["lr"] == 0.01 and opt.defaults["weight_decay"] == 0.1
+
+
+def test_one_epoch_logs_train_and_val_metrics(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(300, 30, 6)
+    y = (x[:, -1, 1] > 0).long()  # learnable: sign of the last close z-score
+    dm = TensorDataModule(x[:200], y[:200], x[200:], y[200:], batch_size=50)
+    module = Classifier.for_network("lstm", LstmShape(hidden=8, dense=4), lr=0.01)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, datamodule=dm)
+    names = set(trainer.callback_metrics)
+    assert {"train/loss", "train/acc", "val/loss", "val/acc", "val/auc"} <= names
+    assert 0.0 <= float(trainer.callback_metrics["val/auc"]) <= 1.0
+    probs = module.predict_step(x[:5], 0)
+    assert probs.shape == (5,) and ((probs >= 0) & (probs <= 1)).all()
