@@ -15,21 +15,6 @@ from cnnlstm.errors import UserInputError
 from flows.runners import TaskRunnerConfig, build_task_runner, with_task_runner
 
 
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
-    """A temporary Prefect API (SQLite, its own home) for the flows run in this module."""
-    from prefect.testing.utilities import prefect_test_harness
-
-    home = tmp_path_factory.mktemp("prefect_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PREFECT_HOME", str(home))
-        mp.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-        mp.setenv("DO_NOT_TRACK", "1")
-        mp.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
-        with prefect_test_harness(server_startup_timeout=60):
-            yield
-
-
 def test_default_is_a_thread_pool():
     cfg = TaskRunnerConfig()
     runner = build_task_runner(cfg)
@@ -123,7 +108,7 @@ def test_with_task_runner_replaces_the_flows_runner():
     assert chosen.fn is _squares.fn
 
 
-def test_runners_give_the_sequential_results_and_only_parallel_ones_overlap(prefect_server):
+def test_runners_give_the_sequential_results_and_only_parallel_ones_overlap(prefect_harness):
     sequential = with_task_runner(_squares, TaskRunnerConfig(max_workers=1))(4)
     assert [v for v, _, _ in sequential] == [0, 1, 4, 9]
     assert not _overlapped(sequential)
