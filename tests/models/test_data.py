@@ -31,10 +31,8 @@ def test_order_is_seeded_and_changes_between_epochs():
 
 def test_ranks_take_disjoint_equal_shares():
     x, y = _data(101)
-    shares = [
-        torch.cat([b for _, b in TensorBatches(x, y, 7, shuffle=True, seed=2, rank=r, world_size=3)])
-        for r in range(3)
-    ]
+    ranks = [TensorBatches(x, y, 7, shuffle=True, seed=2, rank=r, world_size=3) for r in range(3)]
+    shares = [torch.cat([b for _, b in batches]) for batches in ranks]
     assert [len(s) for s in shares] == [33, 33, 33]
     assert len(set(torch.cat(shares).tolist())) == 99
 
