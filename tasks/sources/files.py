@@ -78,6 +78,17 @@ def pick_columns(
 ) -> pl.DataFrame:
     """Select and rename columns: `wanted` maps our name -> the file's name.
 
+    See `resolve_columns` for the matching rules and errors.
+    """
+    found = resolve_columns(df, wanted, where, optional)
+    return df.select(pl.col(theirs).alias(ours) for ours, theirs in found.items())
+
+
+def resolve_columns(
+    df: pl.DataFrame, wanted: Mapping[str, str], where: Path | str, optional: Iterable[str] = ()
+) -> dict[str, str]:
+    """Find the file's column for each of ours: `wanted` maps our name -> the file's name.
+
     A file column matching case-insensitively is accepted. Missing required columns raise one
     error listing each, with the closest column name present; missing optional ones are left out.
     """
@@ -98,13 +109,32 @@ def pick_columns(
             f"{where}: missing column(s) {', '.join(missing)}; "
             f"columns found: {', '.join(df.columns)}"
         )
-    return df.select(pl.col(theirs).alias(ours) for ours, theirs in found.items())
+    return found
 
 
-def _bad_lines(bad: pl.Series, values: pl.Series) -> str:
-    """Describe the first few offending lines: `line 5: '2020-13-01'`."""
-    idx = bad.arg_true().head(EXAMPLES).to_list()
-    return ", ".join(f"line {i + 2}: {values[i]!r}" for i in idx)
+FILE_COLUMN = "_file"
+"""Optional column naming each row's file, when several files are parsed as one frame."""
+LINE_COLUMN = "_line"
+"""Optional column with each row's line number in its file (header = 1)."""
+
+
+def with_origin(df: pl.DataFrame, file: Path | str) -> pl.DataFrame:
+    """Tag every row with its file and line, so one frame of many files can name its lines."""
+    return df.with_columns(
+        pl.lit(str(file)).alias(FILE_COLUMN),
+        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(LINE_COLUMN),
+    )
+
+
+def _bad_lines(df: pl.DataFrame, bad: pl.Expr, shown: pl.Expr) -> str:
+    """Describe the first few offending lines: `line 5: '2020-13-01'` (with the file if known)."""
+    if LINE_COLUMN not in df.columns:
+        df = df.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(LINE_COLUMN))
+    cols = [pl.col(LINE_COLUMN), shown.alias("_shown")]
+    if FILE_COLUMN in df.columns:
+        cols.append(pl.col(FILE_COLUMN).str.split("/").list.last())
+    rows = df.filter(bad).select(cols).head(EXAMPLES).iter_rows()
+    return ", ".join((f"{r[2]} " if len(r) > 2 else "") + f"line {r[0]}: {r[1]!r}" for r in rows)
 
 
 def parse_dates(df: pl.DataFrame, where: Path | str, fmt: str | None = None) -> pl.DataFrame:
@@ -118,19 +148,29 @@ def parse_dates(df: pl.DataFrame, where: Path | str, fmt: str | None = None) -> 
         parsed = text.str.to_date(fmt, strict=False)
     else:
         parsed = pl.coalesce(
+            text.str.to_date("%Y-%m-%d", strict=False),
             text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
             text.str.to_date("%Y/%m/%d", strict=False),
             text.str.to_date("%Y%m%d", strict=False),
         )
-    dates = df.select(parsed.alias("date")).to_series()
-    bad = dates.is_null()
-    if bad.any():
+    out = df.with_columns(parsed.alias("_parsed"))
+    bad = pl.col("_parsed").is_null()
+    n_bad = out.select(bad.sum()).item()
+    if n_bad:
         how = f" with format {fmt!r}" if fmt else ""
         raise UserInputError(
-            f"{where}: {int(bad.sum())} date(s) could not be read{how}, "
-            f"e.g. {_bad_lines(bad, df['date'])}"
+            f"{where}: {n_bad} date(s) could not be read{how}, "
+            f"e.g. {_bad_lines(out, bad, pl.col('date'))}"
         )
-    return df.with_columns(dates)
+    return out.with_columns(pl.col("_parsed").alias("date")).drop("_parsed")
+
+
+def _as_number(name: str) -> tuple[pl.Expr, pl.Expr]:
+    """A text column as Float64, and the mask of cells that are neither numbers nor blank."""
+    text = pl.col(name).str.strip_chars().str.replace_all(",", "", literal=True)
+    number = text.cast(pl.Float64, strict=False)
+    blank = text.is_null() | text.is_in(list(MISSING_TOKENS))
+    return number.alias(name), (number.is_null() & ~blank)
 
 
 def parse_numbers(df: pl.DataFrame, columns: Iterable[str], where: Path | str) -> pl.DataFrame:
@@ -138,33 +178,36 @@ def parse_numbers(df: pl.DataFrame, columns: Iterable[str], where: Path | str) -
 
     Empty or `None` cells become null (later reported by the schema, never dropped).
     """
-    out = []
-    for name in columns:
-        col = df[name]
-        if col.dtype != pl.String:
-            out.append(col.cast(pl.Float64))
-            continue
-        text = col.str.strip_chars().str.replace_all(",", "")
-        blank = text.is_in(list(MISSING_TOKENS)) | text.is_null()
-        number = text.cast(pl.Float64, strict=False)
-        bad = number.is_null() & ~blank
-        if bad.any():
-            raise UserInputError(
-                f"{where}: column {name!r} has {int(bad.sum())} value(s) that are not numbers, "
-                f"e.g. {_bad_lines(bad, col)}"
-            )
-        out.append(number.alias(name))
-    return df.with_columns(out)
+    columns = list(columns)
+    text_cols = [c for c in columns if df.schema[c] == pl.String]
+    parsed = {c: _as_number(c) for c in text_cols}
+    counts = df.select(bad.sum().alias(c) for c, (_, bad) in parsed.items()) if parsed else None
+    if counts is not None:
+        for name, n_bad in counts.row(0, named=True).items():
+            if n_bad:
+                raise UserInputError(
+                    f"{where}: column {name!r} has {n_bad} value(s) that are not numbers, "
+                    f"e.g. {_bad_lines(df, parsed[name][1], pl.col(name))}"
+                )
+    return df.with_columns(
+        *[number for number, _ in parsed.values()],
+        *[pl.col(c).cast(pl.Float64) for c in columns if c not in parsed],
+    )
 
 
 def check_date_order(df: pl.DataFrame, where: Path | str, *, descending: bool = False) -> None:
-    """Raise if the file's dates go backwards (a duplicate date is left to the schema's check)."""
-    dates = df["date"]
-    previous = dates.shift(1)
-    bad = ((dates > previous) if descending else (dates < previous)).fill_null(False)
-    if bad.any():
+    """Raise if dates go backwards within a file (a repeated date is left to the schema).
+
+    With a file column (several files in one frame) the order is checked within each file.
+    """
+    previous = pl.col("date").shift(1)
+    if FILE_COLUMN in df.columns:
+        previous = previous.over(FILE_COLUMN)
+    back = (pl.col("date") > previous) if descending else (pl.col("date") < previous)
+    back = back.fill_null(False)
+    if df.select(back.any()).item():
         order = "newest first" if descending else "oldest first"
         raise UserInputError(
             f"{where}: dates out of order (expected {order}) at "
-            f"{_bad_lines(bad, dates.cast(pl.String))}"
+            f"{_bad_lines(df, back, pl.col('date').cast(pl.String))}"
         )

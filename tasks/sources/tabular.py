@@ -22,6 +22,8 @@ from cnnlstm.errors import UserInputError
 from schemas.bars import BAR_COLUMNS, BENCHMARK_COLUMNS
 from tasks.sources.base import SourceData, summarize
 from tasks.sources.files import (
+    FILE_COLUMN,
+    LINE_COLUMN,
     check_date_order,
     data_files,
     parse_dates,
@@ -29,6 +31,7 @@ from tasks.sources.files import (
     pick_columns,
     read_parquet_table,
     read_text_table,
+    resolve_columns,
 )
 
 SYMBOL_ALIASES = ("symbol", "name", "ticker", "code", "instrument")
@@ -54,27 +57,47 @@ def read_bars_file(
     path: Path,
     columns: Mapping[str, str] | None = None,
     *,
-    date_format: str | None = None,
     encoding: str = "utf8",
-) -> tuple[pl.DataFrame, bool]:
-    """Read one file into bars columns; returns the frame and whether amount was derived."""
+) -> pl.DataFrame:
+    """Read one file's bars columns, unparsed, tagged with file and line.
+
+    A missing amount column is added empty, with `_derived` set, for `finish_bars` to fill.
+    """
     mapping = dict(columns or {})
     raw = _read(kind, path, encoding)
     wanted = {c: mapping.get(c, c) for c in BAR_COLUMNS if c != "symbol"}
     symbol_col = _symbol_column(raw, mapping)
     if symbol_col is not None:
         wanted["symbol"] = symbol_col
-    df = pick_columns(raw, wanted, path, optional=("amount",))
-    if "symbol" not in df.columns:
-        df = df.with_columns(symbol=pl.lit(path.stem))
-    df = df.with_columns(pl.col("symbol").cast(pl.String).str.strip_chars())
-    df = parse_numbers(parse_dates(df, path, date_format), [c for c in NUMERIC if c in df], path)
-    derived = "amount" not in df.columns
-    if derived:
-        df = df.with_columns(amount=pl.col("close") * pl.col("volume"))
-    if df["symbol"].n_unique() == 1:
-        check_date_order(df, path)
-    return df.select(BAR_COLUMNS), derived
+    found = resolve_columns(raw, wanted, path, optional=("amount",))
+    derived = "amount" not in found
+    text = pl.String if kind == "csv" else pl.Float64
+    symbol = pl.col(found["symbol"]).cast(pl.String) if "symbol" in found else pl.lit(path.stem)
+    # One select per file: with hundreds of small files, per-operation overhead dominates.
+    df = raw.select(
+        symbol.str.strip_chars().alias("symbol"),
+        *[pl.col(theirs).alias(ours) for ours, theirs in found.items() if ours != "symbol"],
+        *([pl.lit(None, dtype=text).alias("amount")] if derived else []),
+        pl.lit(derived).alias("_derived"),
+        pl.lit(str(path)).alias(FILE_COLUMN),
+        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(LINE_COLUMN),
+    )
+    if kind == "parquet":  # typed columns: convert per file so that files concatenate
+        df = parse_numbers(parse_dates(df, path), NUMERIC, path)
+    return df
+
+
+def finish_bars(
+    df: pl.DataFrame, where: Path | str, date_format: str | None = None
+) -> pl.DataFrame:
+    """Parse dates and numbers of tagged rows, derive missing amounts, check per-file order."""
+    df = parse_numbers(parse_dates(df, where, date_format), NUMERIC, where)
+    df = df.with_columns(
+        amount=pl.when("_derived").then(pl.col("close") * pl.col("volume")).otherwise("amount")
+    )
+    one_symbol = pl.col("symbol").n_unique().over(FILE_COLUMN) == 1
+    check_date_order(df.filter(one_symbol), where)
+    return df
 
 
 def load(
@@ -98,24 +121,21 @@ def load(
     """
     suffixes = (".parquet", ".pq") if kind == "parquet" else (".csv", ".txt")
     files = data_files(path, suffixes)
-    frames, derived = [], 0
-    for file in tqdm(files, desc=f"reading {kind}", unit="file", disable=len(files) < 50 or None):
-        df, was_derived = read_bars_file(
-            kind, file, columns, date_format=date_format, encoding=encoding
-        )
-        frames.append(df)
-        derived += was_derived
-    bars = pl.concat(frames)
+    progress = tqdm(files, desc=f"reading {kind}", unit="file", disable=len(files) < 50 or None)
+    frames = [read_bars_file(kind, file, columns, encoding=encoding) for file in progress]
+    # One parse over all files: per-file parsing costs more in overhead than in work.
+    tagged = pl.concat(frames, how="vertical")
     if symbols is not None:
         wanted = [s.upper() for s in symbols]
-        bars = bars.filter(pl.col("symbol").str.to_uppercase().is_in(wanted))
-    bars = bars.sort("symbol", "date", maintain_order=True)
+        tagged = tagged.filter(pl.col("symbol").str.to_uppercase().is_in(wanted))
+    parsed = finish_bars(tagged, path, date_format)
+    derived = parsed.filter("_derived")[FILE_COLUMN].n_unique()
+    bars = parsed.select(BAR_COLUMNS).sort("symbol", "date", maintain_order=True)
     notes = [f"read {len(files)} file(s) from {path}"]
     if derived:
         notes.append(f"amount derived as close x volume (no amount column) in {derived} file(s)")
-    return SourceData(
-        bars=bars, benchmark=None, report=summarize(bars, f"{kind}:{path}", None, notes)
-    )
+    report = summarize(bars, f"{kind}:{path}", None, notes)
+    return SourceData(bars=bars, benchmark=None, report=report)
 
 
 def load_benchmark(kind: str, path: str, symbol: str | None) -> pl.DataFrame:
