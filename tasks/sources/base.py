@@ -151,10 +151,10 @@ def load_benchmark(spec: str) -> pl.DataFrame:
     """Read a benchmark table from `KIND:PATH[#SYMBOL]` (`#SYMBOL` picks an index in a folder)."""
     parsed = parse_spec(spec, allow_symbol=True)
     if parsed.kind == "sim":
-        bench = _load_sim({}).benchmark
-        if bench is None:  # pragma: no cover - the simulated market always has its index
-            raise UserInputError("the simulated market holds no benchmark")
-        return bench
+        raise UserInputError(
+            "the simulated market's index (SIM_INDEX) comes with --source sim; "
+            "it is not a benchmark for other sources"
+        )
     module = importlib.import_module(SOURCE_KINDS[parsed.kind])
     return module.load_benchmark(parsed.kind, parsed.path, parsed.symbol)
 
