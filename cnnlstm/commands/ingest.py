@@ -2,7 +2,8 @@
 
 Examples:
     cnnlstm ingest --source sim --sim n_stocks=300 --sim seed=1
-    cnnlstm ingest --source qlib:data/cn --benchmark qlib:data/cn#SH000300
+    cnnlstm ingest --source qlib:data/cn --benchmark qlib:data/cn#SH000300 \
+        --option instruments=csi300
     cnnlstm ingest --source csv:sp500/stocks --benchmark csv:sp500/index_gspc.csv
     cnnlstm ingest --source akshare:exports/ --benchmark netease:163/000905.csv \
         --on-invalid quarantine
@@ -11,10 +12,25 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from cnnlstm.errors import UserInputError
 from cnnlstm.paths import default_store
+
+LIST_OPTIONS = frozenset({"symbols", "st_symbols"})
+"""Source options that take a list: `--option symbols=SH600000,SH600010`."""
+
+
+def source_option_value(key: str, text: str) -> object:
+    """A `--option` value: JSON where it parses (numbers, objects), else text; lists by comma."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    if key in LIST_OPTIONS and not isinstance(value, list):
+        value = [part.strip() for part in str(value).split(",") if part.strip()]
+    return value
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -65,6 +81,17 @@ def register(subparsers) -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="a simulated-market option (a SimConfig field), repeatable: --sim n_stocks=500",
     )
+    parser.add_argument(
+        "--option",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the source's reader, repeatable: symbols=SH600000,SH600010 "
+        "(qlib, csv, parquet), instruments=csi300 (qlib), tolerance=0.1 and st_symbols=... "
+        '(akshare), encoding=gbk, date_format=%%Y%%m%%d, columns=\'{"close": "Adj Close"}\' '
+        "(csv, parquet), start=2020-01-01 and end=... (online)",
+    )
     return parser
 
 
@@ -72,9 +99,12 @@ def run(args: argparse.Namespace) -> int:
     """Ingest and print the report; returns the exit code."""
     from tasks.ingest import ingest
 
-    options = dict(args.sim)
-    if options and not args.source.strip().lower().startswith("sim"):
+    is_sim = args.source.strip().lower().split(":")[0] == "sim"
+    if args.sim and not is_sim:
         raise UserInputError("--sim options apply only to --source sim")
+    if args.option and is_sim:
+        raise UserInputError("the simulated market takes --sim KEY=VALUE options, not --option")
+    options = dict(args.sim) | {k: source_option_value(k, v) for k, v in args.option}
     store = args.store if args.store is not None else default_store()
     report = ingest(
         args.source,

@@ -76,3 +76,15 @@ def test_akshare_with_netease_benchmark(shared_data, tmp_path, capsys):
     assert "no close on" in out  # the index file ends in 2020, the stocks run to 2025
     stored = read_bars(tmp_path / "store")
     assert stored["volume"].min() >= 0 and stored["symbol"].n_unique() <= 3
+
+
+def test_qlib_with_reader_options(shared_data, tmp_path, capsys):
+    root = shared_data / "cn-qlib-csi300-sample"
+    args = ["ingest", "--source", f"qlib:{root}", "--benchmark", f"qlib:{root}#SH000905"]
+    args += ["--option", "symbols=SH600010,sh600038", "--store", str(tmp_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "read: 2 stocks" in out and "read as suspended days (volume 0)" in out
+    assert read_bars(tmp_path)["symbol"].unique().sort().to_list() == ["SH600010", "SH600038"]
+    assert main([*args[:-2], "--option", "tolerance=x", "--store", str(tmp_path)]) == 2
+    assert "does not take these options" in capsys.readouterr().err
