@@ -194,6 +194,7 @@ def _pandera_failures(
         raise DataValidationError(f"{table} failed validation:\n" + "\n".join(problems))
 
     unique_cols = ", ".join(model.unique or [])
+    words = {name: _words(name) for name in cases["check"].unique().to_list()}
     is_column = pl.col("schema_context") == "Column"
     check = (
         pl.when(is_column & (pl.col("check") == "field_uniqueness"))
@@ -203,7 +204,7 @@ def _pandera_failures(
             pl.format(
                 "{}: {}",
                 pl.col("column"),
-                pl.col("check").map_elements(_words, return_dtype=pl.String),
+                pl.col("check").replace(words),
             )
         )
         .when(pl.col("check") == "multiple_fields_uniqueness")
