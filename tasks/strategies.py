@@ -19,6 +19,8 @@ import numpy as np
 import polars as pl
 
 from cnnlstm.errors import UserInputError
+from schemas.strategy import NavSchema, TradesSchema
+from schemas.validation import validate_table
 from tasks.backtest.api import (
     NO_INSTRUCTION,
     BacktestResult,
@@ -192,7 +194,9 @@ def run_strategies(
         benchmark = equal_weight_index(bars, start=first, end=end)
     label = str(benchmark["symbol"][0]) if "symbol" in benchmark.columns else "benchmark"
     bench = benchmark_nav(benchmark, market.dates, name=label)
-    result.nav = pl.concat([bench, result.nav.select(bench.columns)])
+    nav = pl.concat([bench, result.nav.select(bench.columns)])
+    result.nav = validate_table(nav, NavSchema, table="nav").valid
+    result.trades = validate_table(result.trades, TradesSchema, table="trades").valid
     return StrategyRun(result, label, derived, notes)
 
 

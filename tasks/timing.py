@@ -96,6 +96,12 @@ def timing_plan(
         without a signal (treated as -1).
     """
     months = month_days(calendar)
+    dup = signals.filter(pl.struct("symbol", "date").is_duplicated())
+    if dup.height:
+        raise UserInputError(
+            f"signals hold {dup.height} duplicate (symbol, date) rows, e.g. "
+            f"{dup.select('symbol', 'date').head(3).rows()}"
+        )
     lookup = {(s, d): int(v) for s, d, v in signals.select("symbol", "date", "signal").iter_rows()}
     rows: list[tuple[date, str, date, bool]] = []
     missing = 0

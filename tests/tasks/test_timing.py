@@ -58,3 +58,9 @@ def test_plan_open_mode_never_buys_at_the_last_open():
     sel = pl.DataFrame({"month": [FEB], "symbol": ["A"]})
     plan, _ = timing_plan(sel, _signals([-1, -1, -1, 1]), D)
     assert plan["hold"].to_list() == [False, False, False, False]
+
+
+def test_duplicate_signals_raise():
+    sel = pl.DataFrame({"month": [FEB], "symbol": ["A"]})
+    with pytest.raises(UserInputError, match="duplicate"):
+        timing_plan(sel, pl.concat([_signals([1]), _signals([-1])]), D)

@@ -7,6 +7,8 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tasks.backtest import MarketConfig, run_backtest
 from tasks.backtest.api import market_arrays
@@ -177,3 +179,36 @@ def test_cash_plus_positions_equals_nav_and_costs_reconcile():
     assert 1e6 + signed.sum() - t["cost"].sum() == pytest.approx(cash[-1])
     assert t["cost"].sum() == pytest.approx(res.nav["costs"].sum() * 1e6)
     assert (cash >= -1e-6).all()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), cut=st.integers(5, 55), close_mode=st.booleans())
+def test_prices_after_day_d_change_nothing_on_or_before_d(seed, cut, close_mode):
+    from datetime import date, timedelta
+
+    from tasks.backtest.api import MarketArrays
+
+    rng = np.random.default_rng(seed)
+    days = [d for d in (date(2021, 1, 1) + timedelta(k) for k in range(90)) if d.weekday() < 5]
+    n_days, n_stocks = len(days), 8
+    close = 10 * np.exp(np.cumsum(rng.normal(0, 0.04, (n_days, n_stocks)), axis=0))
+    opens = close * np.exp(rng.normal(0, 0.02, close.shape))
+    tradable = rng.random(close.shape) > 0.1
+    market = MarketArrays(days, [f"S{i}" for i in range(n_stocks)], opens, close, tradable)
+    months = sorted({d.replace(day=1) for d in days})[1:]
+    sel = pl.concat([selection(m, *rng.choice(market.symbols, 3, replace=False)) for m in months])
+    cfg = MarketConfig.preset("cn", lot_size=100)
+    mode = "close" if close_mode else "open"
+    base = _run(market, sel, cfg, execution=mode)
+    shocked = rng.lognormal(0, 0.3, (n_days - cut - 1, n_stocks))
+    later = MarketArrays(
+        days,
+        market.symbols,
+        np.vstack([opens[: cut + 1], opens[cut + 1 :] * shocked]),
+        np.vstack([close[: cut + 1], close[cut + 1 :] * shocked]),
+        np.vstack([tradable[: cut + 1], rng.random(shocked.shape) > 0.5]),
+    )
+    again = _run(later, sel, cfg, execution=mode)
+    upto = pl.col("date") <= days[cut]
+    assert base.trades.filter(upto).equals(again.trades.filter(upto))
+    assert base.nav.filter(upto).equals(again.nav.filter(upto))

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import pytest
+
+from cnnlstm.errors import UserInputError
+from tasks.backtest import MarketConfig
+
+
+def test_presets_and_overrides():
+    cn = MarketConfig.preset("cn")
+    assert (cn.t_plus_1, cn.price_limit, cn.stamp_duty_rate, cn.min_commission) == (
+        True,
+        0.10,
+        0.001,
+        5.0,
+    )
+    us = MarketConfig.preset("us")
+    assert (us.t_plus_1, us.price_limit, us.stamp_duty_rate) == (False, None, 0.0)
+    assert MarketConfig.preset("cn", lot_size=100, price_limit=0.2).lot_size == 100
+    free = MarketConfig.frictionless()
+    assert free.commission_rate == free.slippage_rate == free.min_commission == 0
+
+
+def test_bad_preset_and_override_raise_readably():
+    with pytest.raises(UserInputError, match="unknown market 'hk'"):
+        MarketConfig.preset("hk")
+    with pytest.raises(UserInputError, match="invalid market override"):
+        MarketConfig.preset("cn", commission_rate=-1)
+    with pytest.raises(UserInputError, match="invalid market override"):
+        MarketConfig.preset("us", typo_rate=0.1)
