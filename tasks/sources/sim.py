@@ -24,7 +24,7 @@ from tasks.sources.base import SourceData, summarize
 from tasks.sources.sim_bars import BENCHMARK_SYMBOL, build_bars, build_benchmark, symbols_for
 from tasks.sources.sim_calendar import trading_calendar
 from tasks.sources.sim_config import SimConfig
-from tasks.sources.sim_lifecycle import draw_lifecycle
+from tasks.sources.sim_lifecycle import delist_below_price, draw_lifecycle
 from tasks.sources.sim_paths import draw_stock_params, simulate_paths
 
 __all__ = ["BENCHMARK_SYMBOL", "SimConfig", "simulate_market", "symbols_for"]
@@ -37,14 +37,15 @@ def _effect_notes(cfg: SimConfig) -> list[str]:
             "effects=none: a random walk with no momentum, reversal or timing drift "
             "(fat tails, volatility clustering, limits and suspensions remain)"
         ]
-    half_life = cfg.timing_half_life_days
     return [
         f"planted momentum: +{cfg.momentum:.2%} expected log return in month t per "
         "cross-sectional SD of the return over months t-12..t-2",
         f"planted reversal: -{cfg.reversal:.2%} expected log return in month t per "
         "cross-sectional SD of month t-1's return",
         f"planted timing drift: latent AR(1) daily drift, SD {cfg.timing:.2f} x daily "
-        f"volatility, half-life {half_life:g} trading days; turnover responds to it "
+        f"volatility, half-life {cfg.timing_half_life_days:g} trading days; "
+        f"{cfg.timing_fading_share:.0%} of its price impact fades again (half-life "
+        f"{cfg.timing_fade_half_life_days:g} days); turnover responds to it "
         f"(log-turnover slope {cfg.volume_link:.2f} per SD)",
     ]
 
@@ -73,6 +74,9 @@ def simulate_market(cfg: SimConfig | None = None) -> SourceData:
         zero_volume_share=cfg.zero_volume_share,
     )
     paths = simulate_paths(cfg, cal, life, params, rng)
+    life = delist_below_price(
+        life, paths.log_close, price=cfg.delist_below_price, days=cfg.delist_after_days
+    )
     bars = build_bars(cfg, cal, life, params, paths, rng)
     benchmark = build_benchmark(cal, life, params, paths)
 
@@ -82,7 +86,8 @@ def simulate_market(cfg: SimConfig | None = None) -> SourceData:
         f"simulated market, seed {cfg.seed}: {cfg.n_stocks} stocks, {cfg.n_industries} "
         f"industries, {cal.n_days} trading days",
         *_effect_notes(cfg),
-        f"listed after the first day: {late}; delisted before the end: {gone}; "
+        f"listed after the first day: {late}; delisted before the end: {gone} (price floor "
+        f"{cfg.delist_below_price:g} for {cfg.delist_after_days} days, or at random); "
         f"suspension spells: {life.n_spells}",
         f"benchmark {BENCHMARK_SYMBOL}: cap-weighted index of listed stocks, base 1000",
     ]

@@ -72,22 +72,28 @@ class SimConfig(BaseModel):
     )
 
     market_drift: float = Field(
-        0.06, ge=-0.5, le=0.5, description="Annual expected simple return of every stock."
+        0.08, ge=-0.5, le=0.5, description="Annual expected simple return of every stock."
     )
     market_vol: float = Field(
-        0.014, gt=0, le=0.1, description="Daily volatility of the market factor."
+        0.014, gt=0, le=0.1, description="Long-run daily volatility of the market factor."
     )
     industry_vol: float = Field(
-        0.008, ge=0, le=0.1, description="Daily volatility of each industry factor."
+        0.008, ge=0, le=0.1, description="Long-run daily volatility of each industry factor."
     )
     idio_vol_min: float = Field(
-        0.015, gt=0, le=0.1, description="Lowest daily idiosyncratic volatility of a stock."
+        0.015, gt=0, le=0.1, description="Lowest long-run daily idiosyncratic volatility."
     )
     idio_vol_max: float = Field(
-        0.03, gt=0, le=0.1, description="Highest daily idiosyncratic volatility of a stock."
+        0.03, gt=0, le=0.1, description="Highest long-run daily idiosyncratic volatility."
     )
     tail_df: float = Field(
         5.0, gt=2, le=100, description="Degrees of freedom of the Student-t shocks (fat tails)."
+    )
+    jump_rate: float = Field(
+        0.01, ge=0, le=0.2, description="Probability of an idiosyncratic news jump per stock-day."
+    )
+    jump_size: float = Field(
+        0.07, ge=0, le=0.5, description="Standard deviation of a news jump's log return."
     )
     garch_alpha: float = Field(0.08, ge=0, lt=1, description="GARCH(1,1) reaction to shocks.")
     garch_beta: float = Field(0.9, ge=0, lt=1, description="GARCH(1,1) variance persistence.")
@@ -99,7 +105,20 @@ class SimConfig(BaseModel):
         0.6, gt=0, le=1, description="Fraction of stocks listed on the first trading day."
     )
     delisted_fraction: float = Field(
-        0.08, ge=0, le=1, description="Fraction of stocks delisted before the end."
+        0.04,
+        ge=0,
+        le=1,
+        description="Fraction of stocks delisted at a random date before the end (besides the "
+        "price-floor rule).",
+    )
+    delist_below_price: float = Field(
+        0.3,
+        ge=0,
+        description="A stock closing below this price for `delist_after_days` listed days in a "
+        "row is delisted (0 disables the rule).",
+    )
+    delist_after_days: int = Field(
+        20, ge=1, le=250, description="Consecutive days below the price floor before delisting."
     )
     suspension_rate: float = Field(
         0.0025, ge=0, le=0.1, description="Expected suspension spells per stock per trading day."

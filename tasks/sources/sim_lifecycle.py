@@ -10,7 +10,7 @@ The listing day itself is never suspended, so every listed stock has a first rea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -109,4 +109,39 @@ def draw_lifecycle(
         halted=halted,
         zero_volume=zero_volume,
         n_spells=n_spells,
+    )
+
+
+def delist_below_price(
+    life: Lifecycle, log_close: np.ndarray, *, price: float, days: int
+) -> Lifecycle:
+    """Delist each stock on the day it completes `days` listed days in a row closing below `price`.
+
+    Exchanges delist shares that trade below par for weeks; this keeps the simulated market free
+    of stocks drifting to a few cents. The stock's last listed day becomes that day.
+
+    Args:
+        life: The drawn lifecycle.
+        log_close: (T, N) observed log closes.
+        price: The price floor (0 disables the rule).
+        days: Consecutive listed days below the floor that trigger delisting.
+    """
+    if price <= 0:
+        return life
+    n_days, n = log_close.shape
+    below = log_close < np.log(price)  # (T, N)
+    run = np.zeros(n, dtype=np.int64)
+    hit = np.full(n, n_days, dtype=np.int64)
+    for t in range(n_days):
+        listed = (t >= life.first_day) & (t <= life.last_day)
+        run = np.where(below[t] & listed, run + 1, 0)
+        hit = np.where((run >= days) & (hit == n_days), t, hit)
+    last_day = np.minimum(life.last_day, hit)
+    t = np.arange(n_days)[:, None]  # (T, 1)
+    inside = t <= last_day[None, :]  # (T, N)
+    return replace(
+        life,
+        last_day=last_day,
+        halted=life.halted & inside,
+        zero_volume=life.zero_volume & inside,
     )

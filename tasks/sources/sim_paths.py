@@ -6,10 +6,11 @@ Input contract: a `SimConfig`, its `TradingCalendar`, the stocks' `Lifecycle` an
 A stock's daily log return is a factor model
 
     r = beta * (market shock + market timing) + loading * (industry shock + industry timing)
-        + (idiosyncratic shock + idiosyncratic timing) + log drift + monthly tilt
+        + (idiosyncratic shock + idiosyncratic timing) + jump + log drift + monthly tilt
 
 * Shocks are standardized Student-t draws scaled by a GARCH(1,1) volatility per component
-  (market, each industry, each stock): fat tails and volatility clustering.
+  (market, each industry, each stock): fat tails and volatility clustering. Rare idiosyncratic
+  news jumps (normal, several percent) add the large moves that run into the price limits.
 * Timing is the planted short-horizon component, per component: a latent AR(1) drift `d` (the
   configured half-life, standard deviation `timing` times the component's volatility). A share
   `1 - f` of it moves the price for good; the share `f` builds a deviation `x` that fades
@@ -57,7 +58,8 @@ class StockParams:
         loading: (N,) industry loading.
         idio_vol: (N,) unconditional idiosyncratic daily volatility.
         shares: (N,) shares outstanding.
-        log_price0: (N,) log price on the first day (before any listing).
+        log_listing_price: (N,) log close before the listing day: the opening level of a stock
+            listed from the first day, the IPO price level of a later listing.
         base_turnover: (N,) log of the typical daily turnover (volume / shares).
     """
 
@@ -66,7 +68,7 @@ class StockParams:
     loading: np.ndarray
     idio_vol: np.ndarray
     shares: np.ndarray
-    log_price0: np.ndarray
+    log_listing_price: np.ndarray
     base_turnover: np.ndarray
 
 
@@ -99,7 +101,7 @@ def draw_stock_params(cfg: SimConfig, rng: np.random.Generator) -> StockParams:
         loading=rng.uniform(0.5, 1.5, n),
         idio_vol=rng.uniform(cfg.idio_vol_min, cfg.idio_vol_max, n),
         shares=np.round(np.exp(rng.normal(np.log(5e8), 0.6, n)), -4),
-        log_price0=rng.normal(np.log(8.0), 0.5, n),
+        log_listing_price=rng.normal(np.log(12.0), 0.5, n),
         base_turnover=rng.normal(np.log(0.015), 0.5, n),
     )
 
@@ -142,14 +144,21 @@ def simulate_paths(
     n_days, n, k = cal.n_days, cfg.n_stocks, cfg.n_industries
     ind = params.industry
     idio = slice(1 + k, None)
+    phi = 0.5 ** (1.0 / cfg.timing_half_life_days)
+    kappa = 1.0 - 0.5 ** (1.0 / cfg.timing_fade_half_life_days)
+    fading = cfg.timing_fading_share
+    # The configured volatilities are long-run ones: the timing drift's permanent share adds
+    # (1 - f)^2 q^2 (1 + phi) / (1 - phi) of the shock variance per day over long horizons, so
+    # shocks and drift are scaled down together (the predictability, a ratio, is unchanged).
+    long_run = 1.0 + (1.0 - fading) ** 2 * cfg.timing**2 * (1.0 + phi) / (1.0 - phi)
     # Components: [market, industries..., stocks...]; shape (M,) with M = 1 + K + N.
-    sig = np.concatenate([[cfg.market_vol], np.full(k, cfg.industry_vol), params.idio_vol])
+    vols = np.concatenate([[cfg.market_vol], np.full(k, cfg.industry_vol), params.idio_vol])
+    sig = vols / np.sqrt(long_run)
     m_dim = sig.size
     omega = sig**2 * (1.0 - cfg.garch_alpha - cfg.garch_beta)
     h_cap = VARIANCE_CAP * sig**2
     t_scale = np.sqrt((cfg.tail_df - 2.0) / cfg.tail_df)  # unit-variance Student-t
 
-    phi = 0.5 ** (1.0 / cfg.timing_half_life_days)
     drift_sd = cfg.timing * sig
     drift_innov = drift_sd * np.sqrt(1.0 - phi**2)
     stock_drift_sd = np.sqrt(
@@ -160,17 +169,17 @@ def simulate_paths(
     drift_norm = np.divide(1.0, stock_drift_sd, out=np.zeros(n), where=stock_drift_sd > 0)
 
     lo, hi = np.log1p(-cfg.price_limit), np.log1p(cfg.price_limit)
-    kappa = 1.0 - 0.5 ** (1.0 / cfg.timing_fade_half_life_days)
-    fading = cfg.timing_fading_share
-    # Ito term: half the stock's daily shock variance comes off its log drift.
-    stock_var = (params.beta * sig[0]) ** 2 + (params.loading * sig[1 + ind]) ** 2 + sig[idio] ** 2
+    # Ito term: half the stock's long-run daily variance comes off its log drift.
+    stock_var = (
+        (params.beta * vols[0]) ** 2 + (params.loading * vols[1 + ind]) ** 2 + vols[idio] ** 2
+    ) + cfg.jump_rate * cfg.jump_size**2
     log_mu = np.log1p(cfg.market_drift) / TRADING_DAYS_PER_YEAR - 0.5 * stock_var
 
     h = sig**2
     eps = np.zeros(m_dim)
     drift = drift_sd * rng.standard_normal(m_dim)  # stationary start
     deviation = np.zeros(m_dim)
-    log_close = params.log_price0.copy()
+    log_close = params.log_listing_price.copy()
     carry = np.zeros(n)
     tilt_per_day = np.zeros(n)
     month_end = np.zeros((cal.n_months, n))
@@ -194,10 +203,12 @@ def simulate_paths(
         faded = (1.0 - kappa) * deviation + fading * drift
         comp = eps + (1.0 - fading) * drift + (faded - deviation)
         deviation = faded
+        jump = np.where(rng.random(n) < cfg.jump_rate, rng.normal(0.0, cfg.jump_size, n), 0.0)
         fresh = (
             params.beta * comp[0]
             + params.loading * comp[1 + ind]
             + comp[idio]
+            + jump
             + log_mu
             + tilt_per_day
         )
@@ -215,6 +226,11 @@ def simulate_paths(
         stock_drift = params.beta * drift[0] + params.loading * drift[1 + ind] + drift[idio]
         out_drift[t] = stock_drift * drift_norm
         out_vol[t] = np.sqrt(params.beta**2 * h[0] + params.loading**2 * h[1 + ind] + h[idio])
+
+    # A later listing starts from its IPO price: shift its whole path (returns are unchanged).
+    late = np.nonzero(life.first_day > 0)[0]
+    offset = params.log_listing_price[late] - out_close[life.first_day[late] - 1, late]
+    out_close[:, late] += offset[None, :]  # (T, L)
 
     return PricePaths(
         log_close=out_close,

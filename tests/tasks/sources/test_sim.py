@@ -13,10 +13,12 @@ from schemas.bars import BarsSchema, BenchmarkSchema
 from tasks.sources.sim import BENCHMARK_SYMBOL, SimConfig, simulate_market, symbols_for
 from tasks.sources.sim_bars import build_benchmark
 from tasks.sources.sim_calendar import TradingCalendar, trading_calendar
-from tasks.sources.sim_lifecycle import Lifecycle, draw_lifecycle
+from tasks.sources.sim_lifecycle import Lifecycle, delist_below_price, draw_lifecycle
 from tasks.sources.sim_paths import PricePaths, StockParams, monthly_tilt
 
-SMALL = SimConfig(n_stocks=60, start=date(2012, 1, 1), end=date(2014, 12, 31), seed=7)
+SMALL = SimConfig(
+    n_stocks=60, start=date(2012, 1, 1), end=date(2014, 12, 31), seed=7, delisted_fraction=0.2
+)
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +305,7 @@ def test_benchmark_by_hand():
         loading=ones,
         idio_vol=ones,
         shares=np.array([100.0, 50.0]),
-        log_price0=ones,
+        log_listing_price=ones,
         base_turnover=ones,
     )
     close = np.array([[10.0, 99.0], [11.0, 20.0], [11.0, 22.0]])  # (T, N); B's day 0 unlisted
@@ -383,3 +385,47 @@ def test_trading_calendar_months_and_holidays():
     assert (np.diff(cal.month) >= 0).all() and cal.month[0] == 0 and cal.month[-1] == 2
     # October 2016 has 21 weekdays; the 1st and 2nd fall on a weekend, the 3rd..5th are closed.
     assert cal.month_lengths[1] == 21 - 3
+
+
+def test_price_floor_delists_after_a_run_of_low_closes():
+    n_days = 40
+    life = Lifecycle(
+        first_day=np.array([0, 0, 5]),
+        last_day=np.array([39, 39, 39]),
+        halted=np.ones((n_days, 3), dtype=bool),
+        zero_volume=np.zeros((n_days, 3), dtype=bool),
+        n_spells=1,
+    )
+    price = np.full((n_days, 3), 2.0)  # (T, N)
+    price[10:, 0] = 0.2  # below the floor from day 10: the 20th such day is day 29
+    price[10:29, 1] = 0.2  # 19 days below, then back up: stays listed
+    price[:, 2] = 0.2  # below before listing (day 5) too: counts from listing, delisted day 24
+    out = delist_below_price(life, np.log(price), price=0.3, days=20)
+    np.testing.assert_array_equal(out.last_day, [29, 39, 24])
+    assert not out.halted[30:, 0].any() and out.halted[29, 0]
+    assert delist_below_price(life, np.log(price), price=0.0, days=20) is life
+
+
+def test_simulated_market_applies_the_price_floor():
+    cfg = SimConfig(
+        n_stocks=40, start=date(2010, 1, 1), end=date(2013, 12, 31), seed=2, delist_below_price=6.0
+    )
+    bars = simulate_market(cfg).bars
+    last_date = bars["date"].max()
+    runs = (
+        bars.with_columns(low=pl.col("close") < 6.0)
+        .with_columns(run_id=(pl.col("low") != pl.col("low").shift(1)).fill_null(True).cum_sum())
+        .group_by("symbol", "run_id")
+        .agg(pl.col("low").first(), n=pl.len(), end=pl.col("date").max())
+        .filter(pl.col("low"))
+    )
+    assert runs.height > 0
+    # A run of 20 or more low closes ends the stock's life; longer runs never occur (volume-0
+    # and missing rows can only shorten the rows seen of a run, never lengthen it).
+    assert runs["n"].max() <= 20
+    ended = runs.filter(pl.col("n") == 20)
+    assert ended.height > 0
+    last_row = bars.group_by("symbol").agg(pl.col("date").max())
+    merged = ended.join(last_row, on="symbol")
+    assert (merged["end"] == merged["date"]).all()
+    assert (merged["date"] < last_date).all()
