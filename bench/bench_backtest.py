@@ -77,7 +77,11 @@ def random_signals(market: MarketArrays, selection: pl.DataFrame, seed: int) -> 
     wanted = selection.select("month", "symbol").join(days, on="month")
     # the rebalance date's decision starts each month
     extra = selection.select("month", "symbol").join(_previous_days(market), on="month")
-    both = pl.concat([wanted.select("symbol", "date"), extra.select("symbol", "date")]).unique()
+    both = (
+        pl.concat([wanted.select("symbol", "date"), extra.select("symbol", "date")])
+        .unique()
+        .sort("symbol", "date")
+    )
     signal = np.where(rng.random(both.height) < 0.5, 1, -1).astype(np.int8)
     return both.with_columns(signal=pl.Series(signal))
 
@@ -261,15 +265,19 @@ def main(quick: bool = False) -> None:
         t0 = time.perf_counter()
         orders = build()
         t_orders = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        records, series, blocked, _ = simulate(market, orders, cfg)
-        t_kernel = time.perf_counter() - t0
+        times = []
+        for _ in range(3):  # the first run also pays page faults; report it and the best
+            t0 = time.perf_counter()
+            records, series, blocked, _ = simulate(market, orders, cfg)
+            times.append(time.perf_counter() - t0)
+        t_kernel = min(times)
         total += t_kernel
         print(
-            f"  {name:22s} kernel {t_kernel:6.2f} s  ({len(records):>9,} trades, {blocked:,} "
+            f"  {name:22s} kernel {t_kernel:5.2f} s (first {times[0]:.2f} s) ({len(records):>9,} "
+            f"trades, {blocked:,} "
             f"blocked; orders built in {t_orders:.2f} s; final nav {series['nav'][-1] / 1e8:.3f})"
         )
-    print(f"  all three strategies: {total:.2f} s of kernel time")
+    print(f"  all three strategies: {total:.2f} s of kernel time (best of three each)")
 
     small = random_market(100, 250, seed=7)
     sel = monthly_selection(small, 0.1, seed=8)
