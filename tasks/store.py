@@ -62,16 +62,25 @@ def _atomic_write(df: pl.DataFrame, path: Path) -> None:
 
 
 def _merge(stored: pl.DataFrame | None, new: pl.DataFrame, key: list[str], values: list[str]):
-    """Append the rows of `new` whose key is not stored; count repeats and conflicts."""
+    """Append the rows of `new` whose key is not stored; count repeats and conflicts.
+
+    One left join tells, per new row, whether its key is stored and with which values.
+    """
     if stored is None or stored.height == 0:
         return new, WriteResult(added=new.height, already_stored=0)
-    fresh = new.join(stored.select(key), on=key, how="anti")
-    again = new.join(stored, on=key, how="inner", suffix="_stored")
+    marked = stored.select(*key, *[pl.col(c).alias(f"{c}_stored") for c in values]).with_columns(
+        _stored=pl.lit(True)
+    )
+    joined = new.join(marked, on=key, how="left").with_columns(pl.col("_stored").fill_null(False))
     differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_stored")) for c in values)
-    conflicting = again.filter(differs).height if values else 0
-    merged = pl.concat([stored, fresh])
-    result = WriteResult(added=fresh.height, already_stored=again.height, conflicting=conflicting)
-    return merged, result
+    counts = joined.select(
+        again=pl.col("_stored").sum(), conflicting=(pl.col("_stored") & differs).sum()
+    ).row(0, named=True)
+    fresh = joined.filter(~pl.col("_stored")).select(new.columns)
+    result = WriteResult(
+        added=fresh.height, already_stored=counts["again"], conflicting=counts["conflicting"]
+    )
+    return (pl.concat([stored, fresh]) if fresh.height else stored), result
 
 
 def write_bars(store: Path | str, bars: pl.DataFrame) -> WriteResult:
