@@ -18,7 +18,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cnnlstm.errors import UserInputError
+from cnnlstm.tracking import PromotionRule
+from tasks.backtest import MarketConfig
+from tasks.features import CnnFeatureConfig, LstmWindowConfig
+from tasks.report import ReportConfig
+from tasks.select import SelectionConfig
 from tasks.sources.sim import SimConfig
+from tasks.train import CnnTrainConfig, LstmTrainConfig
 
 Profile = Literal["fast", "paper"]
 
@@ -162,3 +168,99 @@ def _add_months(day: date, months: int) -> date:
 def _day_before(day: date) -> date:
     """The calendar day before `day`."""
     return date.fromordinal(day.toordinal() - 1)
+
+
+class TrackingParams(BaseModel):
+    """Where and how a run is recorded in MLflow."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(True, description="log the run to MLflow (MLFLOW_TRACKING_URI)")
+    experiment: str = Field("cnnlstm-backtest", min_length=1, description="MLflow experiment")
+    register_models: bool = Field(
+        True, description="register both networks (alias 'challenger' on every training)"
+    )
+    model_prefix: str = Field(
+        "cnnlstm", min_length=1, description="registered names: <prefix>-cnn, <prefix>-lstm"
+    )
+    promotion: PromotionRule = Field(
+        default_factory=PromotionRule, description="when a challenger becomes 'champion'"
+    )
+
+    def registered_name(self, network: str) -> str:
+        """The registry name of `network` (`cnn` or `lstm`)."""
+        return f"{self.model_prefix}-{network}"
+
+
+#: The `fast` profile's LSTM training sample (windows) and early-stopping budgets.
+FAST_LSTM_WINDOWS = 50_000
+
+
+class ResearchParams(BaseModel):
+    """Everything the research backtest takes: data, split, stage configs, market, tracking."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: DataParams = Field(default_factory=DataParams, description="bars and benchmark")
+    protocol: Protocol = Field(default_factory=Protocol.paper, description="train/test split")
+    profile: Profile = Field("fast", description="fast: minutes; paper: the paper's epochs")
+    market: Literal["cn", "us"] = Field("cn", description="cost and trading-rule preset")
+    market_overrides: dict[str, float | int | bool | None] = Field(
+        default_factory=dict, description="override preset numbers, e.g. slippage_rate=0.002"
+    )
+    cnn_features: CnnFeatureConfig = Field(default_factory=CnnFeatureConfig)
+    lstm_windows: LstmWindowConfig = Field(default_factory=LstmWindowConfig)
+    cnn: CnnTrainConfig | None = Field(None, description="CNN training; none: the profile's")
+    lstm: LstmTrainConfig | None = Field(None, description="LSTM training; none: the profile's")
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+    refresh: bool = Field(False, description="recompute every stage, ignoring cached results")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResearchParams:
+        if self.lstm_windows.execution != self.protocol.execution:
+            raise ValueError(
+                f"lstm_windows.execution ({self.lstm_windows.execution}) must match "
+                f"protocol.execution ({self.protocol.execution}): the LSTM's labels are measured "
+                "from the price its signals trade at"
+            )
+        if self.lstm_windows.horizon != self.protocol.hold_days:
+            raise ValueError(
+                f"lstm_windows.horizon ({self.lstm_windows.horizon}) must equal "
+                f"protocol.hold_days ({self.protocol.hold_days})"
+            )
+        self.market_config()  # reject bad overrides before the run starts
+        return self
+
+    def cnn_config(self) -> CnnTrainConfig:
+        """The CNN training configuration in force."""
+        return self.cnn or CnnTrainConfig(profile=self.profile)
+
+    def lstm_config(self) -> LstmTrainConfig:
+        """The LSTM training configuration in force (`fast` trains on a sample of windows)."""
+        if self.lstm is not None:
+            return self.lstm
+        if self.profile == "fast":
+            return LstmTrainConfig(profile="fast", max_windows=FAST_LSTM_WINDOWS)
+        return LstmTrainConfig(profile="paper")
+
+    def market_config(self) -> MarketConfig:
+        """The market preset with the overrides applied."""
+        return MarketConfig.preset(self.market, **self.market_overrides)
+
+    @classmethod
+    def default_sim(cls, **overrides: Any) -> ResearchParams:
+        """The simulated market with the paper's split fitted to its span."""
+        data = overrides.pop("data", None) or DataParams()
+        protocol = overrides.pop("protocol", None)
+        if protocol is None:
+            paper = Protocol.paper()
+            fits = data.sim.start <= _add_months(paper.train.start, -LOOKBACK_MONTHS_FOR_SPLIT)
+            fits = fits and data.sim.end >= paper.test.end
+            protocol = paper if fits else Protocol.fitted_to(data.sim.start, data.sim.end)
+        return cls(data=data, protocol=protocol, **overrides)
+
+
+#: History the CNN's features need before the training period (t-13 .. t-2 plus a month).
+LOOKBACK_MONTHS_FOR_SPLIT = 15

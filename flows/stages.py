@@ -16,6 +16,7 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
@@ -37,6 +38,7 @@ from schemas.validation import validate_table
 from tasks.features import (
     CnnFeatureConfig,
     LstmWindowConfig,
+    LstmWindows,
     build_cnn_features_counted,
     build_lstm_windows,
 )
@@ -197,10 +199,38 @@ def lstm_windows(bars: ArtifactRef, cfg: LstmWindowConfig, train: Period) -> Art
     in_period = (windows.keys["date"] >= train.start).to_numpy()
     if not in_period.any():
         raise UserInputError(f"no complete LSTM window with a label in {train}")
-    x, y = windows.x[in_period], windows.y[in_period]  # x: (N, window, 6) float32, y: (N,)
-    get_run_logger().info(f"lstm windows: {len(y)} labelled windows in {train}")
+    kept = LstmWindows(
+        x=windows.x[in_period],  # (N, window, 6) float32
+        y=windows.y[in_period],  # (N,) int64
+        keys=windows.keys.filter(pl.Series(in_period)),
+    )
+    get_run_logger().info(f"lstm windows: {len(kept)} labelled windows in {train}")
     return write_arrays(
-        {"x": x, "y": y},
+        windows_to_arrays(kept),
         "lstm_windows",
         meta={k: int(v) for k, v in windows.counts.items()},
     )
+
+
+def windows_to_arrays(windows: LstmWindows) -> dict[str, np.ndarray]:
+    """Labelled windows as the arrays the `lstm_windows` artifact stores."""
+    keys = windows.keys
+    return {
+        "x": windows.x,  # (N, window, 6) float32
+        "y": windows.y,  # (N,) int64
+        "date": keys["date"].to_numpy().astype("datetime64[D]"),
+        "symbol": keys["symbol"].to_numpy().astype(str),
+        "fwd_return": keys["fwd_return"].fill_null(np.nan).to_numpy().astype(np.float64),
+    }
+
+
+def windows_from_arrays(arrays: dict[str, np.ndarray]) -> LstmWindows:
+    """Rebuild `LstmWindows` from a stored `lstm_windows` artifact's arrays."""
+    keys = pl.DataFrame(
+        {
+            "symbol": pl.Series(arrays["symbol"].astype(str), dtype=pl.Utf8),
+            "date": pl.Series(arrays["date"].astype("datetime64[D]"), dtype=pl.Date),
+            "fwd_return": pl.Series(arrays["fwd_return"], dtype=pl.Float64),
+        }
+    )
+    return LstmWindows(x=arrays["x"], y=arrays["y"], keys=keys)
