@@ -74,48 +74,55 @@ def build_bars(
         """The (T, N) grid's values at the rows, in row order (R,)."""
         return np.ascontiguousarray(grid.T)[present]
 
-    log_close = at_rows(paths.log_close)
     wanted = at_rows(paths.wanted)
     carried = at_rows(paths.carried_in)
-    vol = at_rows(paths.cond_vol).astype(np.float64)
     halted = at_rows(life.halted)  # only volume-0 suspensions have rows
+    vol = at_rows(paths.cond_vol).astype(np.float64)
 
-    close_rel = np.where(halted, 0.0, np.clip(wanted, lo, hi))
-    prev = log_close - close_rel
+    # Moves relative to the previous close, in log space, all within [lo, hi].
+    close_rel = np.clip(wanted, lo, hi)
+    close_rel[halted] = 0.0
     fresh = wanted - carried
-    open_rel = np.clip(carried + 0.3 * fresh + 0.3 * vol * rng.standard_normal(rows), lo, hi)
-    up_wick = 0.5 * vol * np.abs(rng.standard_normal(rows))
-    down_wick = 0.5 * vol * np.abs(rng.standard_normal(rows))
-    high_rel = np.minimum(np.maximum(open_rel, close_rel) + up_wick, hi)
-    low_rel = np.maximum(np.minimum(open_rel, close_rel) - down_wick, lo)
-
     one_up = ~halted & (wanted >= hi + ONE_PRICE_MARGIN)
     one_down = ~halted & (wanted <= lo - ONE_PRICE_MARGIN)
-    for rel, value in ((open_rel, hi), (high_rel, hi), (low_rel, hi)):
-        rel[one_up] = value
-    for rel, value in ((open_rel, lo), (high_rel, lo), (low_rel, lo)):
-        rel[one_down] = value
+    del wanted
+    open_rel = carried + 0.3 * fresh + 0.3 * vol * rng.standard_normal(rows)
+    np.clip(open_rel, lo, hi, out=open_rel)
+    del carried
+    high_rel = np.maximum(open_rel, close_rel)
+    high_rel += 0.5 * vol * np.abs(rng.standard_normal(rows))
+    np.minimum(high_rel, hi, out=high_rel)
+    low_rel = np.minimum(open_rel, close_rel)
+    low_rel -= 0.5 * vol * np.abs(rng.standard_normal(rows))
+    np.maximum(low_rel, lo, out=low_rel)
     for rel in (open_rel, high_rel, low_rel):
+        rel[one_up] = hi
+        rel[one_down] = lo
         rel[halted] = 0.0
 
     pinned = ~halted & ((close_rel == hi) | (close_rel == lo))
-    log_turnover = (
-        params.base_turnover[stock]
-        + at_rows(noise)
-        + 0.35 * (np.abs(fresh) / vol - 0.8)
-        + cfg.volume_link * at_rows(paths.drift_z)
-    )
+    log_turnover = params.base_turnover[stock] + at_rows(noise)
+    del noise
+    log_turnover += 0.35 * (np.abs(fresh) / vol - 0.8)
+    log_turnover += cfg.volume_link * at_rows(paths.drift_z)
+    del fresh, vol
     turnover = np.minimum(np.exp(log_turnover), MAX_TURNOVER)
-    turnover = np.where(pinned, 0.5 * turnover, turnover)
-    turnover = np.where(one_up | one_down, 0.1 * turnover, turnover)
+    del log_turnover
+    turnover[pinned] *= 0.5
+    turnover[one_up | one_down] *= 0.1
     volume = np.maximum(LOT, np.round(params.shares[stock] * turnover / LOT) * LOT)
+    del turnover
     volume[halted] = 0.0
 
-    open_ = np.exp(prev + open_rel)
-    high = np.exp(prev + high_rel)
-    low = np.exp(prev + low_rel)
-    close = np.exp(prev + close_rel)
-    amount = volume * (open_ + high + low + close) / 4.0  # a typical price within [low, high]
+    # Prices: the previous close times exp(relative move), computed in place.
+    prev = at_rows(paths.log_close) - close_rel
+    open_, high, low, close = open_rel, high_rel, low_rel, close_rel
+    for rel in (open_, high, low, close):
+        rel += prev
+        np.exp(rel, out=rel)
+    del prev
+    amount = (open_ + high + low + close) / 4.0  # a typical price within [low, high]
+    amount *= volume
 
     return pl.DataFrame(
         {
