@@ -118,14 +118,6 @@ LINE_COLUMN = "_line"
 """Optional column with each row's line number in its file (header = 1)."""
 
 
-def with_origin(df: pl.DataFrame, file: Path | str) -> pl.DataFrame:
-    """Tag every row with its file and line, so one frame of many files can name its lines."""
-    return df.with_columns(
-        pl.lit(str(file)).alias(FILE_COLUMN),
-        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(LINE_COLUMN),
-    )
-
-
 def _bad_lines(df: pl.DataFrame, bad: pl.Expr, shown: pl.Expr) -> str:
     """Describe the first few offending lines: `line 5: '2020-13-01'` (with the file if known)."""
     if LINE_COLUMN not in df.columns:
