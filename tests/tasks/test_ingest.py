@@ -129,3 +129,20 @@ def test_qlib_sample_with_index_benchmark(shared_data, tmp_path):
     assert report.first_date == date(2010, 1, 4) and report.last_date == date(2026, 5, 8)
     assert report.benchmark_rows_added == 3966
     assert read_benchmark(tmp_path / "store")["symbol"][0] == "SH000300"
+
+
+@pytest.mark.slow
+def test_full_shared_sets_account_for_every_raw_row(shared_data, tmp_path):
+    us = shared_data / "us-sp500-2013-2018"
+    report = ingest(
+        f"csv:{us / 'stocks'}",
+        tmp_path / "us",
+        benchmark=f"csv:{us / 'index_gspc.csv'}#SPX",
+        on_invalid="quarantine",
+    )
+    raw_rows = sum(len(f.read_text().splitlines()) - 1 for f in (us / "stocks").glob("*.csv"))
+    assert report.stocks == 505 and report.rows + report.rows_rejected == raw_rows == 619040
+    assert (report.first_date, report.last_date) == (date(2013, 2, 8), date(2018, 2, 7))
+    qlib = shared_data / "cn-qlib-csi300-sample"
+    report = ingest(f"qlib:{qlib}", tmp_path / "cn", benchmark=f"qlib:{qlib}#SH000300")
+    assert report.stocks == 120 and report.rows == 409221 and report.rows_rejected == 0
