@@ -146,6 +146,17 @@ def _block_nb(
 
 
 @njit(cache=True)
+def _record_nb(trades, n, day, s, session, side, price, q, cost, reason, blocked_by, waited) -> int:
+    """Write trade number `n` if there is room; return the next trade number."""
+    if n < trades.shape[0]:
+        t = trades[n]
+        t.day, t.stock, t.session, t.side = day, s, session, side
+        t.price, t.shares, t.cost = price, q, cost
+        t.reason, t.blocked_by, t.waited = reason, blocked_by, waited
+    return n + 1
+
+
+@njit(cache=True)
 def simulate_nb(
     open_px,
     close_px,
@@ -228,12 +239,20 @@ def simulate_nb(
                 if has_slot[s]:
                     slot_cash[s] += q * price - cost
                 costs[day] += cost
-                if n_trades < trades.shape[0]:
-                    t = trades[n_trades]
-                    t.day, t.stock, t.session, t.side = day, s, session, SIDE_SELL
-                    t.price, t.shares, t.cost = price, q, cost
-                    t.reason, t.blocked_by, t.waited = reason[s], blocked_by[s], waited[s]
-                n_trades += 1
+                n_trades = _record_nb(
+                    trades,
+                    n_trades,
+                    day,
+                    s,
+                    session,
+                    SIDE_SELL,
+                    price,
+                    q,
+                    cost,
+                    reason[s],
+                    blocked_by[s],
+                    waited[s],
+                )
                 shares[s] = 0.0
                 blocked_by[s] = BLOCK_NONE
                 waited[s] = 0
@@ -275,12 +294,20 @@ def simulate_nb(
                     cash += q * price - cost
                     slot_cash[s] += q * price - cost
                     costs[day] += cost
-                    if n_trades < trades.shape[0]:
-                        t = trades[n_trades]
-                        t.day, t.stock, t.session, t.side = day, s, session, SIDE_SELL
-                        t.price, t.shares, t.cost = price, q, cost
-                        t.reason, t.blocked_by, t.waited = REASON_REBALANCE, BLOCK_NONE, 0
-                    n_trades += 1
+                    n_trades = _record_nb(
+                        trades,
+                        n_trades,
+                        day,
+                        s,
+                        session,
+                        SIDE_SELL,
+                        price,
+                        q,
+                        cost,
+                        REASON_REBALANCE,
+                        BLOCK_NONE,
+                        0,
+                    )
                     shares[s] -= q
             # 4. Buys (and top-ups of held members at the allocation).
             for s in range(n_stocks):
@@ -309,13 +336,21 @@ def simulate_nb(
                 cash -= q * price + cost
                 slot_cash[s] -= q * price + cost
                 costs[day] += cost
-                if n_trades < trades.shape[0]:
-                    t = trades[n_trades]
-                    t.day, t.stock, t.session, t.side = day, s, session, SIDE_BUY
-                    t.price, t.shares, t.cost = price, q, cost
-                    t.reason = REASON_REBALANCE if top_up else reason[s]
-                    t.blocked_by, t.waited = blocked_by[s], waited[s]
-                n_trades += 1
+                why = REASON_REBALANCE if top_up else reason[s]
+                n_trades = _record_nb(
+                    trades,
+                    n_trades,
+                    day,
+                    s,
+                    session,
+                    SIDE_BUY,
+                    price,
+                    q,
+                    cost,
+                    why,
+                    blocked_by[s],
+                    waited[s],
+                )
                 shares[s] += q
                 bought_day[s] = day
                 blocked_by[s] = BLOCK_NONE
