@@ -106,30 +106,45 @@ def draw_stock_params(cfg: SimConfig, rng: np.random.Generator) -> StockParams:
     )
 
 
-def _zscore(x: np.ndarray) -> np.ndarray:
-    """Cross-sectional z-score, clipped at +-3 (0 where there is no dispersion)."""
-    sd = x.std()
-    if not np.isfinite(sd) or sd == 0:
-        return np.zeros_like(x)
-    return np.clip((x - x.mean()) / sd, -3.0, 3.0)
+def _zscore(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Z-score of `x` across the stocks in `mask`, clipped at +-3 (0 elsewhere or if flat)."""
+    out = np.zeros_like(x)
+    if mask.sum() < 2:
+        return out
+    sd = x[mask].std()
+    if np.isfinite(sd) and sd > 0:
+        out[mask] = np.clip((x[mask] - x[mask].mean()) / sd, -3.0, 3.0)
+    return out
 
 
-def monthly_tilt(month_end_log_close: np.ndarray, m: int, cfg: SimConfig) -> np.ndarray:
+def monthly_tilt(
+    month_end_log_close: np.ndarray,
+    m: int,
+    cfg: SimConfig,
+    listing_month: np.ndarray | None = None,
+) -> np.ndarray:
     """Expected log return of month `m` per stock from month-end closes of months < m.
+
+    A stock's signal counts only once its whole window is observable: listed by the end of month
+    m-13 for momentum, by the end of month m-2 for reversal (its tilt is 0 before); the z-scores
+    are taken across the stocks that qualify.
 
     Args:
         month_end_log_close: (n_months, N) observed log close at each month's last trading day;
             only rows < m are read.
         m: The month index about to start.
         cfg: Supplies the momentum and reversal strengths in force.
+        listing_month: (N,) month index of each stock's listing day; None: all listed from 0.
     """
-    tilt = np.zeros(month_end_log_close.shape[1])
+    n = month_end_log_close.shape[1]
+    listed = np.zeros(n, dtype=np.int64) if listing_month is None else listing_month
+    tilt = np.zeros(n)
     if m >= 2 and cfg.reversal > 0:
         last_month = month_end_log_close[m - 1] - month_end_log_close[m - 2]
-        tilt -= cfg.reversal * _zscore(last_month)
+        tilt -= cfg.reversal * _zscore(last_month, listed <= m - 2)
     if m >= 13 and cfg.momentum > 0:
         twelve_one = month_end_log_close[m - 2] - month_end_log_close[m - 13]
-        tilt += cfg.momentum * _zscore(twelve_one)
+        tilt += cfg.momentum * _zscore(twelve_one, listed <= m - 13)
     return tilt
 
 
@@ -183,6 +198,7 @@ def simulate_paths(
     carry = np.zeros(n)
     tilt_per_day = np.zeros(n)
     month_end = np.zeros((cal.n_months, n))
+    listing_month = cal.month[life.first_day]  # (N,)
 
     out_close = np.empty((n_days, n))
     out_wanted = np.empty((n_days, n))
@@ -194,7 +210,7 @@ def simulate_paths(
         m = int(cal.month[t])
         if t > 0 and m != cal.month[t - 1]:
             month_end[m - 1] = log_close
-            tilt_per_day = monthly_tilt(month_end, m, cfg) / cal.month_lengths[m]
+            tilt_per_day = monthly_tilt(month_end, m, cfg, listing_month) / cal.month_lengths[m]
 
         h = omega + cfg.garch_alpha * eps**2 + cfg.garch_beta * h
         np.minimum(h, h_cap, out=h)
