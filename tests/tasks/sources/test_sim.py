@@ -7,6 +7,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from schemas.bars import BarsSchema, BenchmarkSchema
@@ -471,3 +473,39 @@ def test_last_30_days_predict_the_next_five_day_sign_only_when_planted(planted, 
     # (where the share of up labels was 0.50..0.52).
     assert _linear_timing_accuracy(planted.bars) > 0.53
     assert _linear_timing_accuracy(random_walk.bars) < 0.52
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_stocks=st.integers(2, 25),
+    months=st.integers(2, 30),
+    seed=st.integers(0, 2**32 - 1),
+    effects=st.sampled_from(["planted", "none"]),
+    price_limit=st.sampled_from([0.05, 0.1, 0.2]),
+    suspension_rate=st.sampled_from([0.0, 0.01, 0.05]),
+    zero_volume_share=st.sampled_from([0.0, 0.5, 1.0]),
+    idio_vol_max=st.floats(0.01, 0.08),
+)
+def test_contract_holds_for_any_configuration(
+    n_stocks, months, seed, effects, price_limit, suspension_rate, zero_volume_share, idio_vol_max
+):
+    cfg = SimConfig(
+        n_stocks=n_stocks,
+        start=date(2011, 1, 1),
+        end=date(2011 + months // 12, months % 12 + 1, 28),
+        seed=seed,
+        effects=effects,
+        price_limit=price_limit,
+        suspension_rate=suspension_rate,
+        zero_volume_share=zero_volume_share,
+        idio_vol_min=0.005,
+        idio_vol_max=idio_vol_max,
+    )
+    data = simulate_market(cfg)
+    BarsSchema.validate(data.bars, lazy=True)
+    BenchmarkSchema.validate(data.benchmark, lazy=True)
+    assert data.bars.equals(data.bars.sort("symbol", "date"))
+    rets = _daily_returns(data.bars)["ret"]
+    if rets.len():
+        assert rets.max() <= price_limit + 1e-9 and rets.min() >= -price_limit - 1e-9
+    assert data.report.rows == data.bars.height
