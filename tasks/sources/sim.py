@@ -80,6 +80,7 @@ def simulate_market(cfg: SimConfig | None = None) -> SourceData:
     bars = build_bars(cfg, cal, life, params, paths, rng)
     benchmark = build_benchmark(cal, life, params, paths)
 
+    missing_days = int((life.halted & ~life.zero_volume).sum())  # halted is within listed life
     late = int((life.first_day > 0).sum())
     gone = int((life.last_day < cal.n_days - 1).sum())
     notes = [
@@ -88,7 +89,8 @@ def simulate_market(cfg: SimConfig | None = None) -> SourceData:
         *_effect_notes(cfg),
         f"listed after the first day: {late}; delisted before the end: {gone} (price floor "
         f"{cfg.delist_below_price:g} for {cfg.delist_after_days} days, or at random); "
-        f"suspension spells: {life.n_spells}",
+        f"suspension spells: {life.n_spells} ({missing_days} suspended stock-days have no row, "
+        f"{int(life.zero_volume.sum())} are volume-0 rows)",
         f"benchmark {BENCHMARK_SYMBOL}: cap-weighted index of listed stocks, base 1000",
     ]
     return SourceData(bars=bars, benchmark=benchmark, report=summarize(bars, "sim", notes=notes))
