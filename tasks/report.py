@@ -77,6 +77,7 @@ class ReportInputs:
     cnn_scored: pl.DataFrame | None = None  # month, symbol, score, target_return
     cnn_selection: pl.DataFrame | None = None
     signal_outcomes: pl.DataFrame | None = None  # symbol, date, signal, fwd_return
+    blocked: dict[str, int] = field(default_factory=dict)  # BacktestResult.blocked
     notes: list[str] = field(default_factory=list)
 
 
@@ -123,6 +124,7 @@ def build_report(inputs: ReportInputs, cfg: ReportConfig | None = None) -> Repor
             )
         numbers.update({k: excess[k] for k in ("excess_return", "ci_low", "ci_high")})
         numbers["excess_significant"] = not (excess["ci_low"] <= 0.0 <= excess["ci_high"])
+        numbers["blocked_attempts"] = inputs.blocked.get(name, 0)
         rows.append({"strategy": name, **numbers})
     table = pl.DataFrame(rows)
     metrics = {

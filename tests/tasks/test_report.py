@@ -210,3 +210,20 @@ def test_planted_momentum_shows_in_the_momentum_rank_ic():
     )
     monthly = score_diagnostics(scored)
     assert monthly["rank_ic"].mean() > 0.03
+
+
+def test_signal_outcomes_from_the_execution_price():
+    from tasks.backtest.api import market_arrays
+    from tasks.report_metrics import signal_outcomes
+    from tests.tasks.backtest.helpers import DATES, bars_from
+
+    opens = {"A": [10.0, 11, 12, 13, 14, 15, 16]}
+    closes = {"A": [10.5, 11.5, 12.5, 13.5, 14.5, 15.5, 16.5]}
+    vol = {"A": [1000.0] * 6 + [0.0]}  # suspended on the last day: no exit price there
+    market = market_arrays(bars_from(opens, closes, vol))
+    sig = pl.DataFrame({"symbol": ["A", "A"], "date": DATES[:2], "signal": [1, -1]})
+    out = signal_outcomes(sig, market)
+    assert out["fwd_return"].to_list()[0] == pytest.approx(15.5 / 11 - 1)  # open(d+1)->close(d+5)
+    assert out["fwd_return"].to_list()[1] is None
+    close = signal_outcomes(sig, market, execution="close")
+    assert close["fwd_return"].to_list()[0] == pytest.approx(15.5 / 10.5 - 1)
