@@ -56,11 +56,14 @@ class Period(BaseModel):
         """
         start, sep, end = text.partition(":")
         try:
-            if not sep:
-                raise ValueError("expected START:END")
-            return cls(start=date.fromisoformat(start.strip()), end=date.fromisoformat(end.strip()))
-        except ValueError as err:
-            raise UserInputError(f"period {text!r}: {err} (use YYYY-MM-DD:YYYY-MM-DD)") from None
+            first, last = date.fromisoformat(start.strip()), date.fromisoformat(end.strip())
+        except ValueError:
+            raise UserInputError(
+                f"period {text!r}: use START:END as YYYY-MM-DD:YYYY-MM-DD"
+            ) from None
+        if not sep or last <= first:
+            raise UserInputError(f"period {text!r}: END must come after START")
+        return cls(start=first, end=last)
 
     def __str__(self) -> str:
         return f"{self.start}:{self.end}"
