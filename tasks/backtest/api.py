@@ -40,6 +40,13 @@ class MarketArrays:
     open: np.ndarray  # (T, N) float64, NaN without a bar
     close: np.ndarray  # (T, N) float64, NaN without a bar
     tradable: np.ndarray  # (T, N) bool: a bar with volume > 0
+    delist_day: np.ndarray | None = None  # (N,) int64: first day after a delisted stock's last bar
+
+    def delisting(self) -> np.ndarray:
+        """(N,) first day index after each delisted stock's last bar; -1 when not delisted."""
+        if self.delist_day is None:
+            return np.full(len(self.symbols), -1, dtype=np.int64)
+        return self.delist_day.astype(np.int64)
 
     @property
     def month_end(self) -> np.ndarray:
@@ -101,11 +108,15 @@ def market_arrays(
     """Pivot a bars table into day-major arrays over its trading calendar in [start, end].
 
     The calendar is every date on which any stock has a bar. A missing row or volume 0 means
-    the stock cannot trade that day.
+    the stock cannot trade that day. A stock whose last bar comes before the last date of the
+    whole table is delisted after it (the exchange announces a delisting; the data's end is not
+    one): a holding is then settled at its last traded close.
     """
     missing = {"symbol", "date", "open", "close", "volume"} - set(bars.columns)
     if missing:
         raise UserInputError(f"bars lack column(s) {sorted(missing)} needed by the backtest")
+    last_bar = bars.group_by("symbol").agg(pl.col("date").max())
+    data_end = bars["date"].max()
     frame = bars.lazy()
     if start is not None:
         frame = frame.filter(pl.col("date") >= start)
@@ -125,7 +136,11 @@ def market_arrays(
     open_px[day, stock] = frame["open"].to_numpy()
     close_px[day, stock] = frame["close"].to_numpy()
     tradable[day, stock] = frame["volume"].fill_null(0).to_numpy() > 0
-    return MarketArrays(dates.to_list(), symbols.to_list(), open_px, close_px, tradable)
+    gone = pl.DataFrame({"symbol": symbols}).join(last_bar, on="symbol", how="left")["date"]
+    after = dates.search_sorted(gone, side="right").to_numpy().astype(np.int64)
+    delisted = (gone < data_end).to_numpy() & (after < dates.len())
+    delist_day = np.where(delisted, after, -1)
+    return MarketArrays(dates.to_list(), symbols.to_list(), open_px, close_px, tradable, delist_day)
 
 
 def cost_params(cfg: MarketConfig) -> CostParams:
@@ -165,6 +180,7 @@ def simulate(
             orders.instr_open,
             orders.instr_close,
             market.month_end,
+            market.delisting(),
             orders.alloc_day,
             orders.alloc_session,
             orders.members,

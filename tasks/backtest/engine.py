@@ -12,6 +12,8 @@ stocks walks contiguous memory):
   pending and is retried at the next session with an instruction, until a new instruction
   cancels it; the trade then records why and for how many sessions it waited.
 * `month_end` bool `(T,)`: the month's last trading day (labels month-end sells).
+* `delist_day` int64 `(N,)`: the first day after a delisted stock's last bar (-1: listed to the
+  end of the data); a holding is settled then at its last traded close, with selling costs.
 * `alloc_day` int64 `(M,)`, `alloc_session` int8 `(M,)` (0 open, 1 close), `members` bool
   `(M, N)`: at month m's allocation session the portfolio is split into equal capital slots, one
   per member; a member buys with its slot's cash and a sale returns the proceeds to its slot, so
@@ -36,12 +38,14 @@ SIDE_BUY, SIDE_SELL = 1, -1
 REASON_ENTRY, REASON_SIGNAL_BUY, REASON_MONTH_END, REASON_SIGNAL_SELL, REASON_REBALANCE = range(
     1, 6
 )
+REASON_DELISTED = 6
 REASON_NAMES = {
     REASON_ENTRY: "entry",
     REASON_SIGNAL_BUY: "signal_buy",
     REASON_MONTH_END: "month_end",
     REASON_SIGNAL_SELL: "signal_sell",
     REASON_REBALANCE: "rebalance",
+    REASON_DELISTED: "delisted",
 }
 # Why a wanted trade could not run (the last cause before it ran).
 BLOCK_NONE, BLOCK_SUSPENDED, BLOCK_LIMIT_UP, BLOCK_LIMIT_DOWN, BLOCK_T_PLUS_1, BLOCK_NO_CASH = (
@@ -164,6 +168,7 @@ def simulate_nb(
     instr_open,
     instr_close,
     month_end,
+    delist_day,
     alloc_day,
     alloc_session,
     members,
@@ -199,6 +204,32 @@ def simulate_nb(
     next_alloc = 0
 
     for day in range(n_days):
+        # A delisted stock's holding is settled at its last traded close before the open.
+        for s in range(n_stocks):
+            if delist_day[s] != day or shares[s] <= 0 or not np.isfinite(last_close[s]):
+                continue
+            q, price = shares[s], last_close[s]
+            cost = _sell_cost_nb(q, price, p)
+            cash += q * price - cost
+            if has_slot[s]:
+                slot_cash[s] += q * price - cost
+            costs[day] += cost
+            n_trades = _record_nb(
+                trades,
+                n_trades,
+                day,
+                s,
+                SESSION_OPEN,
+                SIDE_SELL,
+                price,
+                q,
+                cost,
+                REASON_DELISTED,
+                BLOCK_NONE,
+                0,
+            )
+            shares[s] = 0.0
+            want[s] = 0
         for session in range(2):
             instr = instr_open if session == SESSION_OPEN else instr_close
             px = open_px if session == SESSION_OPEN else close_px

@@ -212,3 +212,15 @@ def test_prices_after_day_d_change_nothing_on_or_before_d(seed, cut, close_mode)
     upto = pl.col("date") <= days[cut]
     assert base.trades.filter(upto).equals(again.trades.filter(upto))
     assert base.nav.filter(upto).equals(again.nav.filter(upto))
+
+
+def test_delisted_holding_is_settled_at_its_last_close():
+    # B's last bar is Feb 4 while the data go on: delisted; A lists to the end.
+    prices = {"A": [10.0] * 7, "B": [10, 10, 10, 12, NAN, NAN, NAN]}
+    market = market_arrays(bars_from(prices, prices))
+    assert market.delisting().tolist() == [-1, 4]
+    res = _run(market, selection(FEB, "A", "B"))
+    sell = res.trades.filter(pl.col("symbol") == "B").row(1, named=True)
+    assert (sell["date"], sell["price"], sell["reason"]) == (DATES[4], 12.0, "delisted")
+    assert res.nav["nav"][-1] * 1000 == pytest.approx(500 + 50 * 12)
+    assert res.nav["position_ratio"][4] == pytest.approx(500 / 1100)  # B's 600 is cash now
