@@ -253,25 +253,35 @@ def _trades_frame(records: np.ndarray, market: MarketArrays, name: str) -> pl.Da
     """The kernel's records as a `trades` table."""
     if records.size == 0:
         return _empty_trades()
-    dates = np.array(market.dates, dtype="datetime64[D]")
-    symbols = np.array(market.symbols, dtype=object)
-    reasons = [
-        _reason_text(int(r), int(b), int(w))
-        for r, b, w in zip(records["reason"], records["blocked_by"], records["waited"], strict=True)
-    ]
+    # One int64 key per (reason, blocker, wait): few distinct values, each named once.
+    key = (
+        records["reason"].astype(np.int64) << 40
+        | records["blocked_by"].astype(np.int64) << 32
+        | records["waited"].astype(np.int64)
+    )
+    names = {
+        int(k): _reason_text(int(k) >> 40, (int(k) >> 32) & 0xFF, int(k) & 0xFFFFFFFF)
+        for k in np.unique(key)
+    }
+    reasons = pl.Series(key).replace_strict(names, return_dtype=pl.String)
     return pl.DataFrame(
         {
-            "date": dates[records["day"]],
-            "symbol": symbols[records["stock"]].tolist(),
-            "side": np.where(records["side"] == SIDE_BUY, "buy", "sell").tolist(),
-            "session": np.where(records["session"] == SESSION_CLOSE, "close", "open").tolist(),
+            "date": pl.Series(market.dates, dtype=pl.Date).gather(records["day"]),
+            "symbol": pl.Series(market.symbols, dtype=pl.String).gather(records["stock"]),
+            "side": records["side"],
+            "session": records["session"],
             "price": records["price"],
             "shares": records["shares"],
             "cost": records["cost"],
             "reason": reasons,
-            "strategy": [name] * records.size,
         }
-    ).with_columns(pl.col("date").cast(pl.Date))
+    ).with_columns(
+        side=pl.when(pl.col("side") == SIDE_BUY).then(pl.lit("buy")).otherwise(pl.lit("sell")),
+        session=pl.when(pl.col("session") == SESSION_CLOSE)
+        .then(pl.lit("close"))
+        .otherwise(pl.lit("open")),
+        strategy=pl.lit(name),
+    )
 
 
 def _empty_trades() -> pl.DataFrame:
