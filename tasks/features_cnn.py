@@ -113,6 +113,18 @@ def _month_end_closes(close: np.ndarray, traded: np.ndarray, month_id: np.ndarra
     return first, me
 
 
+def _zscore_by_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Z-score each column of `values` (N, K) within its row's group (population SD; 0 if flat)."""
+    count = np.bincount(group, minlength=n_groups).astype(np.float64)[:, None]  # (G, 1)
+    safe = np.maximum(count, 1.0)
+    sums = np.stack([np.bincount(group, v, n_groups) for v in values.T], axis=1)  # (G, K)
+    mean = sums / safe
+    centred = values - mean[group]  # (N, K)
+    sq = np.stack([np.bincount(group, c * c, n_groups) for c in centred.T], axis=1)  # (G, K)
+    sd = np.sqrt(sq / safe)[group]  # (N, K)
+    return np.divide(centred, sd, out=np.zeros_like(centred), where=sd > 1e-12)
+
+
 def _is_month_end_weekday(day: np.datetime64) -> bool:
     """True when no weekday (Mon-Fri) follows `day` within its calendar month."""
     next_month = (day.astype("datetime64[M]") + 1).astype("datetime64[D]")
@@ -191,27 +203,21 @@ def build_cnn_features_counted(
 
     s_i, m_i = np.nonzero(eligible)  # row per eligible (stock, month)
     raw = np.concatenate([mret[s_i, m_i], dret[s_i, m_i]], axis=1)  # (N, 32)
+    z = _zscore_by_group(raw, m_i, n_m)
+    if cfg.zscore_clip is not None:
+        np.clip(z, -cfg.zscore_clip, cfg.zscore_clip, out=z)
     frame = pl.DataFrame(
         {
             "symbol": pl.Series(panel.symbols[s_i], dtype=pl.Utf8),
             "month": _month_dates(feat_month[m_i]),
             "rebalance_date": pl.Series(panel.dates[rebal_col[m_i]], dtype=pl.Date),
             **{c: raw[:, j] for j, c in enumerate(RAW_COLUMNS)},
+            **{c: z[:, j] for j, c in enumerate(X_COLUMNS)},
             "target_return": pl.Series(target[s_i, m_i]).fill_nan(None),
         }
     )
-    z = [
-        (
-            (pl.col(c) - pl.col(c).mean().over("month"))
-            / pl.col(c).std(ddof=0).over("month").replace(0.0, None)
-        ).fill_null(0.0)
-        for c in RAW_COLUMNS
-    ]
-    if cfg.zscore_clip is not None:
-        z = [e.clip(-cfg.zscore_clip, cfg.zscore_clip) for e in z]
     median = pl.col("target_return").median().over("month")
     frame = frame.with_columns(
-        *[e.alias(x) for e, x in zip(z, X_COLUMNS, strict=True)],
         label=pl.when(pl.col("target_return").is_null())
         .then(None)
         .otherwise(pl.col("target_return") > median)

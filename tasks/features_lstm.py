@@ -98,9 +98,9 @@ def _gather(grid: np.ndarray, s_idx: np.ndarray, d_idx: np.ndarray, window: int)
     for a in range(0, len(s_idx), _CHUNK):
         b = min(a + _CHUNK, len(s_idx))
         w = view[s_idx[a:b], d_idx[a:b] - window + 1].astype(np.float64)  # (n, 6, window)
-        mean = w.mean(axis=2, keepdims=True)
-        std = w.std(axis=2, keepdims=True)
-        z = np.divide(w - mean, std, out=np.zeros_like(w), where=std > 1e-12)
+        w -= w.mean(axis=2, keepdims=True)
+        std = np.sqrt(np.einsum("nfw,nfw->nf", w, w) / window)[:, :, None]  # (n, 6, 1)
+        z = np.divide(w, std, out=np.zeros_like(w), where=std > 1e-12)
         out[a:b] = z.transpose(0, 2, 1)  # (n, window, 6)
     return out
 
@@ -112,8 +112,9 @@ def _sample_per_month(
     if cfg.max_windows_per_month is None:
         return candidates
     rng = np.random.default_rng(cfg.seed)
-    month = month_of_day[d_idx]
-    order = np.lexsort((rng.random(len(candidates)), month))  # by month, random within
+    month = month_of_day[d_idx].astype(np.int64)
+    priority = rng.integers(0, 2**31, len(candidates), dtype=np.int64)
+    order = np.argsort((month << 32) | priority, kind="stable")  # by month, random within
     sorted_month = month[order]
     first = np.searchsorted(sorted_month, sorted_month, side="left")
     rank = np.arange(len(order)) - first  # position within its month

@@ -55,7 +55,7 @@ def check_bars(bars: pl.DataFrame) -> None:
 
     Raises:
         UserInputError: naming the missing columns, or the count and first rows of non-positive
-            prices on traded days, or duplicated (symbol, date) pairs.
+            prices on traded days (duplicated pairs are caught by `build_panel`).
     """
     missing = [c for c in ("symbol", "date", *BAR_FIELDS) if c not in bars.columns]
     if missing:
@@ -73,12 +73,15 @@ def check_bars(bars: pl.DataFrame) -> None:
             " a ratio of such prices is not a return (forward-adjusted history?). Quarantine them"
             f" at ingestion. First rows:\n{example}"
         )
+
+
+def _raise_duplicates(bars: pl.DataFrame) -> None:
+    """Raise `UserInputError` naming the duplicated (symbol, date) pairs of `bars`."""
     dup = bars.select("symbol", "date").is_duplicated()
-    if dup.any():
-        example = bars.filter(dup).select("symbol", "date").head(5)
-        raise UserInputError(
-            f"bars has {int(dup.sum())} rows with a duplicated (symbol, date):\n{example}"
-        )
+    example = bars.filter(dup).select("symbol", "date").head(5)
+    raise UserInputError(
+        f"bars has {int(dup.sum())} rows with a duplicated (symbol, date):\n{example}"
+    )
 
 
 def build_panel(bars: pl.DataFrame, fields: tuple[str, ...], dtype=np.float64) -> Panel:
@@ -94,12 +97,25 @@ def build_panel(bars: pl.DataFrame, fields: tuple[str, ...], dtype=np.float64) -
     """
     check_bars(bars)
     symbols = bars.get_column("symbol").unique().sort()
-    dates = bars.get_column("date").unique().sort()
-    s_idx = symbols.search_sorted(bars.get_column("symbol")).to_numpy()
-    d_idx = dates.search_sorted(bars.get_column("date")).to_numpy()
-    shape = (symbols.len(), dates.len())
+    s_idx = (
+        bars.select("symbol")
+        .join(
+            pl.DataFrame({"symbol": symbols}).with_row_index("s"),
+            on="symbol",
+            how="left",
+            maintain_order="left",
+        )
+        .get_column("s")
+        .to_numpy()
+    )
+    day_number = bars.get_column("date").to_physical().to_numpy()  # days since 1970-01-01
+    calendar = np.unique(day_number)
+    d_idx = np.searchsorted(calendar, day_number)
+    shape = (symbols.len(), len(calendar))
     present = np.zeros(shape, dtype=bool)
     present[s_idx, d_idx] = True
+    if int(present.sum()) != bars.height:
+        _raise_duplicates(bars)
     traded = np.zeros(shape, dtype=bool)
     is_traded = (bars.get_column("volume") > 0).fill_null(False).to_numpy()
     traded[s_idx[is_traded], d_idx[is_traded]] = True
@@ -111,7 +127,7 @@ def build_panel(bars: pl.DataFrame, fields: tuple[str, ...], dtype=np.float64) -
         values[field] = grid
     return Panel(
         symbols=symbols.to_numpy(),
-        dates=dates.to_numpy().astype("datetime64[D]"),
+        dates=calendar.astype("datetime64[D]"),
         traded=traded,
         present=present,
         values=values,
