@@ -160,6 +160,213 @@ def _record_nb(trades, n, day, s, session, side, price, q, cost, reason, blocked
     return n + 1
 
 
+class Book(NamedTuple):
+    """The kernel's mutable state: per-stock arrays and one-element accumulators."""
+
+    shares: np.ndarray  # (N,) float64 held
+    want: np.ndarray  # (N,) int8 wanted holding (1 / 0)
+    slot_cash: np.ndarray  # (N,) float64 cash of the stock's slot this month
+    has_slot: np.ndarray  # (N,) bool member of this month's allocation
+    last_close: np.ndarray  # (N,) float64 last traded close
+    bought_day: np.ndarray  # (N,) int64 day of the last buy (T+1)
+    reason: np.ndarray  # (N,) int8 why the pending trade is wanted
+    blocked_by: np.ndarray  # (N,) int8 last cause that blocked it
+    waited: np.ndarray  # (N,) int32 sessions it has waited
+    cash: np.ndarray  # (1,) float64
+    counts: np.ndarray  # (2,) int64: trades, blocked attempts
+
+
+@njit(cache=True)
+def _new_book_nb(n_stocks: int, capital: float) -> Book:
+    """An empty book holding `capital` in cash."""
+    return Book(
+        np.zeros(n_stocks),
+        np.zeros(n_stocks, dtype=np.int8),
+        np.zeros(n_stocks),
+        np.zeros(n_stocks, dtype=np.bool_),
+        np.full(n_stocks, np.nan),
+        np.full(n_stocks, -1, dtype=np.int64),
+        np.zeros(n_stocks, dtype=np.int8),
+        np.zeros(n_stocks, dtype=np.int8),
+        np.zeros(n_stocks, dtype=np.int32),
+        np.full(1, capital),
+        np.zeros(2, dtype=np.int64),
+    )
+
+
+@njit(cache=True)
+def _sell_nb(b: Book, trades, costs, day, s, session, price, q, reason, p: CostParams) -> None:
+    """Sell `q` shares of stock `s` at `price`; the proceeds go to cash and to its slot."""
+    cost = _sell_cost_nb(q, price, p)
+    b.cash[0] += q * price - cost
+    if b.has_slot[s]:
+        b.slot_cash[s] += q * price - cost
+    costs[day] += cost
+    b.counts[0] = _record_nb(
+        trades,
+        b.counts[0],
+        day,
+        s,
+        session,
+        SIDE_SELL,
+        price,
+        q,
+        cost,
+        reason,
+        b.blocked_by[s],
+        b.waited[s],
+    )
+    b.shares[s] -= q
+    b.blocked_by[s] = BLOCK_NONE
+    b.waited[s] = 0
+
+
+@njit(cache=True)
+def _wait_nb(b: Book, s: int, cause: int) -> None:
+    """Note that stock `s`'s wanted trade was blocked by `cause` this session."""
+    b.blocked_by[s] = cause
+    b.waited[s] += 1
+    b.counts[1] += 1
+
+
+@njit(cache=True)
+def _settle_delisted_nb(b: Book, trades, costs, day, delist_day, p: CostParams) -> None:
+    """Settle the holdings of stocks delisted before `day` at their last traded close."""
+    for s in range(b.shares.shape[0]):
+        if delist_day[s] == day and b.shares[s] > 0 and np.isfinite(b.last_close[s]):
+            b.blocked_by[s], b.waited[s] = BLOCK_NONE, 0
+            _sell_nb(
+                b,
+                trades,
+                costs,
+                day,
+                s,
+                SESSION_OPEN,
+                b.last_close[s],
+                b.shares[s],
+                REASON_DELISTED,
+                p,
+            )
+            b.want[s] = 0
+
+
+@njit(cache=True)
+def _take_instructions_nb(b: Book, instr, day, session, is_alloc, month_end) -> None:
+    """New instructions replace pending ones (and say why the trade is wanted)."""
+    for s in range(b.shares.shape[0]):
+        order = instr[day, s]
+        if order < 0 or order == b.want[s]:
+            continue
+        b.want[s] = order
+        b.blocked_by[s] = BLOCK_NONE
+        b.waited[s] = 0
+        if order == 1:
+            b.reason[s] = REASON_ENTRY if is_alloc else REASON_SIGNAL_BUY
+        elif session == SESSION_CLOSE and month_end[day]:
+            b.reason[s] = REASON_MONTH_END
+        else:
+            b.reason[s] = REASON_SIGNAL_SELL
+
+
+@njit(cache=True)
+def _sell_unwanted_nb(b: Book, trades, costs, instr, px, tradable, day, session, p) -> None:
+    """Sell every holding whose instruction is flat, unless the market blocks it."""
+    for s in range(b.shares.shape[0]):
+        if instr[day, s] < 0 or b.want[s] != 0 or b.shares[s] <= 0:
+            continue
+        price = px[day, s]
+        cause = _block_nb(day, s, SIDE_SELL, price, b.last_close[s], tradable, b.bought_day, p)
+        if cause != BLOCK_NONE:
+            _wait_nb(b, s, cause)
+        else:
+            _sell_nb(b, trades, costs, day, s, session, price, b.shares[s], b.reason[s], p)
+
+
+@njit(cache=True)
+def _allocate_nb(b: Book, trades, costs, members_m, px, tradable, day, session, p) -> None:
+    """Split cash plus the kept members' value into equal slots; trim members over theirs.
+
+    Cash of positions still waiting to be sold stays outside the slots.
+    """
+    n_stocks = b.shares.shape[0]
+    k = 0
+    investable = b.cash[0]
+    for s in range(n_stocks):
+        b.has_slot[s] = members_m[s]
+        b.slot_cash[s] = 0.0
+        if b.has_slot[s]:
+            k += 1
+            if b.shares[s] > 0 and b.want[s] == 1:
+                mark = px[day, s] if tradable[day, s] else b.last_close[s]
+                investable += b.shares[s] * mark
+    slot_value = investable / k if k > 0 else 0.0
+    for s in range(n_stocks):
+        if not b.has_slot[s]:
+            continue
+        if b.shares[s] <= 0:
+            b.slot_cash[s] = slot_value
+            continue
+        price = px[day, s]
+        b.slot_cash[s] = slot_value - b.shares[s] * (price if tradable[day, s] else b.last_close[s])
+        if not tradable[day, s] or b.want[s] != 1 or b.slot_cash[s] >= 0:
+            continue
+        # Over its slot: sell the excess (a top-up runs with the buys).
+        q = _round_lot_nb(-b.slot_cash[s] / price, p.lot_size)
+        cause = _block_nb(day, s, SIDE_SELL, price, b.last_close[s], tradable, b.bought_day, p)
+        if q > 0 and cause == BLOCK_NONE:
+            blocked, waited = b.blocked_by[s], b.waited[s]
+            b.blocked_by[s], b.waited[s] = BLOCK_NONE, 0
+            _sell_nb(b, trades, costs, day, s, session, price, q, REASON_REBALANCE, p)
+            b.blocked_by[s], b.waited[s] = blocked, waited
+
+
+@njit(cache=True)
+def _buy_wanted_nb(b: Book, trades, costs, instr, px, tradable, day, session, is_alloc, p):
+    """Buy every wanted member with its slot's cash (top up kept members at the allocation)."""
+    for s in range(b.shares.shape[0]):
+        if instr[day, s] < 0 or b.want[s] != 1 or not b.has_slot[s]:
+            continue
+        top_up = is_alloc and b.shares[s] > 0
+        if b.shares[s] > 0 and not top_up:
+            continue
+        price = px[day, s]
+        cause = _block_nb(day, s, SIDE_BUY, price, b.last_close[s], tradable, b.bought_day, p)
+        q = 0.0
+        if cause == BLOCK_NONE:
+            q = _affordable_shares_nb(min(b.slot_cash[s], b.cash[0]), price, p)
+            if q <= 0 and not top_up:
+                cause = BLOCK_NO_CASH
+        if cause != BLOCK_NONE:
+            if not top_up:
+                _wait_nb(b, s, cause)
+            continue
+        if q <= 0:
+            continue
+        cost = _buy_cost_nb(q, price, p)
+        b.cash[0] -= q * price + cost
+        b.slot_cash[s] -= q * price + cost
+        costs[day] += cost
+        why = REASON_REBALANCE if top_up else b.reason[s]
+        b.counts[0] = _record_nb(
+            trades,
+            b.counts[0],
+            day,
+            s,
+            session,
+            SIDE_BUY,
+            price,
+            q,
+            cost,
+            why,
+            b.blocked_by[s],
+            b.waited[s],
+        )
+        b.shares[s] += q
+        b.bought_day[s] = day
+        b.blocked_by[s] = BLOCK_NONE
+        b.waited[s] = 0
+
+
 @njit(cache=True)
 def simulate_nb(
     open_px,
@@ -185,217 +392,34 @@ def simulate_nb(
     """
     n_days, n_stocks = close_px.shape
     record_positions = shares_out.shape[0] == n_days
-    shares = np.zeros(n_stocks)
-    want = np.zeros(n_stocks, dtype=np.int8)
-    slot_cash = np.zeros(n_stocks)
-    has_slot = np.zeros(n_stocks, dtype=np.bool_)
-    last_close = np.full(n_stocks, np.nan)
-    bought_day = np.full(n_stocks, -1, dtype=np.int64)
-    reason = np.zeros(n_stocks, dtype=np.int8)
-    blocked_by = np.zeros(n_stocks, dtype=np.int8)
-    waited = np.zeros(n_stocks, dtype=np.int32)
+    b = _new_book_nb(n_stocks, p.initial_capital)
     nav = np.zeros(n_days)
-    cash_out = np.zeros(n_days)
-    pos_value = np.zeros(n_days)
+    cash = np.zeros(n_days)
+    value = np.zeros(n_days)
     costs = np.zeros(n_days)
-    cash = p.initial_capital
-    n_trades = 0
-    n_blocked = 0
-    next_alloc = 0
-
+    m = 0  # next allocation
     for day in range(n_days):
-        # A delisted stock's holding is settled at its last traded close before the open.
-        for s in range(n_stocks):
-            if delist_day[s] != day or shares[s] <= 0 or not np.isfinite(last_close[s]):
-                continue
-            q, price = shares[s], last_close[s]
-            cost = _sell_cost_nb(q, price, p)
-            cash += q * price - cost
-            if has_slot[s]:
-                slot_cash[s] += q * price - cost
-            costs[day] += cost
-            n_trades = _record_nb(
-                trades,
-                n_trades,
-                day,
-                s,
-                SESSION_OPEN,
-                SIDE_SELL,
-                price,
-                q,
-                cost,
-                REASON_DELISTED,
-                BLOCK_NONE,
-                0,
-            )
-            shares[s] = 0.0
-            want[s] = 0
+        _settle_delisted_nb(b, trades, costs, day, delist_day, p)
         for session in range(2):
             instr = instr_open if session == SESSION_OPEN else instr_close
             px = open_px if session == SESSION_OPEN else close_px
             is_alloc = (
-                next_alloc < alloc_day.shape[0]
-                and alloc_day[next_alloc] == day
-                and alloc_session[next_alloc] == session
+                m < alloc_day.shape[0] and alloc_day[m] == day and alloc_session[m] == session
             )
-            # 1. New instructions replace pending ones.
-            for s in range(n_stocks):
-                order = instr[day, s]
-                if order < 0:
-                    continue
-                if order != want[s]:
-                    want[s] = order
-                    blocked_by[s] = BLOCK_NONE
-                    waited[s] = 0
-                    if order == 1:
-                        reason[s] = REASON_ENTRY if is_alloc else REASON_SIGNAL_BUY
-                    elif session == SESSION_CLOSE and month_end[day]:
-                        reason[s] = REASON_MONTH_END
-                    else:
-                        reason[s] = REASON_SIGNAL_SELL
-            # 2. Sells.
-            for s in range(n_stocks):
-                if instr[day, s] < 0 or want[s] != 0 or shares[s] <= 0:
-                    continue
-                price = px[day, s]
-                cause = _block_nb(day, s, SIDE_SELL, price, last_close[s], tradable, bought_day, p)
-                if cause != BLOCK_NONE:
-                    blocked_by[s] = cause
-                    waited[s] += 1
-                    n_blocked += 1
-                    continue
-                q = shares[s]
-                cost = _sell_cost_nb(q, price, p)
-                cash += q * price - cost
-                if has_slot[s]:
-                    slot_cash[s] += q * price - cost
-                costs[day] += cost
-                n_trades = _record_nb(
-                    trades,
-                    n_trades,
-                    day,
-                    s,
-                    session,
-                    SIDE_SELL,
-                    price,
-                    q,
-                    cost,
-                    reason[s],
-                    blocked_by[s],
-                    waited[s],
-                )
-                shares[s] = 0.0
-                blocked_by[s] = BLOCK_NONE
-                waited[s] = 0
-            # 3. Allocation: equal capital slots for this month's members.
+            _take_instructions_nb(b, instr, day, session, is_alloc, month_end)
+            _sell_unwanted_nb(b, trades, costs, instr, px, tradable, day, session, p)
             if is_alloc:
-                m = next_alloc
-                next_alloc += 1
-                k = 0
-                investable = cash
-                for s in range(n_stocks):
-                    has_slot[s] = members[m, s]
-                    slot_cash[s] = 0.0
-                    if has_slot[s]:
-                        k += 1
-                        if shares[s] > 0 and want[s] == 1:
-                            mark = px[day, s] if tradable[day, s] else last_close[s]
-                            investable += shares[s] * mark
-                # Cash of positions still waiting to be sold stays outside the slots.
-                slot_value = investable / k if k > 0 else 0.0
-                for s in range(n_stocks):
-                    if not has_slot[s]:
-                        continue
-                    if shares[s] <= 0:
-                        slot_cash[s] = slot_value
-                        continue
-                    price = px[day, s]
-                    held_mark = shares[s] * (price if tradable[day, s] else last_close[s])
-                    slot_cash[s] = slot_value - held_mark
-                    if not tradable[day, s] or want[s] != 1 or slot_cash[s] >= 0:
-                        continue
-                    # Over its slot: sell the excess (a top-up runs with the buys below).
-                    q = _round_lot_nb(-slot_cash[s] / price, p.lot_size)
-                    cause = _block_nb(
-                        day, s, SIDE_SELL, price, last_close[s], tradable, bought_day, p
-                    )
-                    if q <= 0 or cause != BLOCK_NONE:
-                        continue
-                    cost = _sell_cost_nb(q, price, p)
-                    cash += q * price - cost
-                    slot_cash[s] += q * price - cost
-                    costs[day] += cost
-                    n_trades = _record_nb(
-                        trades,
-                        n_trades,
-                        day,
-                        s,
-                        session,
-                        SIDE_SELL,
-                        price,
-                        q,
-                        cost,
-                        REASON_REBALANCE,
-                        BLOCK_NONE,
-                        0,
-                    )
-                    shares[s] -= q
-            # 4. Buys (and top-ups of held members at the allocation).
-            for s in range(n_stocks):
-                if instr[day, s] < 0 or want[s] != 1 or not has_slot[s]:
-                    continue
-                top_up = is_alloc and shares[s] > 0
-                if shares[s] > 0 and not top_up:
-                    continue
-                price = px[day, s]
-                cause = _block_nb(day, s, SIDE_BUY, price, last_close[s], tradable, bought_day, p)
-                budget = min(slot_cash[s], cash)
-                q = 0.0
-                if cause == BLOCK_NONE:
-                    q = _affordable_shares_nb(budget, price, p)
-                    if q <= 0 and not top_up:
-                        cause = BLOCK_NO_CASH
-                if cause != BLOCK_NONE:
-                    if not top_up:
-                        blocked_by[s] = cause
-                        waited[s] += 1
-                        n_blocked += 1
-                    continue
-                if q <= 0:
-                    continue
-                cost = _buy_cost_nb(q, price, p)
-                cash -= q * price + cost
-                slot_cash[s] -= q * price + cost
-                costs[day] += cost
-                why = REASON_REBALANCE if top_up else reason[s]
-                n_trades = _record_nb(
-                    trades,
-                    n_trades,
-                    day,
-                    s,
-                    session,
-                    SIDE_BUY,
-                    price,
-                    q,
-                    cost,
-                    why,
-                    blocked_by[s],
-                    waited[s],
-                )
-                shares[s] += q
-                bought_day[s] = day
-                blocked_by[s] = BLOCK_NONE
-                waited[s] = 0
+                _allocate_nb(b, trades, costs, members[m], px, tradable, day, session, p)
+                m += 1
+            _buy_wanted_nb(b, trades, costs, instr, px, tradable, day, session, is_alloc, p)
         # Mark to market at the close; a suspended stock keeps its last traded close.
-        value = 0.0
         for s in range(n_stocks):
             if tradable[day, s] and np.isfinite(close_px[day, s]):
-                last_close[s] = close_px[day, s]
-            if shares[s] > 0:
-                value += shares[s] * last_close[s]
+                b.last_close[s] = close_px[day, s]
+            if b.shares[s] > 0:
+                value[day] += b.shares[s] * b.last_close[s]
             if record_positions:
-                shares_out[day, s] = shares[s]
-        pos_value[day] = value
-        cash_out[day] = cash
-        nav[day] = cash + value
-    return n_trades, nav, cash_out, pos_value, costs, n_blocked
+                shares_out[day, s] = b.shares[s]
+        cash[day] = b.cash[0]
+        nav[day] = cash[day] + value[day]
+    return b.counts[0], nav, cash, value, costs, b.counts[1]
