@@ -234,3 +234,13 @@ def windows_from_arrays(arrays: dict[str, np.ndarray]) -> LstmWindows:
         }
     )
     return LstmWindows(x=arrays["x"], y=arrays["y"], keys=keys)
+
+
+@stage_task("bars_as_of", version=1)
+def bars_as_of(ingested: Ingested, as_of: date) -> ArtifactRef:
+    """The stored bars up to and including `as_of`, validated (what a live decision may see)."""
+    bars = ingested.bars.read_table().filter(pl.col("date") <= as_of)
+    if bars.height == 0:
+        raise UserInputError(f"the store holds no bars on or before {as_of}")
+    bars = validate_table(bars, BarsSchema, table="bars").valid
+    return write_table(bars, "bars_as_of", meta={"last": str(bars["date"].max())})

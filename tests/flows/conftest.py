@@ -35,7 +35,7 @@ def prefect_harness(tmp_path_factory):
         mp.setenv("PREFECT_LOGGING_LEVEL", "WARNING")
         from prefect.testing.utilities import prefect_test_harness
 
-        with prefect_test_harness(server_startup_timeout=60):
+        with prefect_test_harness(server_startup_timeout=180):
             yield
 
 
