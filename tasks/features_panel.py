@@ -96,21 +96,27 @@ def build_panel(bars: pl.DataFrame, fields: tuple[str, ...], dtype=np.float64) -
         The `Panel`; a field's cell is NaN where the stock did not trade that day.
     """
     check_bars(bars)
-    symbols = bars.get_column("symbol").unique().sort()
-    s_idx = (
-        bars.select("symbol")
-        .join(
-            pl.DataFrame({"symbol": symbols}).with_row_index("s"),
-            on="symbol",
-            how="left",
-            maintain_order="left",
+    symbol = bars.get_column("symbol")
+    symbols = symbol.unique().sort()
+    if symbol.is_sorted():  # the usual (symbol, date) order: run ids are the sorted positions
+        s_idx = symbol.rle_id().to_numpy()
+    else:
+        s_idx = (
+            bars.select("symbol")
+            .join(
+                pl.DataFrame({"symbol": symbols}).with_row_index("s"),
+                on="symbol",
+                how="left",
+                maintain_order="left",
+            )
+            .get_column("s")
+            .to_numpy()
         )
-        .get_column("s")
-        .to_numpy()
-    )
-    day_number = bars.get_column("date").to_physical().to_numpy()  # days since 1970-01-01
-    calendar = np.unique(day_number)
-    d_idx = np.searchsorted(calendar, day_number)
+    day = bars.get_column("date").to_physical().to_numpy()  # days since 1970-01-01
+    first_day = day.min()
+    has_bar = np.bincount(day - first_day) > 0  # (days spanned,)
+    calendar = np.flatnonzero(has_bar) + first_day  # the market calendar, as day numbers
+    d_idx = (np.cumsum(has_bar) - 1)[day - first_day]  # position of each row's date in it
     shape = (symbols.len(), len(calendar))
     present = np.zeros(shape, dtype=bool)
     present[s_idx, d_idx] = True

@@ -106,6 +106,7 @@ def fit_classifier(
         enable_progress_bar=cfg.show_progress(),
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        limit_val_batches=1.0 if data.has_validation else 0,
         deterministic=True if not torch.cuda.is_available() else "warn",
         default_root_dir=out_dir,
     )

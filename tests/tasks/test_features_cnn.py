@@ -227,3 +227,10 @@ def test_bars_after_a_date_change_no_feature_known_by_then(cut_offset, mode, see
     later = known_before(build_cnn_features(changed, cfg), cut)
     assert before.height > 0
     assert later.equals(before)
+
+
+def test_row_order_of_bars_does_not_matter():
+    bars = make_bars()
+    shuffled = bars.sample(fraction=1.0, shuffle=True, seed=7)
+    cfg = CnnFeatureConfig()
+    assert build_cnn_features(shuffled, cfg).equals(build_cnn_features(bars, cfg))
