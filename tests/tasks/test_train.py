@@ -190,3 +190,15 @@ def test_lstm_accuracy_out_of_sample_is_above_chance_only_with_planted_drift(sim
         assert hit > majority + 0.025 and auc > 0.55, f"accuracy {hit:.3f}, AUC {auc:.3f}"
     else:
         assert hit < majority + 0.025 and auc < 0.55, f"accuracy {hit:.3f}, AUC {auc:.3f}"
+
+
+def test_precision_auto_is_full_precision_without_a_gpu(monkeypatch):
+    from tasks.train_loop import resolve_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_precision("auto", "auto") == "32-true"
+    assert resolve_precision("16-mixed", "auto") == "16-mixed"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert resolve_precision("auto", "auto") == "bf16-mixed"
+    assert resolve_precision("auto", "cpu") == "32-true"
