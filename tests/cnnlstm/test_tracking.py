@@ -186,3 +186,15 @@ def test_logs_to_a_real_mlflow_server_over_http(tmp_path, monkeypatch):
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+def test_promote_command(local_mlflow, capsys):
+    from cnnlstm.cli import main
+
+    _, first = _log_run(0.5, seed=1)
+    _log_run(0.7, seed=2)
+    assert main(["promote", "t-cnn", first.version]) == 0
+    out = capsys.readouterr().out
+    assert f"t-cnn@champion: v{first.version}" in out and "t-cnn@challenger: v2" in out
+    assert main(["promote", "t-cnn", "99"]) == 2
+    assert "cannot promote t-cnn v99" in capsys.readouterr().err
