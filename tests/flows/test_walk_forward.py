@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from flows.params import Period, Protocol, ResearchParams, TrackingParams
+from flows.runners import TaskRunnerConfig
+from flows.walk_forward import (
+    WalkForwardParams,
+    history_before,
+    month_period,
+    month_starts,
+    walk_forward_flow,
+)
+from tasks.features import LstmWindowConfig
+from tasks.train import CnnTrainConfig, LstmTrainConfig
+
+
+def test_month_arithmetic_never_reaches_into_the_month_it_trains_for():
+    assert month_starts(Period(start=date(2013, 1, 15), end=date(2013, 4, 2))) == [
+        date(2013, 2, 1), date(2013, 3, 1), date(2013, 4, 1),
+    ]  # fmt: skip
+    assert history_before(date(2013, 3, 1), 12) == Period(
+        start=date(2012, 3, 1), end=date(2013, 2, 28)
+    )
+    assert month_period(date(2013, 4, 1), date(2013, 4, 2)) == Period(
+        start=date(2013, 4, 1), end=date(2013, 4, 2)
+    )
+
+
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.slow  # 3 CNN and 2 LSTM trainings on the tiny market
+def test_walk_forward_retrains_monthly_and_runs_months_concurrently(tiny_data, mlflow_tmp):
+    research = ResearchParams(
+        data=tiny_data,
+        protocol=Protocol(
+            train=Period(start=date(2011, 3, 1), end=date(2012, 12, 31)),
+            test=Period(start=date(2013, 1, 1), end=date(2013, 3, 31)),
+        ),
+        cnn=CnnTrainConfig(epochs=1),
+        lstm=LstmTrainConfig(epochs=1),
+        lstm_windows=LstmWindowConfig(max_windows_per_month=30),
+        tracking=TrackingParams(experiment="t-walk-forward", register_models=False),
+    )
+    params = WalkForwardParams(
+        research=research,
+        train_months=18,
+        lstm_every=2,
+        task_runner=TaskRunnerConfig(max_workers=2),
+    )
+    out = walk_forward_flow(params)
+    trained = sorted(k for k in out["stages"] if k.startswith(("train_cnn", "train_lstm")))
+    assert trained == [
+        "train_cnn 2013-01", "train_cnn 2013-02", "train_cnn 2013-03",
+        "train_lstm 2013-01", "train_lstm 2013-03",
+    ]  # fmt: skip
+    assert out["months"] == 3 and out["lstm_trainings"] == 2
+    assert "| Annualized rate of return |" in out["table2"] and out["mlflow_run"]
+    again = walk_forward_flow(params)
+    assert set(again["stages"].values()) == {"Cached"}
