@@ -276,7 +276,7 @@ def canonical(value: Any) -> Any:
     """The JSON-ready form of one cache-key input.
 
     An `ArtifactRef` contributes only its kind and fingerprint (its path differs between data
-    directories, its content does not); a pydantic model its JSON dump; containers recurse.
+    directories, its content does not); pydantic models and containers recurse field by field.
 
     Raises:
         TypeError: An input that has no stable textual form (a frame, an open file): stages must
@@ -285,7 +285,8 @@ def canonical(value: Any) -> Any:
     if isinstance(value, ArtifactRef):
         return {"artifact": value.kind, "fingerprint": value.fingerprint}
     if isinstance(value, BaseModel):
-        return json.loads(value.model_dump_json())
+        # field by field, so references nested in a stage's output model count by fingerprint
+        return {name: canonical(item) for name, item in value}
     if isinstance(value, Mapping):
         return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):

@@ -122,3 +122,16 @@ def test_arrays_artifact_is_addressed_by_content():
     assert write_arrays(dict(arrays), "lstm_windows").path == ref.path
     changed = {"x": arrays["x"], "y": np.array([1, 1])}
     assert write_arrays(changed, "lstm_windows").fingerprint != ref.fingerprint
+
+
+def test_refs_nested_in_models_count_by_fingerprint(tmp_path):
+    class _Out(BaseModel):
+        bars: ArtifactRef
+        name: str
+
+    ref = write_table(_frame(), "validate")
+    moved = ref.model_copy(update={"path": str(tmp_path / "x.parquet")})
+    key = stage_cache_key("select", 1, {"data": _Out(bars=ref, name="SIM")})
+    assert stage_cache_key("select", 1, {"data": _Out(bars=moved, name="SIM")}) == key
+    other = write_table(_frame(3), "validate")
+    assert stage_cache_key("select", 1, {"data": _Out(bars=other, name="SIM")}) != key
