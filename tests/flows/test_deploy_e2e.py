@@ -1,0 +1,128 @@
+"""End to end: a real Prefect server and process worker, deployments from prefect.yaml, and a
+`backtest` run triggered with parameters through the REST API."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
+from tasks.sources.sim import SimConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PREFECT = str(Path(sys.executable).parent / "prefect")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _api(url: str, payload: dict | None = None) -> dict:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.loads(resp.read() or b"null")
+
+
+def _wait_healthy(api: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if _api(f"{api}/health") is True:
+                return
+        except OSError:
+            pass
+        assert server.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "prefect server did not become healthy"
+        time.sleep(1)
+
+
+def _tiny_params() -> dict:
+    params = ResearchParams(
+        data=DataParams(sim=SimConfig(n_stocks=40, start=date(2010, 1, 1), end=date(2013, 6, 30))),
+        protocol=Protocol(
+            train=Period(start=date(2011, 3, 1), end=date(2012, 10, 31)),
+            test=Period(start=date(2012, 11, 1), end=date(2013, 6, 30)),
+        ),
+        cnn={"epochs": 1},
+        lstm={"epochs": 1},
+        lstm_windows={"max_windows_per_month": 30},
+        tracking=TrackingParams(enabled=False),
+    )
+    return params.model_dump(mode="json")
+
+
+@pytest.mark.server
+@pytest.mark.slow  # server, deploy and a worker-run flow: 1-3 minutes on 2 shared cores
+def test_deploy_from_prefect_yaml_and_run_backtest_through_the_api(tmp_path):
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))} | {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "CNNLSTM_HOME": str(tmp_path / "home"),
+    }
+    log = tmp_path / "server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        try:
+            _wait_healthy(api, server, log)
+
+            def cli(*args: str, timeout: float = 300) -> str:
+                done = subprocess.run(
+                    [PREFECT, *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                    text=True, timeout=timeout,
+                )  # fmt: skip
+                assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+                return done.stdout
+
+            cli("work-pool", "create", "local-pool", "--type", "process")
+            cli("--no-prompt", "deploy", "--all")
+            deployments = {d["name"]: d for d in _api(f"{api}/deployments/filter", {})}
+            assert {"backtest", "walk-forward", "monthly-selection", "daily-timing"} <= set(
+                deployments
+            )
+            crons = {
+                n: [s["schedule"].get("cron") for s in d["schedules"]]
+                for n, d in deployments.items()
+            }
+            assert crons["monthly-selection"] == ["0 6 1 * *"] and crons["daily-timing"] == [
+                "30 16 * * 1-5"
+            ]
+            assert crons["backtest"] == []
+
+            deployment = _api(f"{api}/deployments/name/backtest/backtest")
+            run = _api(
+                f"{api}/deployments/{deployment['id']}/create_flow_run",
+                {"parameters": {"params": _tiny_params(), "out_dir": str(tmp_path / "out")}},
+            )
+            cli("worker", "start", "--pool", "local-pool", "--run-once", timeout=900)
+            state = _api(f"{api}/flow_runs/{run['id']}")["state"]
+            assert state["type"] == "COMPLETED", state
+            assert (tmp_path / "out" / "table2.md").read_text().count(
+                "| Annualized rate of return |"
+            ) == 1
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
