@@ -45,7 +45,7 @@ def test_every_deployment_targets_a_flow_with_valid_parameters(spec):
         assert isinstance(flow, Flow), deployment["entrypoint"]
         # Prefect validates a run's parameters against the flow's signature like this
         flow.validate_parameters(deployment.get("parameters", {}))
-    assert {"backtest-docker", "sweep-docker"} <= names
+    assert {"backtest-docker", "walk-forward-docker", "sweep-docker"} <= names
 
 
 def test_deployments_use_the_docker_pool_image_network_and_volume_of_compose(spec, compose):
