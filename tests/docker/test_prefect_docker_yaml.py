@@ -81,3 +81,11 @@ def test_schedules_are_valid_crons_with_time_zones(spec):
     for deployment in scheduled:
         for schedule in deployment["schedules"]:
             CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+
+
+def test_the_compose_worker_pulls_from_the_pool_prefect_yaml_deploys_to(compose):
+    process = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    pools = {d["work_pool"]["name"] for d in process["deployments"]}
+    worker = compose["services"]["worker"]["command"]
+    assert pools == {_default(worker[worker.index("--pool") + 1])}
+    assert worker[worker.index("--type") + 1] == "process"
