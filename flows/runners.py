@@ -12,6 +12,17 @@ runners; nothing here schedules work itself:
 * `ray`: `prefect_ray.RayTaskRunner` (local Ray, or the cluster at `address`) where `prefect-ray`
   is installed; a clear `UserInputError` otherwise.
 
+Reproducibility: the same seeds give the same decisions on every runner. Bit-identical training
+also needs the same number of torch intra-op threads: Dask starts its worker processes with
+`OMP_NUM_THREADS=1` (so torch uses one thread there), while a plain process uses one per core,
+and float sums taken in another order differ in their last digits. Threads share one process's
+global random state, so a thread pool reproduces sequential training only where trainings do
+not overlap; worker processes (`dask`) do not share it.
+
+Dask workers receive a task's function pickled by value (the module attribute is the `Task`,
+not the function) with only the globals its code names: a task that calls a flow should import
+that flow in its body, or the flow travels without the globals its postponed annotations need.
+
 A flow's runner is fixed when it is decorated; `with_task_runner(flow, cfg)` returns a copy of the
 flow using the chosen runner, which is how a parent flow picks the runner of a child flow at run
 time.
