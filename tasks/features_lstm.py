@@ -93,6 +93,8 @@ def _forward_returns(panel, cfg: LstmWindowConfig) -> np.ndarray:
 
 def _gather(grid: np.ndarray, s_idx: np.ndarray, d_idx: np.ndarray, window: int) -> np.ndarray:
     """Windows ending at (s_idx, d_idx), z-scored within each window: (N, window, 6) float32."""
+    if len(s_idx) == 0:
+        return np.empty((0, window, grid.shape[2]), dtype=np.float32)
     view = sliding_window_view(grid, window, axis=1)  # (S, D - window + 1, 6, window), no copy
     out = np.empty((len(s_idx), window, grid.shape[2]), dtype=np.float32)
     for a in range(0, len(s_idx), _CHUNK):

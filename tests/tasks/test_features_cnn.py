@@ -234,3 +234,11 @@ def test_row_order_of_bars_does_not_matter():
     shuffled = bars.sample(fraction=1.0, shuffle=True, seed=7)
     cfg = CnnFeatureConfig()
     assert build_cnn_features(shuffled, cfg).equals(build_cnn_features(bars, cfg))
+
+
+def test_too_short_history_gives_an_empty_valid_table_with_counts():
+    bars = make_bars(start=date(2019, 1, 1), end=date(2019, 3, 20))
+    feats, counts = build_cnn_features_counted(bars, CnnFeatureConfig())
+    assert feats.height == 0
+    CnnFeaturesSchema.validate(feats, lazy=True)
+    assert counts.totals()["short_monthly_history"] == counts.totals()["candidates"] == 12

@@ -159,3 +159,8 @@ def test_bars_after_a_day_change_no_window_up_to_it(cut, mode, seed):
     assert len(before) > 0
     assert later.keys.select("symbol", "date").equals(before.keys.select("symbol", "date"))
     np.testing.assert_array_equal(later.x, before.x)
+
+
+def test_history_shorter_than_a_window_gives_no_windows():
+    win = build_lstm_windows(make_bars(n_days=20), LstmWindowConfig())
+    assert win.x.shape == (0, 30, 6) and win.y.shape == (0,) and win.keys.height == 0
