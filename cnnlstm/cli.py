@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # A flow run without PREFECT_API_URL starts a temporary local server; on a loaded 2-core
+    # machine it can take longer than Prefect's default 20 s to answer, so allow more.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
