@@ -151,7 +151,8 @@ def build_lstm_windows(
     w = cfg.window
     run = np.cumsum(panel.traded, axis=1, dtype=np.int32)  # traded days up to d
     full = np.zeros_like(panel.traded)
-    full[:, w - 1 :] = (run[:, w - 1 :] - np.pad(run, ((0, 0), (1, 0)))[:, : n_d - w + 1]) == w
+    if n_d >= w:  # traded days in [d - w + 1, d] == w
+        full[:, w - 1 :] = (run[:, w - 1 :] - np.pad(run, ((0, 0), (1, 0)))[:, : n_d - w + 1]) == w
     fwd = _forward_returns(panel, cfg)
     labelled = ~np.isnan(fwd)
 
