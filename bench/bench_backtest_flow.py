@@ -52,3 +52,6 @@ print(f"simulated market: {sim.n_stocks} stocks, {sim.start}..{sim.end}; {params
 print(f"cold run:   {cold_s:8.1f} s  (stages computed: {len(cold.stages)})")
 print(f"cached run: {cached_s:8.1f} s  (all stages from cache)")
 print(f"cached / cold = {cached_s / cold_s:.3f}")
+print("stage seconds (cold / cached):")
+for stage, seconds in cold.seconds.items():
+    print(f"  {stage:14s} {seconds:8.1f} / {cached.seconds.get(stage, float('nan')):6.2f}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from prefect import flow
 from prefect.logging import get_run_logger
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.tracking import tracking_uri
 from flows.model_stages import TrainedRef, train_cnn_stage, train_lstm_stage
@@ -40,6 +40,7 @@ class BacktestOutcome(BaseModel):
     networks: list[TrainedRef]
     tracked: TrackedRun | None
     stages: dict[str, str]
+    seconds: dict[str, float] = Field(default_factory=dict)
     out_dir: str | None = None
 
 
@@ -71,7 +72,9 @@ def backtest_flow(
 
     publish_markdown(files.markdown, "table2", "Table 2: the strategies over the test period")
     publish_table(picks.cnn.read_table(), "cnn-selection", "CNN selection per test month")
-    publish_markdown(stage_summary(run.states), "stages", "Stages computed or taken from cache")
+    publish_markdown(
+        stage_summary(run.states, run.seconds), "stages", "Stages computed or taken from cache"
+    )
     if tracked is not None:
         publish_link(tracked.link, "mlflow-run", f"MLflow run {tracked.run_id}")
     if out_dir:
@@ -83,6 +86,7 @@ def backtest_flow(
         networks=[cnn, lstm],
         tracked=tracked,
         stages=dict(run.states),
+        seconds=dict(run.seconds),
         out_dir=out_dir,
     )
 

@@ -42,8 +42,11 @@ def publish_link(url: str, key: str, text: str) -> None:
     create_link_artifact(link=url, link_text=text, key=key, description=text)
 
 
-def stage_summary(states: dict[str, str]) -> str:
-    """Markdown list of which stages ran and which came from the cache."""
-    lines = ["| stage | result |", "| --- | --- |"]
-    lines += [f"| {name} | {state} |" for name, state in states.items()]
+def stage_summary(states: dict[str, str], seconds: dict[str, float] | None = None) -> str:
+    """Markdown table of which stages ran, which came from the cache, and their wall seconds."""
+    seconds = seconds or {}
+    lines = ["| stage | result | seconds |", "| --- | --- | ---: |"]
+    for name, state in states.items():
+        took = f"{seconds[name]:.1f}" if name in seconds else "-"
+        lines.append(f"| {name} | {state} | {took} |")
     return "\n".join(lines)

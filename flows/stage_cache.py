@@ -19,6 +19,7 @@ microseconds where a frame would be pickled and hashed in full.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -88,12 +89,15 @@ class StageRunner:
     def __init__(self, *, refresh: bool = False) -> None:
         self.refresh = refresh
         self.states: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
 
     def __call__(
         self, stage: Task[..., R], *args: Any, label: str | None = None, **kwargs: Any
     ) -> R:
         """Run `stage` now and return its value (its exception propagates on failure)."""
+        started = time.perf_counter()
         state = bound(stage, refresh=self.refresh)(*args, return_state=True, **kwargs)
+        self.seconds[label or stage.name] = time.perf_counter() - started
         self.states[label or stage.name] = state.name
         return state.result()
 

@@ -172,7 +172,9 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
         tracked = run(track, logged, [cnn, lstm], result, files, tracking_uri())
     publish_markdown(files.markdown, "walk-forward-table2", "Table 2 of the walk-forward test")
     publish_table(chained.cnn.read_table(), "walk-forward-selection", "CNN selection per month")
-    publish_markdown(stage_summary(run.states), "walk-forward-stages", "Stages run or cached")
+    publish_markdown(
+        stage_summary(run.states, run.seconds), "walk-forward-stages", "Stages run or cached"
+    )
     logger.info(f"walk-forward over {len(months)} months, LSTM retrained {len(blocks)} times")
     return {
         "table2": files.markdown,
