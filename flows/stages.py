@@ -152,11 +152,15 @@ def validate(ingested: Ingested, protocol: Protocol) -> Dataset:
     if bars.height == 0:
         raise UserInputError(f"no bars between {span.start} and {span.end}")
     first, last = bars["date"].min(), bars["date"].max()
-    if first > protocol.train.start or last < protocol.test.start:
+    if first >= protocol.train.end or last < protocol.test.start:
         raise UserInputError(
-            f"the bars span {first}..{last}; the protocol needs training from "
-            f"{protocol.train.start} (with {LOOKBACK_MONTHS} months of history before it) and a "
-            f"test from {protocol.test.start}"
+            f"the bars span {first}..{last}; the protocol trains {protocol.train} and tests "
+            f"{protocol.test}: the data must reach into both"
+        )
+    if first > span.start:
+        logger.info(
+            f"bars start {first}, after {span.start}: the first training months lack the "
+            f"{LOOKBACK_MONTHS} months of history the CNN's features need and are not eligible"
         )
     if ingested.benchmark is not None:
         bench = ingested.benchmark.read_table().filter(
