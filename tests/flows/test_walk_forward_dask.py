@@ -1,0 +1,89 @@
+"""walk_forward on a Dask LocalCluster (worker processes) gives the sequential run's selections,
+trades and metrics: the task runner changes where months train, never what they decide."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import polars as pl
+import pytest
+import torch
+from mlflow import MlflowClient
+from prefect.artifacts import Artifact
+
+from flows.params import Period, Protocol, ResearchParams, TrackingParams
+from flows.runners import TaskRunnerConfig
+from flows.walk_forward import WalkForwardParams, walk_forward_flow
+from tasks.train import CnnTrainConfig, LstmTrainConfig
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def _params(tiny_data, runner: TaskRunnerConfig) -> WalkForwardParams:
+    research = ResearchParams(
+        data=tiny_data,
+        protocol=Protocol(
+            train=Period(start=date(2011, 3, 1), end=date(2012, 12, 31)),  # ignored here
+            test=Period(start=date(2013, 1, 1), end=date(2013, 3, 31)),
+        ),
+        cnn=CnnTrainConfig(epochs=2, batch_size=256),
+        lstm=LstmTrainConfig(epochs=2, batch_size=256),
+        lstm_windows={"max_windows_per_month": 60},
+        tracking=TrackingParams(experiment="test-walk-forward-dask", register_models=False),
+        refresh=True,  # the second run recomputes every stage instead of reading the first's
+    )
+    return WalkForwardParams(research=research, train_months=12, lstm_every=2, task_runner=runner)
+
+
+def _selection() -> pl.DataFrame:
+    """The selection table the latest walk-forward run published (month, symbol, score, rank)."""
+    artifact = Artifact.get("walk-forward-selection")
+    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
+    return pl.DataFrame(rows).sort("month", "rank")
+
+
+def _ledger(client: MlflowClient, run_id: str, name: str, tmp_path) -> pl.DataFrame:
+    path = client.download_artifacts(run_id, f"ledger/{name}", str(tmp_path / run_id))
+    return pl.read_csv(path)
+
+
+@pytest.mark.slow  # two walk-forward runs of 3 months (5 trainings each): 1-3 min
+def test_dask_local_cluster_reproduces_the_sequential_walk_forward(tiny_data, mlflow_tmp, tmp_path):
+    # Dask starts its workers with OMP_NUM_THREADS=1, so torch computes with one intra-op
+    # thread there; the sequential run must too for bit-identical training (float sums in
+    # another order drift in the last digits, and a validation loss would differ at 1e-4)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        sequential = walk_forward_flow(_params(tiny_data, TaskRunnerConfig(max_workers=1)))
+    finally:
+        torch.set_num_threads(threads)
+    seq_selection = _selection()
+    dask_runner = TaskRunnerConfig(kind="dask", n_workers=2, threads_per_worker=1)
+    dask = walk_forward_flow(_params(tiny_data, dask_runner))
+    dask_selection = _selection()
+
+    assert sequential["months"] == dask["months"] == 3
+    assert sequential["lstm_trainings"] == dask["lstm_trainings"] == 2
+    # every training really ran again under Dask (no cache hit)
+    assert "Cached" not in set(dask["stages"].values())
+    assert seq_selection.height >= 3
+    assert dask_selection.equals(seq_selection)
+
+    client = MlflowClient(mlflow_tmp)
+    seq_run, dask_run = sequential["mlflow_run"], dask["mlflow_run"]
+    assert seq_run != dask_run
+    seq_metrics = client.get_run(seq_run).data.metrics
+    dask_metrics = client.get_run(dask_run).data.metrics
+    assert seq_metrics.keys() == dask_metrics.keys()
+    assert "cnn_lstm.annualized_return" in seq_metrics
+    for key, value in seq_metrics.items():
+        if key.endswith(("fit_seconds", "samples_per_s")):
+            continue  # wall-clock measurements, not results
+        assert dask_metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+    for name in ("trades.csv", "nav.csv"):
+        assert _ledger(client, dask_run, name, tmp_path).equals(
+            _ledger(client, seq_run, name, tmp_path)
+        ), name
+    assert dask["table2"] == sequential["table2"]
