@@ -70,29 +70,28 @@ class Classifier(pl.LightningModule):
         return self.net(x)
 
     def model_step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Loss, per-sample correctness (float) and P(class 1) of a batch."""
+        """Loss, logits (B, 2) and labels of a batch."""
         x, y = batch
         logits = self(x).float()  # (B, 2); float32 under mixed precision too
-        loss = F.cross_entropy(logits, y)
-        correct = (logits.argmax(dim=1) == y).float()
-        prob_up = logits.softmax(dim=1)[:, 1]
-        return loss, correct, prob_up
+        return F.cross_entropy(logits, y), logits, y
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         """One optimisation step; epoch means of loss and accuracy are logged."""
-        loss, correct, _ = self.model_step(batch)
-        n = correct.shape[0]
+        loss, logits, y = self.model_step(batch)
+        acc = (logits.argmax(dim=1) == y).float().mean()
+        n = y.shape[0]
         self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=n)
-        self.log("train/acc", correct.mean(), on_step=False, on_epoch=True, batch_size=n)
+        self.log("train/acc", acc, on_step=False, on_epoch=True, batch_size=n)
         return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
         """Validation loss, accuracy and AUC (accumulated over the epoch)."""
-        loss, correct, prob_up = self.model_step(batch)
-        n = correct.shape[0]
-        self.val_auc.update(prob_up, batch[1])
+        loss, logits, y = self.model_step(batch)
+        acc = (logits.argmax(dim=1) == y).float().mean()
+        n = y.shape[0]
+        self.val_auc.update(logits.softmax(dim=1)[:, 1], y)
         self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=n)
-        self.log("val/acc", correct.mean(), on_epoch=True, prog_bar=True, batch_size=n)
+        self.log("val/acc", acc, on_epoch=True, prog_bar=True, batch_size=n)
         self.log("val/auc", self.val_auc, on_epoch=True, batch_size=n)
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
