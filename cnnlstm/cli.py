@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     # A flow run without PREFECT_API_URL starts a temporary local server; on a loaded 2-core
     # machine it can take longer than Prefect's default 20 s to answer, so allow more.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # Its telemetry writer races the flow for the temporary SQLite database ("database is
+    # locked" tracebacks); an explicit setting by the user still wins.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
