@@ -65,6 +65,12 @@ class TaskRunnerConfig(BaseModel):
         None, ge=1, description="dask LocalCluster: worker count (default: one per core)"
     )
     threads_per_worker: int = Field(1, ge=1, description="dask LocalCluster: threads per worker")
+    comm_timeout_s: int = Field(
+        300,
+        ge=30,
+        description="dask: seconds a connection may stay silent before it is dropped (Dask's "
+        "default of 30 s loses workers whose first imports and trainings hold the GIL long)",
+    )
     processes: bool = Field(
         True,
         description="dask LocalCluster: workers in separate processes (True) or threads "
@@ -130,7 +136,17 @@ def build_task_runner(cfg: TaskRunnerConfig) -> TaskRunner:
         return ThreadPoolTaskRunner(max_workers=cfg.max_workers)
     if cfg.kind == "dask":
         _require("prefect_dask", "prefect-dask", "dask")
+        import dask
         from prefect_dask import DaskTaskRunner
+
+        # Dask's configuration is process-wide and its nannies hand it to the worker processes
+        # they start: a longer silence is tolerated between this process, the scheduler and
+        # the workers. With the default 30 s, a busy 2-core machine lost every worker of a
+        # walk-forward run mid-way (the run then hung with tasks and no workers).
+        timeout = f"{cfg.comm_timeout_s}s"
+        dask.config.set(
+            {"distributed.comm.timeouts.tcp": timeout, "distributed.comm.timeouts.connect": timeout}
+        )
 
         if cfg.address is not None:
             return DaskTaskRunner(address=cfg.address)

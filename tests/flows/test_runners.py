@@ -67,6 +67,20 @@ def test_dask_local_cluster_settings_reach_the_runner():
     assert "3 workers x 2 threads" in cfg.describe()
 
 
+def test_dask_comm_timeout_is_set_for_the_cluster_it_starts():
+    import dask
+
+    keys = ("distributed.comm.timeouts.tcp", "distributed.comm.timeouts.connect")
+    before = {k: dask.config.get(k) for k in keys}
+    try:
+        build_task_runner(TaskRunnerConfig(kind="dask", comm_timeout_s=120))
+        assert {k: dask.config.get(k) for k in keys} == dict.fromkeys(keys, "120s")
+    finally:
+        dask.config.set(before)
+    with pytest.raises(ValidationError):
+        TaskRunnerConfig(kind="dask", comm_timeout_s=5)
+
+
 def test_dask_address_connects_to_an_existing_scheduler():
     runner = build_task_runner(TaskRunnerConfig(kind="dask", address="tcp://scheduler:8786"))
     assert runner.address == "tcp://scheduler:8786"
