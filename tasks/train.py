@@ -131,6 +131,8 @@ def train_cnn(
     Returns:
         The trained model.
     """
+    if "label" not in features.columns:
+        raise UserInputError("train_cnn needs the `label` column of the cnn_features table")
     labelled = features.filter(pl.col("label").is_not_null()).sort("month", "symbol")
     months = labelled["month"].unique().sort()
     if months.len() < 2:

@@ -1,3 +1,4 @@
+import pytest
 import pytorch_lightning as pl
 import torch
 
@@ -44,3 +45,27 @@ def test_one_epoch_logs_train_and_val_metrics(tmp_path):
     assert 0.0 <= float(trainer.callback_metrics["val/auc"]) <= 1.0
     probs = module.predict_step(x[:5], 0)
     assert probs.shape == (5,) and ((probs >= 0) & (probs <= 1)).all()
+
+
+def test_train_metrics_are_exact_epoch_means(tmp_path):
+    torch.manual_seed(1)
+    x, y = torch.randn(230, 1, 32), torch.randint(0, 2, (230,))
+    module = Classifier.for_network("cnn", CnnShape(dropout=0.0), lr=0.0)  # weights stay put
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        limit_val_batches=0,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, datamodule=TensorDataModule(x, y, batch_size=64))  # 4 uneven batches
+    with torch.no_grad():
+        logits = module(x)
+    expected_loss = torch.nn.functional.cross_entropy(logits, y)
+    expected_acc = (logits.argmax(1) == y).float().mean()
+    logged = trainer.callback_metrics
+    assert float(logged["train/loss"]) == pytest.approx(float(expected_loss), rel=1e-5)
+    assert float(logged["train/acc"]) == pytest.approx(float(expected_acc), rel=1e-6)

@@ -90,6 +90,10 @@ def test_cnn_refuses_too_little_history(small_market, tmp_path):
     one_month = feats.filter(pl.col("month") == feats["month"].min())
     with pytest.raises(UserInputError, match="at least 2 months"):
         train_cnn(one_month, CnnTrainConfig(epochs=1, **QUIET), tmp_path)
+    with pytest.raises(UserInputError, match="label"):
+        train_cnn(feats.drop("label"), CnnTrainConfig(epochs=1, **QUIET), tmp_path)
+    with pytest.raises(UserInputError, match="lack columns"):
+        score_cnn(tmp_path / "none.ckpt", feats.drop("x_05"))
 
 
 def test_lstm_trains_with_a_purged_tail_and_signals(small_market, tmp_path):
