@@ -4,8 +4,11 @@ Input contract: a `TaskRunnerConfig` (a frozen pydantic model, so the Prefect UI
 form and rejects bad values). `build_task_runner(cfg)` turns it into one of Prefect's own task
 runners; nothing here schedules work itself:
 
-* `threads` (default): `prefect.task_runners.ThreadPoolTaskRunner`; `max_workers=1` runs the
-  tasks one after another (the sequential reference run).
+* `threads` (default): `prefect.task_runners.ThreadPoolTaskRunner`. Its size defaults to one
+  worker: tasks run one after another, the sequential reference run. More threads overlap
+  trainings in one process, which share torch's global random state, so their numbers are not
+  reproducible (measured: a 4-month walk-forward's Table 2 changed with 2 threads); use them for
+  I/O-bound work, and `dask` to train in parallel.
 * `dask`: `prefect_dask.DaskTaskRunner` on a `distributed.LocalCluster` started for the flow run
   (`n_workers` x `threads_per_worker`, worker processes by default), or on an existing scheduler
   when `address` is given (`tcp://scheduler:8786`).
@@ -16,8 +19,8 @@ Reproducibility: the same seeds give the same decisions on every runner. Bit-ide
 also needs the same number of torch intra-op threads: Dask starts its worker processes with
 `OMP_NUM_THREADS=1` (so torch uses one thread there), while a plain process uses one per core,
 and float sums taken in another order differ in their last digits. Threads share one process's
-global random state, so a thread pool reproduces sequential training only where trainings do
-not overlap; worker processes (`dask`) do not share it.
+global random state, so a thread pool of more than one worker does not reproduce sequential
+training; worker processes (`dask`) do not share it.
 
 Dask workers receive a task's function pickled by value (the module attribute is the `Task`,
 not the function) with only the globals its code names: a task that calls a flow should import
@@ -53,7 +56,10 @@ class TaskRunnerConfig(BaseModel):
         "threads", description="threads (local thread pool), dask, or ray (where installed)"
     )
     max_workers: int | None = Field(
-        None, ge=1, description="threads: pool size (1 = sequential; default: Prefect's)"
+        None,
+        ge=1,
+        description="threads: pool size; none: 1 (sequential; more threads overlap trainings "
+        "that share torch's random state, so results are not reproducible)",
     )
     address: str | None = Field(
         None,
@@ -96,8 +102,7 @@ class TaskRunnerConfig(BaseModel):
     def describe(self) -> str:
         """A one-line human description, for logs and MLflow parameters."""
         if self.kind == "threads":
-            size = "default size" if self.max_workers is None else f"{self.max_workers} workers"
-            return f"threads ({size})"
+            return f"threads ({self.max_workers or 1} workers)"
         if self.address is not None:
             return f"{self.kind} at {self.address}"
         if self.kind == "dask":
@@ -133,7 +138,7 @@ def build_task_runner(cfg: TaskRunnerConfig) -> TaskRunner:
     if cfg.kind == "threads":
         from prefect.task_runners import ThreadPoolTaskRunner
 
-        return ThreadPoolTaskRunner(max_workers=cfg.max_workers)
+        return ThreadPoolTaskRunner(max_workers=cfg.max_workers or 1)
     if cfg.kind == "dask":
         _require("prefect_dask", "prefect-dask", "dask")
         import dask

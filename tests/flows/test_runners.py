@@ -15,11 +15,12 @@ from cnnlstm.errors import UserInputError
 from flows.runners import TaskRunnerConfig, build_task_runner, with_task_runner
 
 
-def test_default_is_a_thread_pool():
+def test_default_is_a_sequential_thread_pool():
     cfg = TaskRunnerConfig()
     runner = build_task_runner(cfg)
     assert isinstance(runner, ThreadPoolTaskRunner)
-    assert cfg.describe() == "threads (default size)"
+    assert runner._max_workers == 1  # reproducible: trainings never overlap
+    assert cfg.describe() == "threads (1 workers)"
 
 
 def test_threads_max_workers_reaches_the_pool():
