@@ -107,6 +107,7 @@ def fit_classifier(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=1.0 if data.has_validation else 0,
+        log_every_n_steps=max(1, min(50, -(-int(data.x_train.shape[0]) // cfg.batch_size))),
         deterministic=True if not torch.cuda.is_available() else "warn",
         default_root_dir=out_dir,
     )
