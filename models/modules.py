@@ -91,12 +91,12 @@ class Classifier(pl.LightningModule):
             correct = (logits.argmax(dim=1) == y).sum().float()
             self._train_sums += torch.stack([loss.detach() * n, correct, n])
         if batch_idx + 1 == self.trainer.num_training_batches:
-            total, sync = self._train_sums, self.trainer.world_size > 1
+            total = self._train_sums
             self.log(
                 "train/loss",
                 total[0] / total[2],
                 prog_bar=True,
-                sync_dist=sync,
+                sync_dist=True,
                 on_step=False,
                 on_epoch=True,
                 batch_size=1,
@@ -104,7 +104,7 @@ class Classifier(pl.LightningModule):
             self.log(
                 "train/acc",
                 total[1] / total[2],
-                sync_dist=sync,
+                sync_dist=True,
                 on_step=False,
                 on_epoch=True,
                 batch_size=1,
@@ -117,8 +117,8 @@ class Classifier(pl.LightningModule):
         acc = (logits.argmax(dim=1) == y).float().mean()
         n = y.shape[0]
         self.val_auc.update(logits.softmax(dim=1)[:, 1], y)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=n)
-        self.log("val/acc", acc, on_epoch=True, prog_bar=True, batch_size=n)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        self.log("val/acc", acc, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
         self.log("val/auc", self.val_auc, on_epoch=True, batch_size=n)
 
     def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
