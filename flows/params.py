@@ -196,7 +196,7 @@ class TrackingParams(BaseModel):
 
 
 #: The `fast` profile's LSTM training sample (windows) and early-stopping budgets.
-FAST_LSTM_WINDOWS = 50_000
+FAST_LSTM_WINDOWS = 20_000
 
 
 class ResearchParams(BaseModel):
