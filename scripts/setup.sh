@@ -8,6 +8,6 @@ PY=${PYTHON:-python3}
 # torch would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -m pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q -e ".[dev,dask]" 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install -q -e ".[dev,dask,postgres]" 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -c "import torch, pytorch_lightning, prefect, mlflow, polars, pandera.polars, numba" \
   || { echo "setup failed: a required package did not install" >&2; exit 1; }
