@@ -45,6 +45,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--execution", choices=["open", "close"], default="open",
                         help="trade signals at the next open (default) or the close")  # fmt: skip
     parser.add_argument("--on-invalid", choices=["fail", "quarantine"], default="fail")
+    parser.add_argument("--survivorship-biased", action="store_true",
+                        help="the stocks are survivors only: say so in the report")  # fmt: skip
     parser.add_argument("--experiment", default="cnnlstm-backtest", help="MLflow experiment")
     parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     parser.add_argument("--refresh", action="store_true", help="ignore cached stage results")
@@ -60,6 +62,7 @@ def build_params(args: argparse.Namespace):
     """
     from flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
     from tasks.features import LstmWindowConfig
+    from tasks.report import ReportConfig
 
     try:
         sim = {k: source_option_value(k, v) for k, v in args.sim}
@@ -88,6 +91,7 @@ def build_params(args: argparse.Namespace):
             profile=args.profile,
             market=args.market,
             lstm_windows=LstmWindowConfig(execution=args.execution),
+            report=ReportConfig(survivorship_caveat=args.survivorship_biased),
             tracking=TrackingParams(enabled=not args.no_mlflow, experiment=args.experiment),
             refresh=args.refresh,
         )

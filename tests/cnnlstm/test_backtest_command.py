@@ -38,6 +38,11 @@ def test_explicit_source_periods_and_options():
     assert params.protocol.execution == params.lstm_windows.execution == "close"
     assert params.market_config().name == "us" and params.cnn_config().profile == "paper"
     assert not params.tracking.enabled and params.refresh
+    assert not params.report.survivorship_caveat
+
+
+def test_survivorship_biased_adds_the_caveat_to_the_report():
+    assert _params("--survivorship-biased").report.survivorship_caveat
 
 
 @pytest.mark.parametrize(
