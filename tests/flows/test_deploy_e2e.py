@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -28,11 +29,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _api(url: str, payload: dict | None = None) -> dict:
+def _api(url: str, payload: dict | None = None, attempts: int = 10) -> dict:
+    """POST (or GET) JSON; a 503 (the server's SQLite busy with the scheduler) is retried."""
     data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as resp:
-        return json.loads(resp.read() or b"null")
+    for attempt in range(attempts):
+        request = urllib.request.Request(
+            url, data=data, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            if err.code != 503 or attempt == attempts - 1:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def _wait_healthy(api: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:
