@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from support import stop_process
 
 pytestmark = pytest.mark.server
 
@@ -77,12 +78,7 @@ def _server(cmd: list[str], env: dict[str, str], health_url: str, log: Path):
         _wait_http(health_url, proc, log)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=30)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import pytest
 import torch
 from mlflow import MlflowClient
 from pydantic import BaseModel, ConfigDict
+from support import stop_process
 
 from cnnlstm import tracking
 from cnnlstm.errors import UserInputError
@@ -180,12 +181,7 @@ def test_logs_to_a_real_mlflow_server_over_http(tmp_path, monkeypatch):
             ]
             assert (tmp_path / "server-artifacts").is_dir()  # stored by the server
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server, timeout=20)
 
 
 def test_promote_command(local_mlflow, capsys):

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from support import stop_process
 
 from flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
 from tasks.sources.sim import SimConfig
@@ -131,9 +132,4 @@ def test_deploy_from_prefect_yaml_and_run_backtest_through_the_api(tmp_path):
                 "| Annualized rate of return |"
             ) == 1
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server, timeout=30)

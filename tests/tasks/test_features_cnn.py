@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import random_walk_bars
 
 from cnnlstm.errors import UserInputError
 from schemas.features import CNN_FEATURE_COLUMNS, CnnFeaturesSchema
@@ -27,25 +28,8 @@ def make_bars(
     n_stocks: int = 6, start: date = date(2018, 1, 1), end: date = date(2019, 8, 30), seed: int = 0
 ) -> pl.DataFrame:
     """Weekday bars of a small random-walk market, every stock traded every day."""
-    rng = np.random.default_rng(seed)
     days = pl.date_range(start, end, "1d", eager=True)
-    days = days.filter(days.dt.weekday() <= 5)
-    n_d = days.len()
-    close = 10 * np.exp(np.cumsum(rng.normal(0, 0.02, (n_stocks, n_d)), axis=1))
-    open_ = close * np.exp(rng.normal(0, 0.005, close.shape))
-    volume = rng.uniform(1e5, 1e6, close.shape)
-    return pl.DataFrame(
-        {
-            "symbol": np.repeat([f"S{i:02d}" for i in range(n_stocks)], n_d),
-            "date": np.tile(days.to_numpy(), n_stocks),
-            "open": open_.ravel(),
-            "high": (np.maximum(open_, close) * 1.01).ravel(),
-            "low": (np.minimum(open_, close) * 0.99).ravel(),
-            "close": close.ravel(),
-            "volume": volume.ravel(),
-            "amount": (volume * close).ravel(),
-        }
-    )
+    return random_walk_bars(n_stocks, days.filter(days.dt.weekday() <= 5), seed)
 
 
 def closes(bars: pl.DataFrame, symbol: str) -> pl.DataFrame:

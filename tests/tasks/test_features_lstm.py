@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import random_walk_bars
 
 from cnnlstm.errors import UserInputError
 from tasks.features import WINDOW_FIELDS, LstmWindowConfig, build_lstm_windows
@@ -16,24 +17,9 @@ from tasks.features import WINDOW_FIELDS, LstmWindowConfig, build_lstm_windows
 
 def make_bars(n_stocks: int = 4, n_days: int = 120, seed: int = 0) -> pl.DataFrame:
     """Weekday bars of a small random-walk market, every stock traded every day."""
-    rng = np.random.default_rng(seed)
     days = pl.date_range(date(2020, 1, 1), date(2021, 12, 31), "1d", eager=True)
     days = days.filter(days.dt.weekday() <= 5).head(n_days)
-    close = 10 * np.exp(np.cumsum(rng.normal(0, 0.02, (n_stocks, n_days)), axis=1))
-    open_ = close * np.exp(rng.normal(0, 0.005, close.shape))
-    volume = rng.uniform(1e5, 1e6, close.shape)
-    return pl.DataFrame(
-        {
-            "symbol": np.repeat([f"S{i:02d}" for i in range(n_stocks)], n_days),
-            "date": np.tile(days.to_numpy(), n_stocks),
-            "open": open_.ravel(),
-            "high": (np.maximum(open_, close) * 1.01).ravel(),
-            "low": (np.minimum(open_, close) * 0.99).ravel(),
-            "close": close.ravel(),
-            "volume": volume.ravel(),
-            "amount": (volume * close * 1.001).ravel(),
-        }
-    )
+    return random_walk_bars(n_stocks, days, seed, amount_markup=1.001)
 
 
 def one_stock(bars: pl.DataFrame, symbol: str) -> pl.DataFrame:
