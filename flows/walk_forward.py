@@ -133,11 +133,15 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
         for b in blocks
     }
     lstm_futures = {b: run.submit(train_lstm_stage, f, lstm_cfg) for b, f in window_futures.items()}
+    # Every training finishes before any model is used: loading a checkpoint builds a module,
+    # which draws from torch's global random generator, and doing that here while a pool thread
+    # trains would change that training's dropout masks, so runs would not repeat.
+    cnns = {m: run.collect(f, f"train_cnn {m:%Y-%m}") for m, f in cnn_futures.items()}
+    lstms = {b: run.collect(f, f"train_lstm {b:%Y-%m}") for b, f in lstm_futures.items()}
     parts, signal_parts = [], []
     for i, month in enumerate(months):
-        cnn = run.collect(cnn_futures[month], f"train_cnn {month:%Y-%m}")
-        block = blocks[i // params.lstm_every]
-        lstm = run.collect(lstm_futures[block], f"train_lstm {block:%Y-%m}")
+        cnn = cnns[month]
+        lstm = lstms[blocks[i // params.lstm_every]]
         test = month_period(month, span.end)
         picks = run(select, features, cnn, research.selection, test, label=f"select {month:%Y-%m}")
         timing = run(
