@@ -13,6 +13,7 @@ day (their labels are known by then); the LSTM windows were cut at that day by t
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -25,7 +26,7 @@ from cnnlstm.errors import UserInputError
 from flows.params import Period
 from flows.stage_cache import stage_task
 from flows.stages import windows_from_arrays
-from tasks.train import CnnTrainConfig, LstmTrainConfig, train_cnn, train_lstm
+from tasks.train import CnnTrainConfig, LstmTrainConfig, TrainedModel, train_cnn, train_lstm
 
 
 class TrainedRef(BaseModel):
@@ -59,38 +60,32 @@ def _progress(stage: str) -> Any:
 @stage_task("train_cnn", version=1)
 def train_cnn_stage(features: ArtifactRef, cfg: CnnTrainConfig, train: Period) -> TrainedRef:
     """Train the CNN ranker on the training period's labelled months."""
-    logger = get_run_logger()
-    progress = _progress("train_cnn")
     table = training_months(features.read_table(), train)
     if table.height == 0:
         raise UserInputError(f"no CNN feature rows in the training period {train}")
-    with tempfile.TemporaryDirectory() as tmp:
-        trained = train_cnn(table, cfg, tmp)
-        update_progress_artifact(progress, 90.0)
-        checkpoint = store_file(trained.checkpoint, "train_cnn", kind="checkpoint")
-    update_progress_artifact(progress, 100.0)
-    logger.info(f"cnn: {len(trained.history)} epochs, best {trained.metrics}")
-    return TrainedRef(
-        network="cnn",
-        checkpoint=checkpoint,
-        metrics=_floats(trained.metrics),
-        history=[_floats(row) for row in trained.history],
-    )
+    return _train_and_store("cnn", lambda out_dir: train_cnn(table, cfg, out_dir))
 
 
 @stage_task("train_lstm", version=1)
 def train_lstm_stage(windows: ArtifactRef, cfg: LstmTrainConfig) -> TrainedRef:
     """Train the LSTM timer on the stored training windows."""
+    data = windows_from_arrays(windows.read_arrays())
+    return _train_and_store("lstm", lambda out_dir: train_lstm(data, cfg, out_dir))
+
+
+def _train_and_store(network: str, fit: Callable[[str], TrainedModel]) -> TrainedRef:
+    """Run `fit` in a scratch folder with a progress artifact; store its best checkpoint."""
     logger = get_run_logger()
-    progress = _progress("train_lstm")
+    stage = f"train_{network}"
+    progress = _progress(stage)
     with tempfile.TemporaryDirectory() as tmp:
-        trained = train_lstm(windows_from_arrays(windows.read_arrays()), cfg, tmp)
+        trained = fit(tmp)
         update_progress_artifact(progress, 90.0)
-        checkpoint = store_file(trained.checkpoint, "train_lstm", kind="checkpoint")
+        checkpoint = store_file(trained.checkpoint, stage, kind="checkpoint")
     update_progress_artifact(progress, 100.0)
-    logger.info(f"lstm: {len(trained.history)} epochs, best {trained.metrics}")
+    logger.info(f"{network}: {len(trained.history)} epochs, best {trained.metrics}")
     return TrainedRef(
-        network="lstm",
+        network=network,
         checkpoint=checkpoint,
         metrics=_floats(trained.metrics),
         history=[_floats(row) for row in trained.history],
