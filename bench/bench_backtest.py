@@ -21,10 +21,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import polars as pl  # noqa: E402
 
-from tasks.backtest import MarketArrays, MarketConfig, run_backtest  # noqa: E402
-from tasks.backtest.api import simulate  # noqa: E402
-from tasks.strategies import monthly_orders  # noqa: E402
-from tasks.timing import timing_plan  # noqa: E402
+from cnnlstm.tasks.backtest import MarketArrays, MarketConfig, run_backtest  # noqa: E402
+from cnnlstm.tasks.backtest.api import simulate  # noqa: E402
+from cnnlstm.tasks.strategies import monthly_orders  # noqa: E402
+from cnnlstm.tasks.timing import timing_plan  # noqa: E402
 
 
 def weekdays(n: int) -> list[date]:

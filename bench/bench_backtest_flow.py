@@ -32,9 +32,9 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-from flows.backtest import backtest_flow  # noqa: E402
-from flows.params import DataParams, ResearchParams, TrackingParams  # noqa: E402
-from tasks.sources.sim import SimConfig  # noqa: E402
+from cnnlstm.flows.backtest import backtest_flow  # noqa: E402
+from cnnlstm.flows.params import DataParams, ResearchParams, TrackingParams  # noqa: E402
+from cnnlstm.tasks.sources.sim import SimConfig  # noqa: E402
 
 sim = SimConfig() if args.n_stocks is None else SimConfig(n_stocks=args.n_stocks)
 params = ResearchParams.default_sim(

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from tasks.features import (
+from cnnlstm.tasks.features import (
     DRET_COLUMNS,
     MRET_COLUMNS,
     RAW_COLUMNS,
@@ -35,7 +35,7 @@ from tasks.features import (
     build_cnn_features,
     build_lstm_windows,
 )
-from tasks.sources.sim import SimConfig, simulate_market
+from cnnlstm.tasks.sources.sim import SimConfig, simulate_market
 
 
 def peak_gb() -> float:

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import polars as pl
 
-from schemas.bars import BarsSchema
-from schemas.validation import validate_table
-from tasks.ingest import ingest, ingest_data
-from tasks.sources.base import load_source
-from tasks.store import write_bars
+from cnnlstm.schemas.bars import BarsSchema
+from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.ingest import ingest, ingest_data
+from cnnlstm.tasks.sources.base import load_source
+from cnnlstm.tasks.store import write_bars
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

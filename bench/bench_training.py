@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/bench_training.py [--threads 1] [--rounds 2] [--accelerator auto]
 
 For each network, on the same random tensors (CNN: (N, 1, 32); LSTM: (N, 30, 6)) and batch size:
-* lightning: the project's path, `tasks.train_loop.fit_classifier` (Trainer, tensor-resident
+* lightning: the project's path, `cnnlstm.tasks.train_loop.fit_classifier` (Trainer, tensor-resident
   `TensorDataModule`, epoch metrics, best-checkpoint callback), `profile="paper"` so every epoch
   runs; samples/s over the whole fit including Trainer start-up.
 * bare: the same network, Adam and cross-entropy in a hand-written loop over the same
@@ -30,12 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from models.cnn import CnnShape
-from models.data import TensorBatches, TensorDataModule
-from models.lstm import LstmShape
-from models.modules import Classifier
-from tasks.train import CnnTrainConfig, LstmTrainConfig
-from tasks.train_loop import fit_classifier, seed_all
+from cnnlstm.models.cnn import CnnShape
+from cnnlstm.models.data import TensorBatches, TensorDataModule
+from cnnlstm.models.lstm import LstmShape
+from cnnlstm.models.modules import Classifier
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.train_loop import fit_classifier, seed_all
 
 
 def peak_rss_gb() -> float:

@@ -45,11 +45,11 @@ def main() -> None:
     )
     from prefect.testing.utilities import prefect_test_harness
 
-    from flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
-    from flows.runners import TaskRunnerConfig
-    from flows.walk_forward import WalkForwardParams, walk_forward_flow
-    from tasks.sources.sim import SimConfig
-    from tasks.train import CnnTrainConfig, LstmTrainConfig
+    from cnnlstm.flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
+    from cnnlstm.flows.runners import TaskRunnerConfig
+    from cnnlstm.flows.walk_forward import WalkForwardParams, walk_forward_flow
+    from cnnlstm.tasks.sources.sim import SimConfig
+    from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
     def params(months: int, runner: TaskRunnerConfig) -> WalkForwardParams:
         research = ResearchParams(
@@ -86,7 +86,7 @@ def main() -> None:
     # a long-lived cluster (as a compose `dask-scheduler` would be), warmed by one untimed run
     from distributed import LocalCluster
 
-    from flows.runners import build_task_runner
+    from cnnlstm.flows.runners import build_task_runner
 
     build_task_runner(runners[f"dask {w} processes"])  # sets the comm timeouts it would use
     cluster = LocalCluster(

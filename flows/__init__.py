@@ -1,1 +1,1 @@
-"""Prefect flows: each only chains the stage tasks of `flows.stages`."""
+"""Prefect flows: each only chains the stage tasks of `cnnlstm.flows.stages.data`."""

@@ -20,14 +20,25 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.tracking import tracking_uri
-from flows.model_stages import TrainedRef, train_cnn_stage, train_lstm_stage
-from flows.params import ResearchParams
-from flows.publish import publish_link, publish_markdown, publish_table, stage_summary
-from flows.stage_cache import StageRunner
-from flows.stages import cnn_features, ingest, input_fingerprint, lstm_windows, validate
-from flows.strategy_stages import ReportFiles, backtest, report, select, signals
-from flows.track import TrackedRun, track
+from cnnlstm.flows.params import ResearchParams
+from cnnlstm.flows.stages.cache import StageRunner
+from cnnlstm.flows.stages.data import (
+    cnn_features,
+    ingest,
+    input_fingerprint,
+    lstm_windows,
+    validate,
+)
+from cnnlstm.flows.stages.publish import (
+    publish_link,
+    publish_markdown,
+    publish_table,
+    stage_summary,
+)
+from cnnlstm.flows.stages.strategy import ReportFiles, backtest, report, select, signals
+from cnnlstm.flows.stages.track import TrackedRun, track
+from cnnlstm.flows.stages.training import TrainedRef, train_cnn_stage, train_lstm_stage
+from cnnlstm.infra.tracking import tracking_uri
 
 
 class BacktestOutcome(BaseModel):

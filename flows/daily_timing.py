@@ -20,8 +20,8 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import Field
 
-from cnnlstm.errors import UserInputError
-from flows.live import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.live import (
     LiveParams,
     champion_checkpoint,
     is_last_weekday_of_month,
@@ -31,12 +31,12 @@ from flows.live import (
     write_atomic,
     write_state,
 )
-from flows.publish import publish_table
-from flows.stage_cache import StageRunner
-from flows.stages import bars_as_of, ingest, input_fingerprint
-from tasks.daily_orders import daily_orders, held_after
-from tasks.features import LstmWindowConfig, build_lstm_windows
-from tasks.train import predict_lstm
+from cnnlstm.flows.stages.cache import StageRunner
+from cnnlstm.flows.stages.data import bars_as_of, ingest, input_fingerprint
+from cnnlstm.flows.stages.publish import publish_table
+from cnnlstm.tasks.daily_orders import daily_orders, held_after
+from cnnlstm.tasks.features import LstmWindowConfig, build_lstm_windows
+from cnnlstm.tasks.train import predict_lstm
 
 
 class DailyParams(LiveParams):

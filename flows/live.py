@@ -1,7 +1,7 @@
 """What the scheduled flows share: the live folder, the champion's checkpoint, the trading calendar.
 
-Input contract: the data directory (`cnnlstm.paths.data_home`) and the MLflow registry of
-`cnnlstm.tracking`. The published selection of month t is `live/selection-YYYY-MM.parquet`; the
+Input contract: the data directory (`cnnlstm.core.paths.data_home`) and the MLflow registry of
+`infra.tracking`. The published selection of month t is `live/selection-YYYY-MM.parquet`; the
 daily timing state is `live/timing-state.json` (the month and each symbol's decisions so far);
 each day's orders are `live/orders-YYYY-MM-DD.parquet`. Files are written atomically.
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm import tracking
-from cnnlstm.errors import UserInputError
-from cnnlstm.paths import data_home
-from flows.params import DataParams
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import data_home
+from cnnlstm.flows.params import DataParams
+from cnnlstm.infra import tracking
 
 
 class LiveParams(BaseModel):

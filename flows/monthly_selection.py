@@ -20,18 +20,18 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import Field
 
-from cnnlstm import tracking
-from flows.live import LiveParams, champion_checkpoint, selection_path, write_atomic
-from flows.model_stages import train_cnn_stage
-from flows.params import Period
-from flows.publish import publish_link, publish_table
-from flows.stage_cache import StageRunner
-from flows.stages import bars_as_of, cnn_features, ingest, input_fingerprint
-from flows.track import input_example
-from tasks.features import CnnFeatureConfig
-from tasks.select import SelectionConfig, select_top
-from tasks.train import CnnTrainConfig, score_cnn
-from tasks.train_loop import load_classifier
+from cnnlstm.flows.live import LiveParams, champion_checkpoint, selection_path, write_atomic
+from cnnlstm.flows.params import Period
+from cnnlstm.flows.stages.cache import StageRunner
+from cnnlstm.flows.stages.data import bars_as_of, cnn_features, ingest, input_fingerprint
+from cnnlstm.flows.stages.publish import publish_link, publish_table
+from cnnlstm.flows.stages.track import input_example
+from cnnlstm.flows.stages.training import train_cnn_stage
+from cnnlstm.infra import tracking
+from cnnlstm.tasks.features import CnnFeatureConfig
+from cnnlstm.tasks.select import SelectionConfig, select_top
+from cnnlstm.tasks.train import CnnTrainConfig, score_cnn
+from cnnlstm.tasks.train_loop import load_classifier
 
 
 class MonthlyParams(LiveParams):

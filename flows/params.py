@@ -17,14 +17,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cnnlstm.errors import UserInputError
-from cnnlstm.tracking import PromotionRule
-from tasks.backtest import MarketConfig
-from tasks.features import CnnFeatureConfig, LstmWindowConfig
-from tasks.report import ReportConfig
-from tasks.select import SelectionConfig
-from tasks.sources.sim import SimConfig
-from tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.infra.tracking import PromotionRule
+from cnnlstm.tasks.backtest import MarketConfig
+from cnnlstm.tasks.features import CnnFeatureConfig, LstmWindowConfig
+from cnnlstm.tasks.report import ReportConfig
+from cnnlstm.tasks.select import SelectionConfig
+from cnnlstm.tasks.sources.sim import SimConfig
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 Profile = Literal["fast", "paper"]
 
@@ -103,7 +103,7 @@ class DataParams(BaseModel):
         return self.source.strip().lower().split(":", 1)[0] == "sim"
 
     def reader_options(self) -> dict[str, Any]:
-        """The keyword options `tasks.sources.base.load_source` receives."""
+        """The keyword options `cnnlstm.tasks.sources.base.load_source` receives."""
         if self.is_sim:
             return self.sim.model_dump()
         return dict(self.source_options)

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cnnlstm.errors import UserInputError
+from cnnlstm.core.errors import UserInputError
 
 if TYPE_CHECKING:
     from prefect import Flow

@@ -29,12 +29,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm import tracking
-from flows.params import ResearchParams
-from flows.publish import publish_link, publish_markdown
-from flows.runners import TaskRunnerConfig, with_task_runner
-from flows.sweep_grid import PointResult, SweepPoint, comparison_table, expand_grid
-from flows.track import report_metrics
+from cnnlstm.flows.params import ResearchParams
+from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
+from cnnlstm.flows.stages.publish import publish_link, publish_markdown
+from cnnlstm.flows.stages.track import report_metrics
+from cnnlstm.flows.sweep_grid import PointResult, SweepPoint, comparison_table, expand_grid
+from cnnlstm.infra import tracking
 
 DEFAULT_COMPARE = [
     "cnn_lstm.annualized_return",
@@ -96,7 +96,7 @@ def run_point(point: SweepPoint) -> PointResult:
     # by value (the module attribute is the Task, not the function), with only the globals its
     # code names. A module-level `backtest_flow` would travel the same way and lose the globals
     # its `from __future__` annotations need (`ResearchParams`) when Prefect validates them.
-    from flows.backtest import backtest_flow
+    from cnnlstm.flows.backtest import backtest_flow
 
     outcome = backtest_flow.with_options(flow_run_name=f"sweep {point.label}")(params=point.params)
     return PointResult(

@@ -20,8 +20,8 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from cnnlstm.errors import UserInputError
-from flows.params import ResearchParams
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.params import ResearchParams
 
 
 class SweepPoint(BaseModel):

@@ -20,16 +20,22 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.artifacts import ArtifactRef, write_table
-from cnnlstm.tracking import tracking_uri
-from flows.model_stages import train_cnn_stage, train_lstm_stage
-from flows.params import Period, Protocol, ResearchParams
-from flows.publish import publish_markdown, publish_table, stage_summary
-from flows.runners import TaskRunnerConfig, with_task_runner
-from flows.stage_cache import StageRunner, stage_task
-from flows.stages import cnn_features, ingest, input_fingerprint, lstm_windows, validate
-from flows.strategy_stages import Selections, backtest, report, select, signals
-from flows.track import track
+from cnnlstm.flows.params import Period, Protocol, ResearchParams
+from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
+from cnnlstm.flows.stages.cache import StageRunner, stage_task
+from cnnlstm.flows.stages.data import (
+    cnn_features,
+    ingest,
+    input_fingerprint,
+    lstm_windows,
+    validate,
+)
+from cnnlstm.flows.stages.publish import publish_markdown, publish_table, stage_summary
+from cnnlstm.flows.stages.strategy import Selections, backtest, report, select, signals
+from cnnlstm.flows.stages.track import track
+from cnnlstm.flows.stages.training import train_cnn_stage, train_lstm_stage
+from cnnlstm.infra.artifacts import ArtifactRef, write_table
+from cnnlstm.infra.tracking import tracking_uri
 
 
 class WalkForwardParams(BaseModel):

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import BinaryAUROC
 
-from models.cnn import CnnRanker, CnnShape
-from models.lstm import LstmShape, LstmTimer
+from cnnlstm.models.cnn import CnnRanker, CnnShape
+from cnnlstm.models.lstm import LstmShape, LstmTimer
 
 NetKind = Literal["cnn", "lstm"]
 Init = Literal["default", "paper"]

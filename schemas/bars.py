@@ -8,7 +8,7 @@ missing row or a row with volume 0; it is never filled with fake prices.
 `SIM_INDEX`, or `EW_UNIVERSE` for a derived equal-weighted universe index).
 
 Validate collected frames (a LazyFrame checks only the schema) through
-`schemas.validation.validate_table`, which turns pandera's failures into a readable report.
+`cnnlstm.schemas.validation.validate_table`, which turns pandera's failures into a readable report.
 """
 
 from __future__ import annotations

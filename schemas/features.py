@@ -1,4 +1,4 @@
-"""The `cnn_features` table contract (built by `tasks.features.build_cnn_features`).
+"""The `cnn_features` table contract (built by `cnnlstm.tasks.features.build_cnn_features`).
 
 One row per eligible (symbol, month t): `month` is the first calendar day of month t,
 `rebalance_date` the last trading day before it; `mret_13 .. mret_2` are the raw monthly returns of
@@ -18,7 +18,7 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from tasks.features_cnn import RAW_COLUMNS, TABLE_COLUMNS, X_COLUMNS
+from cnnlstm.tasks.features_cnn import RAW_COLUMNS, TABLE_COLUMNS, X_COLUMNS
 
 CNN_FEATURE_COLUMNS: tuple[str, ...] = TABLE_COLUMNS
 """The columns of the `cnn_features` table, in their canonical order."""

@@ -4,7 +4,7 @@ See docs/ARCHITECTURE.md ("Tables"). `scores`: one row per (symbol, month) with 
 score (CNN P(class 1) or momentum return). `selection`: the month's chosen stocks with their
 rank (1 = best). `signals`: the LSTM's +1/-1 decision for day `d` (taken after its close).
 `trades`: the backtest ledger. `nav`: one row per (date, strategy) of daily values relative to
-the initial capital. Validate collected frames through `schemas.validation.validate_table`.
+the initial capital. Validate collected frames through `cnnlstm.schemas.validation.validate_table`.
 """
 
 from __future__ import annotations

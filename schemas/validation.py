@@ -1,7 +1,7 @@
 """Validate a table against its pandera schema and explain every failure in plain words.
 
 Input contract: a collected polars DataFrame and a pandera polars `DataFrameModel` (e.g.
-`schemas.bars.BarsSchema`). Validation is lazy and complete: every failing check is reported
+`cnnlstm.schemas.bars.BarsSchema`). Validation is lazy and complete: every failing check is reported
 with its count of rows and a few example rows (symbol, date and the offending values).
 
 Columns are checked and coerced here rather than inside pandera because pandera stops with a
@@ -25,8 +25,8 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
-from cnnlstm.errors import DataValidationError
-from cnnlstm.paths import data_home
+from cnnlstm.core.errors import DataValidationError
+from cnnlstm.core.paths import data_home
 
 OnInvalid = Literal["fail", "quarantine"]
 EXAMPLES_PER_CHECK = 3

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
-from tasks.timing import held_states
+from cnnlstm.tasks.timing import held_states
 
 ORDER_SCHEMA = {
     "symbol": pl.Utf8,

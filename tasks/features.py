@@ -9,7 +9,7 @@ can silently step over a gap.
 
 from __future__ import annotations
 
-from tasks.features_cnn import (
+from cnnlstm.tasks.features_cnn import (
     DRET_COLUMNS,
     MRET_COLUMNS,
     N_FEATURES,
@@ -20,7 +20,12 @@ from tasks.features_cnn import (
     build_cnn_features,
     build_cnn_features_counted,
 )
-from tasks.features_lstm import WINDOW_FIELDS, LstmWindowConfig, LstmWindows, build_lstm_windows
+from cnnlstm.tasks.features_lstm import (
+    WINDOW_FIELDS,
+    LstmWindowConfig,
+    LstmWindows,
+    build_lstm_windows,
+)
 
 __all__ = [
     "DRET_COLUMNS",

@@ -34,7 +34,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.features_panel import build_panel
+from cnnlstm.tasks.features_panel import build_panel
 
 log = logging.getLogger(__name__)
 

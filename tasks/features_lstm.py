@@ -29,8 +29,8 @@ import polars as pl
 from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.errors import UserInputError
-from tasks.features_panel import build_panel
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.features_panel import build_panel
 
 WINDOW_FIELDS = ("open", "close", "high", "low", "amount", "volume")
 LOG_FIELDS = ("amount", "volume")

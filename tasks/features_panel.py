@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from cnnlstm.errors import UserInputError
+from cnnlstm.core.errors import UserInputError
 
 BAR_FIELDS = ("open", "high", "low", "close", "volume", "amount")
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import polars as pl
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BarsSchema, BenchmarkSchema
-from schemas.validation import OnInvalid, validate_table
-from tasks.sources.base import SourceData, load_benchmark, load_source
-from tasks.store import write_bars, write_benchmark
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
+from cnnlstm.schemas.validation import OnInvalid, validate_table
+from cnnlstm.tasks.sources.base import SourceData, load_benchmark, load_source
+from cnnlstm.tasks.store import write_bars, write_benchmark
 
 EXAMPLES = 3
 

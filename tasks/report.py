@@ -20,11 +20,16 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.errors import UserInputError
-from schemas.strategy import NavSchema
-from schemas.validation import validate_table
-from tasks.report_figures import LABELS, drawdown_chart, net_value_chart, position_ratio_chart
-from tasks.report_metrics import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.strategy import NavSchema
+from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.report_figures import (
+    LABELS,
+    drawdown_chart,
+    net_value_chart,
+    position_ratio_chart,
+)
+from cnnlstm.tasks.report_metrics import (
     excess_return_ci,
     performance,
     round_trip_hit_rate,

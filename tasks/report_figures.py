@@ -14,7 +14,7 @@ import polars as pl
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
-from tasks.report_metrics import drawdown_series
+from cnnlstm.tasks.report_metrics import drawdown_series
 
 STYLE = {
     "benchmark": {"color": "black", "linestyle": "--", "linewidth": 1.6},

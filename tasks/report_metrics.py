@@ -14,7 +14,7 @@ import math
 import numpy as np
 import polars as pl
 
-from tasks.backtest.api import MarketArrays
+from cnnlstm.tasks.backtest.api import MarketArrays
 
 TRADING_DAYS = 252
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cnnlstm.errors import UserInputError
-from schemas.strategy import ScoresSchema, SelectionSchema
-from schemas.validation import validate_table
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.strategy import ScoresSchema, SelectionSchema
+from cnnlstm.schemas.validation import validate_table
 
 MOMENTUM_COLUMNS: tuple[str, ...] = tuple(f"mret_{k}" for k in range(12, 1, -1))
 """Raw monthly returns of months t-12 .. t-2: the momentum formation window."""

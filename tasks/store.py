@@ -22,8 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BAR_COLUMNS, BARS_DTYPES, BENCHMARK_COLUMNS
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS, BARS_DTYPES, BENCHMARK_COLUMNS
 
 _KEY = ["symbol", "date"]
 _VALUES = [c for c in BAR_COLUMNS if c not in _KEY]

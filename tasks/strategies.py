@@ -18,10 +18,10 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from cnnlstm.errors import UserInputError
-from schemas.strategy import NavSchema, TradesSchema
-from schemas.validation import validate_table
-from tasks.backtest.api import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.strategy import NavSchema, TradesSchema
+from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.backtest.api import (
     NO_INSTRUCTION,
     BacktestResult,
     MarketArrays,
@@ -29,9 +29,9 @@ from tasks.backtest.api import (
     market_arrays,
     run_backtest,
 )
-from tasks.backtest.engine import SESSION_CLOSE, SESSION_OPEN
-from tasks.backtest.market import MarketConfig
-from tasks.timing import Execution, month_days, timing_plan
+from cnnlstm.tasks.backtest.engine import SESSION_CLOSE, SESSION_OPEN
+from cnnlstm.tasks.backtest.market import MarketConfig
+from cnnlstm.tasks.timing import Execution, month_days, timing_plan
 
 EW_UNIVERSE = "EW_UNIVERSE"
 
@@ -61,7 +61,7 @@ def monthly_orders(
         name: The strategy's name in the results.
         selection: (month, symbol) rows; months outside the calendar are ignored.
         execution: "open" or "close" (see the module docstring).
-        timing: A `tasks.timing.timing_plan` (month, symbol, date, hold) replacing "hold all
+        timing: A `cnnlstm.tasks.timing.timing_plan` (month, symbol, date, hold) replacing "hold all
             month" for the selected stocks.
 
     Raises:

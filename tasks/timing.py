@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
-from cnnlstm.errors import UserInputError
+from cnnlstm.core.errors import UserInputError
 
 Execution = Literal["open", "close"]
 

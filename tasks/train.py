@@ -23,14 +23,14 @@ import polars as pl
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.errors import UserInputError
-from models.cnn import CnnShape
-from models.data import TensorDataModule
-from models.lstm import LstmShape
-from models.modules import Classifier
-from tasks.features_cnn import X_COLUMNS
-from tasks.features_lstm import LstmWindows
-from tasks.train_loop import TrainedModel, fit_classifier, predict_probabilities, seed_all
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.models.cnn import CnnShape
+from cnnlstm.models.data import TensorDataModule
+from cnnlstm.models.lstm import LstmShape
+from cnnlstm.models.modules import Classifier
+from cnnlstm.tasks.features_cnn import X_COLUMNS
+from cnnlstm.tasks.features_lstm import LstmWindows
+from cnnlstm.tasks.train_loop import TrainedModel, fit_classifier, predict_probabilities, seed_all
 
 PAPER_EPOCHS = {"cnn": 500, "lstm": 100}
 FAST_MAX_EPOCHS = {"cnn": 60, "lstm": 30}

@@ -1,7 +1,7 @@
 """The Lightning fit and the batched inference shared by both networks' training tasks.
 
 Input contract: a `models.modules.Classifier`, a `models.data.TensorDataModule` and a training
-configuration from `tasks.train` (profile, epochs, patience, seed, accelerator, devices,
+configuration from `cnnlstm.tasks.train` (profile, epochs, patience, seed, accelerator, devices,
 strategy, precision, progress bar). Writes only the best checkpoint under `out_dir` (and the
 logger's files when a logger is given).
 """
@@ -17,8 +17,8 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from models.data import TensorDataModule
-from models.modules import Classifier
+from cnnlstm.models.data import TensorDataModule
+from cnnlstm.models.modules import Classifier
 
 _PREDICT_BATCH = 65_536
 

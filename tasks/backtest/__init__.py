@@ -1,13 +1,13 @@
 """The backtest: market presets, the compiled kernel and the friendly API around it."""
 
-from tasks.backtest.api import (
+from cnnlstm.tasks.backtest.api import (
     BacktestResult,
     MarketArrays,
     StrategyOrders,
     market_arrays,
     run_backtest,
 )
-from tasks.backtest.market import MarketConfig
+from cnnlstm.tasks.backtest.market import MarketConfig
 
 __all__ = [
     "BacktestResult",

@@ -16,8 +16,8 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from cnnlstm.errors import UserInputError
-from tasks.backtest.engine import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.backtest.engine import (
     BLOCK_NAMES,
     REASON_NAMES,
     SESSION_CLOSE,
@@ -26,7 +26,7 @@ from tasks.backtest.engine import (
     CostParams,
     simulate_nb,
 )
-from tasks.backtest.market import MarketConfig
+from cnnlstm.tasks.backtest.market import MarketConfig
 
 NO_INSTRUCTION = -1
 
@@ -65,7 +65,7 @@ class MarketArrays:
 
 @dataclass(frozen=True)
 class StrategyOrders:
-    """One strategy's instructions for the kernel (see `tasks.backtest.engine`)."""
+    """One strategy's instructions for the kernel (see `cnnlstm.tasks.backtest.engine`)."""
 
     name: str
     instr_open: np.ndarray  # (T, N) int8: 1 hold, 0 flat, -1 no instruction

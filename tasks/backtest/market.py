@@ -20,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.errors import UserInputError
+from cnnlstm.core.errors import UserInputError
 
 MarketName = Literal["cn", "us", "custom"]
 

@@ -21,7 +21,7 @@ from typing import Any
 import polars as pl
 import pydantic
 
-from cnnlstm.errors import UserInputError
+from cnnlstm.core.errors import UserInputError
 
 
 @dataclass
@@ -85,13 +85,13 @@ class SourceData:
 
 
 SOURCE_KINDS: dict[str, str] = {
-    "qlib": "tasks.sources.qlib",
-    "akshare": "tasks.sources.akshare",
-    "netease": "tasks.sources.netease",
-    "csv": "tasks.sources.tabular",
-    "parquet": "tasks.sources.tabular",
-    "akshare-online": "tasks.sources.online",
-    "yfinance": "tasks.sources.online",
+    "qlib": "cnnlstm.tasks.sources.qlib",
+    "akshare": "cnnlstm.tasks.sources.akshare",
+    "netease": "cnnlstm.tasks.sources.netease",
+    "csv": "cnnlstm.tasks.sources.tabular",
+    "parquet": "cnnlstm.tasks.sources.tabular",
+    "akshare-online": "cnnlstm.tasks.sources.online",
+    "yfinance": "cnnlstm.tasks.sources.online",
 }
 """Each file or online kind and the module whose `load(kind, path, **options)` reads it."""
 
@@ -161,7 +161,7 @@ def load_benchmark(spec: str) -> pl.DataFrame:
 
 def _load_sim(options: dict[str, Any]) -> SourceData:
     """Run the built-in simulated market with `options` as `SimConfig` fields."""
-    from tasks.sources.sim import SimConfig, simulate_market
+    from cnnlstm.tasks.sources.sim import SimConfig, simulate_market
 
     try:
         cfg = SimConfig(**options)

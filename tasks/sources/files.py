@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cnnlstm.errors import UserInputError
+from cnnlstm.core.errors import UserInputError
 
 MISSING_TOKENS = ("", "None", "none", "null", "NULL", "NaN", "nan", "-", "--")
 """Cell texts that mean "no value" (read as null, then reported by the schema if required)."""

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import polars as pl
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BENCHMARK_COLUMNS
-from tasks.sources.files import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BENCHMARK_COLUMNS
+from cnnlstm.tasks.sources.files import (
     check_date_order,
     data_files,
     parse_dates,

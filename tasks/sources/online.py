@@ -23,11 +23,11 @@ from typing import Any
 import polars as pl
 from tqdm import tqdm
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BAR_COLUMNS
-from tasks.sources.akshare import akshare_to_bars, from_akshare_frames
-from tasks.sources.base import SourceData, summarize
-from tasks.sources.files import parse_numbers
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS
+from cnnlstm.tasks.sources.akshare import akshare_to_bars, from_akshare_frames
+from cnnlstm.tasks.sources.base import SourceData, summarize
+from cnnlstm.tasks.sources.files import parse_numbers
 
 YFINANCE_COLUMNS = {
     "Date": "date",

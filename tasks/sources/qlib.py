@@ -24,9 +24,9 @@ import numpy as np
 import polars as pl
 from tqdm import tqdm
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BAR_COLUMNS, BENCHMARK_COLUMNS
-from tasks.sources.base import SourceData, summarize
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS, BENCHMARK_COLUMNS
+from cnnlstm.tasks.sources.base import SourceData, summarize
 
 FIELDS = ("open", "high", "low", "close", "volume", "factor")
 INDEX_PATTERN = re.compile(r"^(SH000|SZ399|SH950|CSI)\d*", re.IGNORECASE)

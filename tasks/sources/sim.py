@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.sources.base import SourceData, summarize
-from tasks.sources.sim_bars import BENCHMARK_SYMBOL, build_bars, build_benchmark, symbols_for
-from tasks.sources.sim_calendar import trading_calendar
-from tasks.sources.sim_config import SimConfig
-from tasks.sources.sim_lifecycle import delist_below_price, draw_lifecycle
-from tasks.sources.sim_paths import draw_stock_params, simulate_paths
+from cnnlstm.tasks.sources.base import SourceData, summarize
+from cnnlstm.tasks.sources.sim_bars import (
+    BENCHMARK_SYMBOL,
+    build_bars,
+    build_benchmark,
+    symbols_for,
+)
+from cnnlstm.tasks.sources.sim_calendar import trading_calendar
+from cnnlstm.tasks.sources.sim_config import SimConfig
+from cnnlstm.tasks.sources.sim_lifecycle import delist_below_price, draw_lifecycle
+from cnnlstm.tasks.sources.sim_paths import draw_stock_params, simulate_paths
 
 __all__ = ["BENCHMARK_SYMBOL", "SimConfig", "simulate_market", "symbols_for"]
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from tasks.sources.sim_calendar import TradingCalendar
-from tasks.sources.sim_config import SimConfig
-from tasks.sources.sim_lifecycle import Lifecycle
-from tasks.sources.sim_paths import PricePaths, StockParams
+from cnnlstm.tasks.sources.sim_calendar import TradingCalendar
+from cnnlstm.tasks.sources.sim_config import SimConfig
+from cnnlstm.tasks.sources.sim_lifecycle import Lifecycle
+from cnnlstm.tasks.sources.sim_paths import PricePaths, StockParams
 
 BENCHMARK_SYMBOL = "SIM_INDEX"
 INDEX_BASE = 1000.0

@@ -39,9 +39,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.sources.sim_calendar import TradingCalendar
-from tasks.sources.sim_config import SimConfig
-from tasks.sources.sim_lifecycle import Lifecycle
+from cnnlstm.tasks.sources.sim_calendar import TradingCalendar
+from cnnlstm.tasks.sources.sim_config import SimConfig
+from cnnlstm.tasks.sources.sim_lifecycle import Lifecycle
 
 TRADING_DAYS_PER_YEAR = 252
 VARIANCE_CAP = 25.0

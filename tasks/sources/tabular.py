@@ -18,10 +18,10 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BAR_COLUMNS, BENCHMARK_COLUMNS
-from tasks.sources.base import SourceData, summarize
-from tasks.sources.files import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS, BENCHMARK_COLUMNS
+from cnnlstm.tasks.sources.base import SourceData, summarize
+from cnnlstm.tasks.sources.files import (
     FILE_COLUMN,
     LINE_COLUMN,
     check_date_order,

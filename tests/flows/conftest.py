@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from flows.params import DataParams, Period, Protocol
-from tasks.sources.sim import SimConfig
+from cnnlstm.flows.params import DataParams, Period, Protocol
+from cnnlstm.tasks.sources.sim import SimConfig
 
 # SQLAlchemy and Starlette deprecations raised inside MLflow and Prefect's server: by module only.
 FLOW_WARNING_FILTERS = [

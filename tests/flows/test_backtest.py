@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-import flows.strategy_stages as strategy_stages
-from cnnlstm import tracking
-from flows.backtest import backtest_flow
-from flows.params import ResearchParams, TrackingParams
-from tasks.train import CnnTrainConfig, LstmTrainConfig
+import cnnlstm.flows.stages.strategy as strategy_stages
+from cnnlstm.flows.backtest import backtest_flow
+from cnnlstm.flows.params import ResearchParams, TrackingParams
+from cnnlstm.infra import tracking
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from support import stop_process
 
-from flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
-from tasks.sources.sim import SimConfig
+from cnnlstm.flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
+from cnnlstm.tasks.sources.sim import SimConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).parent / "prefect")

@@ -5,15 +5,15 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from flows.backtest import backtest_flow
-from flows.daily_timing import DailyParams, daily_timing_flow
-from flows.live import read_state
-from flows.monthly_selection import MonthlyParams, monthly_selection_flow
-from flows.params import ResearchParams, TrackingParams
-from tasks.daily_orders import daily_orders
-from tasks.features import LstmWindowConfig
-from tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.backtest import backtest_flow
+from cnnlstm.flows.daily_timing import DailyParams, daily_timing_flow
+from cnnlstm.flows.live import read_state
+from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
+from cnnlstm.flows.params import ResearchParams, TrackingParams
+from cnnlstm.tasks.daily_orders import daily_orders
+from cnnlstm.tasks.features import LstmWindowConfig
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

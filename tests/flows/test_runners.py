@@ -11,8 +11,8 @@ from prefect import flow, task
 from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import ValidationError
 
-from cnnlstm.errors import UserInputError
-from flows.runners import TaskRunnerConfig, build_task_runner, with_task_runner
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.runners import TaskRunnerConfig, build_task_runner, with_task_runner
 
 
 def test_default_is_a_sequential_thread_pool():

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from mlflow import MlflowClient
 
-from flows.params import ResearchParams, TrackingParams
-from flows.runners import TaskRunnerConfig
-from flows.sweep import SweepParams, sweep_flow
-from tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.flows.params import ResearchParams, TrackingParams
+from cnnlstm.flows.runners import TaskRunnerConfig
+from cnnlstm.flows.sweep import SweepParams, sweep_flow
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

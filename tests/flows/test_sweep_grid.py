@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from cnnlstm.errors import UserInputError
-from flows.params import ResearchParams
-from flows.sweep_grid import PointResult, comparison_table, expand_grid
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.params import ResearchParams
+from cnnlstm.flows.sweep_grid import PointResult, comparison_table, expand_grid
 
 
 @pytest.fixture(scope="module")

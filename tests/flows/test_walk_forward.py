@@ -4,17 +4,17 @@ from datetime import date
 
 import pytest
 
-from flows.params import Period, Protocol, ResearchParams, TrackingParams
-from flows.runners import TaskRunnerConfig
-from flows.walk_forward import (
+from cnnlstm.flows.params import Period, Protocol, ResearchParams, TrackingParams
+from cnnlstm.flows.runners import TaskRunnerConfig
+from cnnlstm.flows.walk_forward import (
     WalkForwardParams,
     history_before,
     month_period,
     month_starts,
     walk_forward_flow,
 )
-from tasks.features import LstmWindowConfig
-from tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.features import LstmWindowConfig
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 
 def test_month_arithmetic_never_reaches_into_the_month_it_trains_for():

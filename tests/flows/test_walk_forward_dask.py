@@ -12,10 +12,10 @@ import torch
 from mlflow import MlflowClient
 from prefect.artifacts import Artifact
 
-from flows.params import Period, Protocol, ResearchParams, TrackingParams
-from flows.runners import TaskRunnerConfig
-from flows.walk_forward import WalkForwardParams, walk_forward_flow
-from tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.flows.params import Period, Protocol, ResearchParams, TrackingParams
+from cnnlstm.flows.runners import TaskRunnerConfig
+from cnnlstm.flows.walk_forward import WalkForwardParams, walk_forward_flow
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models.cnn import CnnRanker, CnnShape
+from cnnlstm.models.cnn import CnnRanker, CnnShape
 
 
 def test_logits_shape_including_a_batch_of_one():

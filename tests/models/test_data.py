@@ -1,6 +1,6 @@
 import torch
 
-from models.data import TensorBatches, TensorDataModule
+from cnnlstm.models.data import TensorBatches, TensorDataModule
 
 
 def _data(n=103):

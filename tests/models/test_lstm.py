@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from models.lstm import LstmShape, LstmTimer
+from cnnlstm.models.lstm import LstmShape, LstmTimer
 
 
 def test_logits_shape_including_a_batch_of_one():

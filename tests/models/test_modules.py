@@ -2,10 +2,10 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from models.cnn import CnnShape
-from models.data import TensorDataModule
-from models.lstm import LstmShape
-from models.modules import Classifier
+from cnnlstm.models.cnn import CnnShape
+from cnnlstm.models.data import TensorDataModule
+from cnnlstm.models.lstm import LstmShape
+from cnnlstm.models.modules import Classifier
 
 
 def test_paper_init_draws_standard_normal_weights():

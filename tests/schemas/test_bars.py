@@ -6,7 +6,7 @@ import pandera.errors
 import polars as pl
 import pytest
 
-from schemas.bars import BAR_COLUMNS, BarsSchema, BenchmarkSchema
+from cnnlstm.schemas.bars import BAR_COLUMNS, BarsSchema, BenchmarkSchema
 
 
 def good_bars() -> pl.DataFrame:

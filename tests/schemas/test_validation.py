@@ -5,9 +5,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm.errors import DataValidationError
-from schemas.bars import BAR_COLUMNS, BarsSchema, BenchmarkSchema
-from schemas.validation import validate_table
+from cnnlstm.core.errors import DataValidationError
+from cnnlstm.schemas.bars import BAR_COLUMNS, BarsSchema, BenchmarkSchema
+from cnnlstm.schemas.validation import validate_table
 
 
 def bars_with_problems() -> pl.DataFrame:

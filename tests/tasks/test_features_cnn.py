@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import random_walk_bars
 
-from cnnlstm.errors import UserInputError
-from schemas.features import CNN_FEATURE_COLUMNS, CnnFeaturesSchema
-from tasks.features import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.features import CNN_FEATURE_COLUMNS, CnnFeaturesSchema
+from cnnlstm.tasks.features import (
     DRET_COLUMNS,
     MRET_COLUMNS,
     RAW_COLUMNS,

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import random_walk_bars
 
-from cnnlstm.errors import UserInputError
-from tasks.features import WINDOW_FIELDS, LstmWindowConfig, build_lstm_windows
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.features import WINDOW_FIELDS, LstmWindowConfig, build_lstm_windows
 
 
 def make_bars(n_stocks: int = 4, n_days: int = 120, seed: int = 0) -> pl.DataFrame:

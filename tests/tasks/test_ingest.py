@@ -5,11 +5,11 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm.errors import DataValidationError, UserInputError
-from schemas.bars import BAR_COLUMNS
-from tasks.ingest import ingest, ingest_data
-from tasks.sources.base import SourceData, summarize
-from tasks.store import read_bars, read_benchmark
+from cnnlstm.core.errors import DataValidationError, UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS
+from cnnlstm.tasks.ingest import ingest, ingest_data
+from cnnlstm.tasks.sources.base import SourceData, summarize
+from cnnlstm.tasks.store import read_bars, read_benchmark
 
 HEADER = "date,open,high,low,close,volume,Name\n"
 GOOD = [

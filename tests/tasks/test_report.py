@@ -8,11 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from tasks.backtest import MarketConfig
-from tasks.features import CnnFeatureConfig, build_cnn_features
-from tasks.report import ReportConfig, ReportInputs, build_report, write_report
-from tasks.report_metrics import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.backtest import MarketConfig
+from cnnlstm.tasks.features import CnnFeatureConfig, build_cnn_features
+from cnnlstm.tasks.report import ReportConfig, ReportInputs, build_report, write_report
+from cnnlstm.tasks.report_metrics import (
     excess_return_ci,
     max_drawdown,
     performance,
@@ -20,9 +20,9 @@ from tasks.report_metrics import (
     score_diagnostics,
     timing_accuracy,
 )
-from tasks.select import SelectionConfig, momentum_scores, select_top, universe_selection
-from tasks.sources.sim import SimConfig, simulate_market
-from tasks.strategies import StrategySet, run_strategies
+from cnnlstm.tasks.select import SelectionConfig, momentum_scores, select_top, universe_selection
+from cnnlstm.tasks.sources.sim import SimConfig, simulate_market
+from cnnlstm.tasks.strategies import StrategySet, run_strategies
 
 DAYS = [date(2020, 1, d) for d in (2, 3, 6, 7)]
 
@@ -213,8 +213,8 @@ def test_planted_momentum_shows_in_the_momentum_rank_ic():
 
 
 def test_signal_outcomes_from_the_execution_price():
-    from tasks.backtest.api import market_arrays
-    from tasks.report_metrics import signal_outcomes
+    from cnnlstm.tasks.backtest.api import market_arrays
+    from cnnlstm.tasks.report_metrics import signal_outcomes
     from tests.tasks.backtest.helpers import DATES, bars_from
 
     opens = {"A": [10.0, 11, 12, 13, 14, 15, 16]}

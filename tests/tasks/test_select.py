@@ -5,8 +5,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm.errors import DataValidationError, UserInputError
-from tasks.select import SelectionConfig, momentum_scores, select_top
+from cnnlstm.core.errors import DataValidationError, UserInputError
+from cnnlstm.tasks.select import SelectionConfig, momentum_scores, select_top
 
 JAN, FEB = date(2020, 1, 1), date(2020, 2, 1)
 

@@ -5,9 +5,15 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BAR_COLUMNS
-from tasks.store import read_bars, read_benchmark, stored_symbols, write_bars, write_benchmark
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS
+from cnnlstm.tasks.store import (
+    read_bars,
+    read_benchmark,
+    stored_symbols,
+    write_bars,
+    write_benchmark,
+)
 
 
 def make_bars(symbols=("A", "B"), start=date(2019, 12, 30), days=6) -> pl.DataFrame:

@@ -6,13 +6,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from tasks.backtest import MarketConfig, market_arrays, run_backtest
-from tasks.features import CnnFeatureConfig, build_cnn_features
-from tasks.report_metrics import max_drawdown
-from tasks.select import SelectionConfig, momentum_scores, select_top
-from tasks.sources.sim import SimConfig, simulate_market
-from tasks.strategies import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.backtest import MarketConfig, market_arrays, run_backtest
+from cnnlstm.tasks.features import CnnFeatureConfig, build_cnn_features
+from cnnlstm.tasks.report_metrics import max_drawdown
+from cnnlstm.tasks.select import SelectionConfig, momentum_scores, select_top
+from cnnlstm.tasks.sources.sim import SimConfig, simulate_market
+from cnnlstm.tasks.strategies import (
     StrategySet,
     benchmark_nav,
     build_strategies,
@@ -20,7 +20,7 @@ from tasks.strategies import (
     monthly_orders,
     run_strategies,
 )
-from tasks.timing import timing_plan
+from cnnlstm.tasks.timing import timing_plan
 from tests.tasks.backtest.helpers import DATES, FEB, MAR, bars_from, flat_market, selection
 
 FREE = MarketConfig.frictionless().model_copy(update={"initial_capital": 1000.0})
@@ -178,7 +178,7 @@ def test_baselines_agree_with_the_reference_yardstick(shared_data):
     import subprocess
     import sys
 
-    from tasks.sources.qlib import load, load_benchmark
+    from cnnlstm.tasks.sources.qlib import load, load_benchmark
 
     tool = shared_data.parent / "tools" / "reference_baselines.py"
     if not tool.is_file():

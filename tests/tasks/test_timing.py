@@ -5,8 +5,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from tasks.timing import held_states, timing_plan
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.timing import held_states, timing_plan
 
 D = [date(2020, 1, 31), date(2020, 2, 3), date(2020, 2, 4), date(2020, 2, 5), date(2020, 2, 6)]
 FEB = date(2020, 2, 1)

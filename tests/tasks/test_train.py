@@ -24,16 +24,16 @@ import torch
 from pytorch_lightning.loggers import CSVLogger
 from torchmetrics.functional.classification import binary_auroc
 
-from cnnlstm.errors import UserInputError
-from tasks.features import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.features import (
     CnnFeatureConfig,
     LstmWindowConfig,
     LstmWindows,
     build_cnn_features,
     build_lstm_windows,
 )
-from tasks.sources.sim import SimConfig, simulate_market
-from tasks.train import (
+from cnnlstm.tasks.sources.sim import SimConfig, simulate_market
+from cnnlstm.tasks.train import (
     CnnTrainConfig,
     LstmTrainConfig,
     predict_lstm,
@@ -197,7 +197,7 @@ def test_lstm_accuracy_out_of_sample_is_above_chance_only_with_planted_drift(sim
 
 
 def test_precision_auto_is_full_precision_without_a_gpu(monkeypatch):
-    from tasks.train_loop import resolve_precision
+    from cnnlstm.tasks.train_loop import resolve_precision
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_precision("auto", "auto") == "32-true"

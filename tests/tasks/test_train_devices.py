@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from pytorch_lightning.accelerators import CPUAccelerator
 from pytorch_lightning.strategies import DDPStrategy, SingleDeviceStrategy
 
-from tasks.features_cnn import X_COLUMNS
-from tasks.train import CnnTrainConfig, train_cnn
+from cnnlstm.tasks.features_cnn import X_COLUMNS
+from cnnlstm.tasks.train import CnnTrainConfig, train_cnn
 
 
 class _RecordingTrainer(pl_lightning.Trainer):

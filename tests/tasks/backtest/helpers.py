@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from tasks.backtest.api import MarketArrays, market_arrays
+from cnnlstm.tasks.backtest.api import MarketArrays, market_arrays
 
 # Two trading days at the end of January, four in February, one in March.
 DATES = [

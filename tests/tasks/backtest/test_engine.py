@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tasks.backtest import MarketConfig, run_backtest
-from tasks.backtest.api import market_arrays
-from tasks.strategies import monthly_orders
+from cnnlstm.tasks.backtest import MarketConfig, run_backtest
+from cnnlstm.tasks.backtest.api import market_arrays
+from cnnlstm.tasks.strategies import monthly_orders
 from tests.tasks.backtest.helpers import DATES, FEB, bars_from, flat_market, selection
 
 FREE = MarketConfig.frictionless().model_copy(update={"initial_capital": 1000.0})
@@ -186,7 +186,7 @@ def test_cash_plus_positions_equals_nav_and_costs_reconcile():
 def test_prices_after_day_d_change_nothing_on_or_before_d(seed, cut, close_mode):
     from datetime import date, timedelta
 
-    from tasks.backtest.api import MarketArrays
+    from cnnlstm.tasks.backtest.api import MarketArrays
 
     rng = np.random.default_rng(seed)
     days = [d for d in (date(2021, 1, 1) + timedelta(k) for k in range(90)) if d.weekday() < 5]

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from cnnlstm.errors import UserInputError
-from tasks.backtest import MarketConfig
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.backtest import MarketConfig
 
 
 def test_presets_and_overrides():

@@ -5,15 +5,15 @@ from datetime import date, timedelta
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BAR_COLUMNS
-from tasks.sources.akshare import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS
+from cnnlstm.tasks.sources.akshare import (
     REASON_LIMIT,
     REASON_NONPOSITIVE,
     REASON_STRETCH,
     find_distorted_stretches,
 )
-from tasks.sources.base import load_benchmark, load_source
+from cnnlstm.tasks.sources.base import load_benchmark, load_source
 
 HEADER = "日期,股票代码,开盘,收盘,最高,最低,成交量,成交额,振幅,涨跌幅,涨跌额,换手率\n"
 

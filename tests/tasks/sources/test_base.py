@@ -4,10 +4,10 @@ from datetime import date
 
 import pytest
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BAR_COLUMNS, BarsSchema, BenchmarkSchema
-from schemas.validation import validate_table
-from tasks.sources.base import load_benchmark, load_source, parse_spec
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS, BarsSchema, BenchmarkSchema
+from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.sources.base import load_benchmark, load_source, parse_spec
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from tasks.sources.base import load_benchmark, load_source
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.sources.base import load_benchmark, load_source
 
 HEADER = "日期,股票代码,名称,收盘价,最高价,最低价,开盘价,前收盘,涨跌额,涨跌幅,成交量,成交金额\n"
 ROWS = [

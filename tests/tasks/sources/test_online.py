@@ -13,9 +13,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from tasks.sources.base import load_source
-from tasks.sources.online import akshare_source, yfinance_source
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.sources.base import load_source
+from cnnlstm.tasks.sources.online import akshare_source, yfinance_source
 
 
 def test_akshare_adapter_on_stock_zh_a_hist_frames(shared_data):

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from tasks.sources.base import load_benchmark, load_source
-from tasks.sources.qlib import FIELDS
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.sources.base import load_benchmark, load_source
+from cnnlstm.tasks.sources.qlib import FIELDS
 
 CALENDAR = ["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07", "2020-01-08"]
 

@@ -11,12 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from schemas.bars import BarsSchema, BenchmarkSchema
-from tasks.sources.sim import BENCHMARK_SYMBOL, SimConfig, simulate_market, symbols_for
-from tasks.sources.sim_bars import build_benchmark
-from tasks.sources.sim_calendar import TradingCalendar, trading_calendar
-from tasks.sources.sim_lifecycle import Lifecycle, delist_below_price, draw_lifecycle
-from tasks.sources.sim_paths import PricePaths, StockParams, monthly_tilt
+from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
+from cnnlstm.tasks.sources.sim import BENCHMARK_SYMBOL, SimConfig, simulate_market, symbols_for
+from cnnlstm.tasks.sources.sim_bars import build_benchmark
+from cnnlstm.tasks.sources.sim_calendar import TradingCalendar, trading_calendar
+from cnnlstm.tasks.sources.sim_lifecycle import Lifecycle, delist_below_price, draw_lifecycle
+from cnnlstm.tasks.sources.sim_paths import PricePaths, StockParams, monthly_tilt
 
 SMALL = SimConfig(
     n_stocks=60, start=date(2012, 1, 1), end=date(2014, 12, 31), seed=7, delisted_fraction=0.2

@@ -6,9 +6,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm.errors import UserInputError
-from schemas.bars import BAR_COLUMNS
-from tasks.sources.base import load_benchmark, load_source
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS
+from cnnlstm.tasks.sources.base import load_benchmark, load_source
 
 KAGGLE = (
     "date,open,high,low,close,volume,Name\n"

@@ -1,6 +1,6 @@
 """The `cnnlstm` console command.
 
-Each subcommand lives in its own module under `cnnlstm.commands` and exposes two functions:
+Each subcommand lives in its own module under `cnnlstm.cli.commands` and exposes two functions:
 `register(subparsers)`, which adds its parser, and `run(args) -> int`, which does the work.
 Modules are discovered, so adding a subcommand never touches this file.
 """
@@ -13,8 +13,9 @@ import os
 import pkgutil
 import sys
 
-from cnnlstm import __version__, commands
-from cnnlstm.errors import UserInputError
+from cnnlstm import __version__
+from cnnlstm.cli import commands
+from cnnlstm.core.errors import UserInputError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cnnlstm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"cnnlstm.commands.{info.name}")
+        module = importlib.import_module(f"cnnlstm.cli.commands.{info.name}")
         sub_parser = module.register(sub)
         sub_parser.set_defaults(_run=module.run)
     return parser

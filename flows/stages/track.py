@@ -21,12 +21,12 @@ import numpy as np
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
-from cnnlstm import tracking
-from flows.model_stages import TrainedRef
-from flows.params import ResearchParams
-from flows.stage_cache import stage_task
-from flows.strategy_stages import Backtest, ReportFiles
-from tasks.train_loop import load_classifier
+from cnnlstm.flows.params import ResearchParams
+from cnnlstm.flows.stages.cache import stage_task
+from cnnlstm.flows.stages.strategy import Backtest, ReportFiles
+from cnnlstm.flows.stages.training import TrainedRef
+from cnnlstm.infra import tracking
+from cnnlstm.tasks.train_loop import load_classifier
 
 
 class TrackedRun(BaseModel):

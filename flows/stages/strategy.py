@@ -1,7 +1,7 @@
 """The strategy stages as cached Prefect tasks: select, LSTM signals, backtest, report.
 
-Input contract: the validated `Dataset` (`flows.stages.validate`), the `cnn_features` artifact,
-the trained networks (`flows.model_stages.TrainedRef`) and the protocol's test period. Outputs
+Input contract: the validated `Dataset` (`flows.stages.data.validate`), the `cnn_features` artifact,
+the trained networks (`flows.stages.training.TrainedRef`) and the protocol's test period. Outputs
 are the `scores`/`selection`/`signals`/`trades`/`nav` tables of `schemas/strategy.py` and the
 report's files, each a content-addressed artifact.
 
@@ -19,22 +19,28 @@ import polars as pl
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
-from cnnlstm.artifacts import ArtifactRef, store_file, write_json, write_table
-from cnnlstm.errors import UserInputError
-from flows.model_stages import TrainedRef
-from flows.params import Period, Protocol
-from flows.stage_cache import stage_task
-from flows.stages import Dataset
-from schemas.strategy import NavSchema, ScoresSchema, SelectionSchema, SignalsSchema, TradesSchema
-from schemas.validation import validate_table
-from tasks.backtest import MarketConfig
-from tasks.features import LstmWindowConfig, build_lstm_windows
-from tasks.report import ReportConfig, ReportInputs, build_report, write_report
-from tasks.report_metrics import signal_outcomes
-from tasks.select import SelectionConfig, momentum_scores, select_top, universe_selection
-from tasks.strategies import StrategySet, run_strategies
-from tasks.timing import month_days
-from tasks.train import predict_lstm, score_cnn
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.params import Period, Protocol
+from cnnlstm.flows.stages.cache import stage_task
+from cnnlstm.flows.stages.data import Dataset
+from cnnlstm.flows.stages.training import TrainedRef
+from cnnlstm.infra.artifacts import ArtifactRef, store_file, write_json, write_table
+from cnnlstm.schemas.strategy import (
+    NavSchema,
+    ScoresSchema,
+    SelectionSchema,
+    SignalsSchema,
+    TradesSchema,
+)
+from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.backtest import MarketConfig
+from cnnlstm.tasks.features import LstmWindowConfig, build_lstm_windows
+from cnnlstm.tasks.report import ReportConfig, ReportInputs, build_report, write_report
+from cnnlstm.tasks.report_metrics import signal_outcomes
+from cnnlstm.tasks.select import SelectionConfig, momentum_scores, select_top, universe_selection
+from cnnlstm.tasks.strategies import StrategySet, run_strategies
+from cnnlstm.tasks.timing import month_days
+from cnnlstm.tasks.train import predict_lstm, score_cnn
 
 
 class Selections(BaseModel):
@@ -190,7 +196,7 @@ def report(
     cfg: ReportConfig,
 ) -> ReportFiles:
     """Table 2, metrics.json and the figures of the backtest."""
-    from tasks.backtest import market_arrays
+    from cnnlstm.tasks.backtest import market_arrays
 
     nav = result.nav.read_table()
     trades = result.trades.read_table()

@@ -1,7 +1,7 @@
 """The network stages as cached Prefect tasks: train the CNN, train the LSTM, and their outputs.
 
-Input contract: the `cnn_features` table artifact (`flows.stages.cnn_features`) and the labelled
-LSTM window arrays (`flows.stages.lstm_windows`: `x` (N, window, 6), `y` (N,), `date`, `symbol`).
+Input contract: the `cnn_features` table artifact (`stages.data.cnn_features`) and the labelled
+LSTM window arrays (`stages.data.lstm_windows`: `x` (N, window, 6), `y` (N,), `date`, `symbol`).
 Each training writes its best checkpoint as a content-addressed artifact and returns a
 `TrainedRef`: the checkpoint's reference, the best epoch's metrics and the per-epoch history
 (kept small and inline, so MLflow can log the curves without re-training).
@@ -21,12 +21,12 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.artifacts import ArtifactRef, store_file
-from cnnlstm.errors import UserInputError
-from flows.params import Period
-from flows.stage_cache import stage_task
-from flows.stages import windows_from_arrays
-from tasks.train import CnnTrainConfig, LstmTrainConfig, TrainedModel, train_cnn, train_lstm
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.params import Period
+from cnnlstm.flows.stages.cache import stage_task
+from cnnlstm.flows.stages.data import windows_from_arrays
+from cnnlstm.infra.artifacts import ArtifactRef, store_file
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig, TrainedModel, train_cnn, train_lstm
 
 
 class TrainedRef(BaseModel):

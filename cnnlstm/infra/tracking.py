@@ -26,8 +26,8 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.errors import UserInputError
-from cnnlstm.paths import data_home
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import data_home
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"

@@ -16,9 +16,9 @@ from mlflow import MlflowClient
 from pydantic import BaseModel, ConfigDict
 from support import stop_process
 
-from cnnlstm import tracking
-from cnnlstm.errors import UserInputError
-from cnnlstm.paths import data_home
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import data_home
+from cnnlstm.infra import tracking
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.store.*"),
@@ -185,7 +185,7 @@ def test_logs_to_a_real_mlflow_server_over_http(tmp_path, monkeypatch):
 
 
 def test_promote_command(local_mlflow, capsys):
-    from cnnlstm.cli import main
+    from cnnlstm.cli.main import main
 
     _, first = _log_run(0.5, seed=1)
     _log_run(0.7, seed=2)

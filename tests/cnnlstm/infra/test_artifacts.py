@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from cnnlstm.artifacts import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.infra.artifacts import (
     ArtifactMissingError,
     ArtifactRef,
     artifacts_root,
@@ -20,7 +21,6 @@ from cnnlstm.artifacts import (
     write_json,
     write_table,
 )
-from cnnlstm.errors import UserInputError
 
 
 class _Cfg(BaseModel):

@@ -1,7 +1,7 @@
 """How a stage becomes a cached Prefect task whose cache lives beside its artifacts.
 
 `stage_task("train_lstm", version=1)` decorates a function as a Prefect task whose cache key is
-`cnnlstm.artifacts.stage_cache_key(stage, version, arguments)`: the fingerprints of the
+`cnnlstm.infra.artifacts.stage_cache_key(stage, version, arguments)`: the fingerprints of the
 `ArtifactRef`s it receives, its parameters (pydantic models as JSON) and its version, never
 Prefect's cloudpickle hash of frames. Results are persisted (they are only the small refs).
 
@@ -29,8 +29,8 @@ from prefect import Task, task
 from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture
 
-from cnnlstm.artifacts import stage_cache_key
-from cnnlstm.paths import data_home
+from cnnlstm.core.paths import data_home
+from cnnlstm.infra.artifacts import stage_cache_key
 
 R = TypeVar("R")
 

@@ -30,8 +30,8 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm import __version__
-from cnnlstm.errors import UserInputError
-from cnnlstm.paths import data_home
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import data_home
 
 ArtifactKind = Literal["table", "arrays", "checkpoint", "json", "file"]
 

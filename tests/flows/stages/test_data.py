@@ -7,10 +7,10 @@ import pytest
 from prefect import flow
 from prefect.logging import disable_run_logger
 
-from cnnlstm.errors import UserInputError
-from flows.params import DataParams, Period, Protocol
-from flows.stage_cache import StageRunner
-from flows.stages import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.params import DataParams, Period, Protocol
+from cnnlstm.flows.stages.cache import StageRunner
+from cnnlstm.flows.stages.data import (
     cnn_features,
     default_store,
     ingest,
@@ -19,7 +19,7 @@ from flows.stages import (
     research_span,
     validate,
 )
-from tasks.features import CnnFeatureConfig, LstmWindowConfig
+from cnnlstm.tasks.features import CnnFeatureConfig, LstmWindowConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -75,7 +75,7 @@ def test_windows_never_read_past_the_training_period(tiny_data, tiny_protocol):
         .alias(c)
         for c in ("open", "high", "low", "close")
     )
-    from cnnlstm.artifacts import write_table
+    from cnnlstm.infra.artifacts import write_table
 
     shocked_ref = write_table(shocked, "validate")
     with disable_run_logger():

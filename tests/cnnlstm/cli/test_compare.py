@@ -5,8 +5,8 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm import tracking
-from cnnlstm.cli import main
+from cnnlstm.cli.main import main
+from cnnlstm.infra import tracking
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.store.*"),

@@ -6,9 +6,9 @@ from datetime import date
 import polars as pl
 import pytest
 
-from cnnlstm.cli import main
-from cnnlstm.paths import default_store
-from tasks.store import read_bars, read_benchmark
+from cnnlstm.cli.main import main
+from cnnlstm.core.paths import default_store
+from cnnlstm.tasks.store import read_bars, read_benchmark
 
 SIM = ["--source", "sim", "--sim", "n_stocks=20", "--sim", "start=2015-01-01"]
 SIM += ["--sim", "end=2015-12-31", "--sim", "seed=3"]

@@ -19,8 +19,8 @@ import time
 
 from pydantic import ValidationError
 
-from cnnlstm.commands.ingest import _key_value, source_option_value
-from cnnlstm.errors import UserInputError
+from cnnlstm.cli.commands.ingest import _key_value, source_option_value
+from cnnlstm.core.errors import UserInputError
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -60,9 +60,9 @@ def build_params(args: argparse.Namespace):
     Raises:
         UserInputError: a period, option or setting is invalid.
     """
-    from flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
-    from tasks.features import LstmWindowConfig
-    from tasks.report import ReportConfig
+    from cnnlstm.flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
+    from cnnlstm.tasks.features import LstmWindowConfig
+    from cnnlstm.tasks.report import ReportConfig
 
     try:
         sim = {k: source_option_value(k, v) for k, v in args.sim}
@@ -105,7 +105,7 @@ def build_params(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Run the backtest flow and print Table 2."""
     params = build_params(args)
-    from flows.backtest import backtest_flow
+    from cnnlstm.flows.backtest import backtest_flow
 
     started = time.perf_counter()
     outcome = backtest_flow(params, out_dir=args.out)

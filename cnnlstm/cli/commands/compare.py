@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cnnlstm.errors import UserInputError
+from cnnlstm.core.errors import UserInputError
 
 KEY_METRICS = (
     "cnn_lstm.annualized_return",
@@ -53,7 +53,7 @@ def fetch_runs(run_ids: list[str], experiment: str, last: int) -> list:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from cnnlstm import tracking
+    from cnnlstm.infra import tracking
 
     tracking.configure()
     client = MlflowClient()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnnlstm.errors import UserInputError
+from cnnlstm.core.errors import UserInputError
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     """Promote, then show where the aliases point."""
     from mlflow.exceptions import MlflowException
 
-    from cnnlstm import tracking
+    from cnnlstm.infra import tracking
 
     if not args.show:
         if not args.version:

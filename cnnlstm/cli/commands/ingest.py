@@ -15,8 +15,8 @@ import argparse
 import json
 from pathlib import Path
 
-from cnnlstm.errors import UserInputError
-from cnnlstm.paths import default_store
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import default_store
 
 LIST_OPTIONS = frozenset({"symbols", "st_symbols"})
 """Source options that take a list: `--option symbols=SH600000,SH600010`."""
@@ -97,7 +97,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Ingest and print the report; returns the exit code."""
-    from tasks.ingest import ingest
+    from cnnlstm.tasks.ingest import ingest
 
     is_sim = args.source.strip().lower().split(":")[0] == "sim"
     if args.sim and not is_sim:

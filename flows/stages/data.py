@@ -21,31 +21,31 @@ import polars as pl
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
-from cnnlstm.artifacts import (
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import data_home
+from cnnlstm.flows.params import DataParams, Period, Protocol
+from cnnlstm.flows.stages.cache import stage_task
+from cnnlstm.infra.artifacts import (
     ArtifactRef,
     fingerprint_input_path,
     write_arrays,
     write_json,
     write_table,
 )
-from cnnlstm.errors import UserInputError
-from cnnlstm.paths import data_home
-from flows.params import DataParams, Period, Protocol
-from flows.stage_cache import stage_task
-from schemas.bars import BarsSchema, BenchmarkSchema
-from schemas.features import CnnFeaturesSchema
-from schemas.validation import validate_table
-from tasks.features import (
+from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
+from cnnlstm.schemas.features import CnnFeaturesSchema
+from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.features import (
     CnnFeatureConfig,
     LstmWindowConfig,
     LstmWindows,
     build_cnn_features_counted,
     build_lstm_windows,
 )
-from tasks.ingest import ingest_data
-from tasks.sources.base import load_benchmark, load_source, parse_spec
-from tasks.store import read_bars, read_benchmark
-from tasks.strategies import EW_UNIVERSE, equal_weight_index
+from cnnlstm.tasks.ingest import ingest_data
+from cnnlstm.tasks.sources.base import load_benchmark, load_source, parse_spec
+from cnnlstm.tasks.store import read_bars, read_benchmark
+from cnnlstm.tasks.strategies import EW_UNIVERSE, equal_weight_index
 
 #: Months of history before the training period that the CNN's features need (t-13 .. t-2).
 LOOKBACK_MONTHS = 15

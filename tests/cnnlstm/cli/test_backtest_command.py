@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from cnnlstm.cli import build_parser, main
-from cnnlstm.commands.backtest import build_params
+from cnnlstm.cli.commands.backtest import build_params
+from cnnlstm.cli.main import build_parser, main
 
 
 def _params(*argv: str):
