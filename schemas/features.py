@@ -7,8 +7,8 @@ months t-13 .. t-2, `dret_20 .. dret_1` the raw daily returns of the 20 trading 
 never null); `target_return` is month t's return and `label` (0/1) whether it beat the month's
 median, both null while month t is not complete.
 
-The 64 numeric columns are generated from the column-name constants of `tasks.features_cnn`, so
-the schema and the builder can never disagree on names.
+The column names are defined here, and the feature builder (`tasks.features_cnn`) takes them from
+this module, so the schema and the builder can never disagree on names.
 """
 
 from __future__ import annotations
@@ -18,7 +18,22 @@ import datetime as dt
 import pandera.polars as pa
 import polars as pl
 
-from cnnlstm.tasks.features_cnn import RAW_COLUMNS, TABLE_COLUMNS, X_COLUMNS
+MONTH_LAGS = tuple(range(13, 1, -1))  # 13 .. 2
+DAY_LAGS = tuple(range(20, 0, -1))  # 20 .. 1
+MRET_COLUMNS = tuple(f"mret_{k}" for k in MONTH_LAGS)
+DRET_COLUMNS = tuple(f"dret_{k}" for k in DAY_LAGS)
+RAW_COLUMNS = MRET_COLUMNS + DRET_COLUMNS
+X_COLUMNS = tuple(f"x_{i:02d}" for i in range(len(RAW_COLUMNS)))
+N_FEATURES = len(X_COLUMNS)  # 32
+TABLE_COLUMNS = (
+    "symbol",
+    "month",
+    "rebalance_date",
+    *RAW_COLUMNS,
+    *X_COLUMNS,
+    "target_return",
+    "label",
+)
 
 CNN_FEATURE_COLUMNS: tuple[str, ...] = TABLE_COLUMNS
 """The columns of the `cnn_features` table, in their canonical order."""

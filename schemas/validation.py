@@ -17,7 +17,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -26,7 +25,6 @@ import pandera.polars as pa
 import polars as pl
 
 from cnnlstm.core.errors import DataValidationError
-from cnnlstm.core.paths import data_home
 
 OnInvalid = Literal["fail", "quarantine"]
 EXAMPLES_PER_CHECK = 3
@@ -61,8 +59,8 @@ def validate_table(
         table: The table's name in messages (e.g. "bars", "benchmark").
         on_invalid: "fail" raises on any invalid row; "quarantine" writes invalid rows with
             their reasons to `quarantine_path` and returns the rest.
-        quarantine_path: Where rejected rows go (`.parquet`, else CSV); defaults to
-            `<data home>/quarantine/<table>-<UTC timestamp>.parquet`.
+        quarantine_path: Where rejected rows go (`.parquet`, else CSV); required with
+            `on_invalid="quarantine"` (the caller owns file locations, e.g. the store's folder).
 
     Returns:
         The valid rows, coerced to the schema's dtypes and column order, with the count and
@@ -249,8 +247,9 @@ def _write_quarantine(
 ) -> Path:
     """Write the rejected rows (as given, with their row number and reasons); return the path."""
     if path is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        path = data_home() / "quarantine" / f"{table}-{stamp}.parquet"
+        raise DataValidationError(
+            f"{table}: on_invalid='quarantine' needs a quarantine_path for the rejected rows"
+        )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rejected = (

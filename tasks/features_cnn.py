@@ -34,26 +34,33 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from cnnlstm.schemas.features import (
+    DAY_LAGS,
+    DRET_COLUMNS,
+    MONTH_LAGS,
+    MRET_COLUMNS,
+    N_FEATURES,
+    RAW_COLUMNS,
+    TABLE_COLUMNS,
+    X_COLUMNS,
+)
 from cnnlstm.tasks.features_panel import build_panel
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "DAY_LAGS",
+    "DRET_COLUMNS",
+    "MONTH_LAGS",
+    "MRET_COLUMNS",
+    "N_FEATURES",
+    "RAW_COLUMNS",
+    "TABLE_COLUMNS",
+    "X_COLUMNS",
+    "CnnFeatureConfig",
+    "build_cnn_features",
+    "build_cnn_features_counted",
+]
 
-MONTH_LAGS = tuple(range(13, 1, -1))  # 13 .. 2
-DAY_LAGS = tuple(range(20, 0, -1))  # 20 .. 1
-MRET_COLUMNS = tuple(f"mret_{k}" for k in MONTH_LAGS)
-DRET_COLUMNS = tuple(f"dret_{k}" for k in DAY_LAGS)
-RAW_COLUMNS = MRET_COLUMNS + DRET_COLUMNS
-X_COLUMNS = tuple(f"x_{i:02d}" for i in range(len(RAW_COLUMNS)))
-N_FEATURES = len(X_COLUMNS)  # 32
-TABLE_COLUMNS = (
-    "symbol",
-    "month",
-    "rebalance_date",
-    *RAW_COLUMNS,
-    *X_COLUMNS,
-    "target_return",
-    "label",
-)
+log = logging.getLogger(__name__)
 
 
 class CnnFeatureConfig(BaseModel):

@@ -19,7 +19,6 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-import pydantic
 
 from cnnlstm.core.errors import UserInputError
 
@@ -85,6 +84,7 @@ class SourceData:
 
 
 SOURCE_KINDS: dict[str, str] = {
+    "sim": "cnnlstm.tasks.sources.sim",
     "qlib": "cnnlstm.tasks.sources.qlib",
     "akshare": "cnnlstm.tasks.sources.akshare",
     "netease": "cnnlstm.tasks.sources.netease",
@@ -93,7 +93,11 @@ SOURCE_KINDS: dict[str, str] = {
     "akshare-online": "cnnlstm.tasks.sources.online",
     "yfinance": "cnnlstm.tasks.sources.online",
 }
-"""Each file or online kind and the module whose `load(kind, path, **options)` reads it."""
+"""Each kind and the module whose `load(kind, path, **options)` reads it (and whose
+`load_benchmark(kind, path, symbol)` reads its benchmark). A new source is one module and one line
+here; `PATHLESS_KINDS` lists the kinds whose spec needs no path."""
+
+PATHLESS_KINDS: frozenset[str] = frozenset({"sim"})
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,10 @@ class SourceSpec:
 
 def parse_spec(spec: str, *, allow_symbol: bool = False) -> SourceSpec:
     """Split `KIND:PATH[#SYMBOL]`, checking the kind; raise `UserInputError` on a bad spec."""
-    kinds = ["sim", *SOURCE_KINDS]
+    kinds = list(SOURCE_KINDS)
     kind, sep, rest = spec.partition(":")
     kind = kind.strip().lower()
-    if not sep and kind != "sim":
+    if not sep and kind not in PATHLESS_KINDS:
         raise UserInputError(
             f"source {spec!r} must look like KIND:PATH (kinds: {', '.join(kinds)})"
         )
@@ -120,7 +124,7 @@ def parse_spec(spec: str, *, allow_symbol: bool = False) -> SourceSpec:
     if allow_symbol and "#" in rest:
         rest, _, symbol = rest.rpartition("#")
         symbol = symbol.strip() or None
-    if kind != "sim" and not rest.strip():
+    if kind not in PATHLESS_KINDS and not rest.strip():
         raise UserInputError(f"source {spec!r} names no path after {kind}:")
     return SourceSpec(kind=kind, path=rest.strip(), symbol=symbol)
 
@@ -137,8 +141,6 @@ def load_source(spec: str, **options: Any) -> SourceData:
         UserInputError: the spec, the options or the data cannot be used.
     """
     parsed = parse_spec(spec)
-    if parsed.kind == "sim":
-        return _load_sim(options)
     module = importlib.import_module(SOURCE_KINDS[parsed.kind])
     try:
         inspect.signature(module.load).bind(parsed.kind, parsed.path, **options)
@@ -150,24 +152,5 @@ def load_source(spec: str, **options: Any) -> SourceData:
 def load_benchmark(spec: str) -> pl.DataFrame:
     """Read a benchmark table from `KIND:PATH[#SYMBOL]` (`#SYMBOL` picks an index in a folder)."""
     parsed = parse_spec(spec, allow_symbol=True)
-    if parsed.kind == "sim":
-        raise UserInputError(
-            "the simulated market's index (SIM_INDEX) comes with --source sim; "
-            "it is not a benchmark for other sources"
-        )
     module = importlib.import_module(SOURCE_KINDS[parsed.kind])
     return module.load_benchmark(parsed.kind, parsed.path, parsed.symbol)
-
-
-def _load_sim(options: dict[str, Any]) -> SourceData:
-    """Run the built-in simulated market with `options` as `SimConfig` fields."""
-    from cnnlstm.tasks.sources.sim import SimConfig, simulate_market
-
-    try:
-        cfg = SimConfig(**options)
-    except pydantic.ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in err.errors()
-        )
-        raise UserInputError(f"simulated market options: {problems}") from None
-    return simulate_market(cfg)

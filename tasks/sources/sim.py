@@ -18,8 +18,13 @@ configuration gives identical frames.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
+import numpy as np
+import polars as pl
+import pydantic
+
+from cnnlstm.core.errors import UserInputError
 from cnnlstm.tasks.sources.base import SourceData, summarize
 from cnnlstm.tasks.sources.sim_bars import (
     BENCHMARK_SYMBOL,
@@ -32,7 +37,14 @@ from cnnlstm.tasks.sources.sim_config import SimConfig
 from cnnlstm.tasks.sources.sim_lifecycle import delist_below_price, draw_lifecycle
 from cnnlstm.tasks.sources.sim_paths import draw_stock_params, simulate_paths
 
-__all__ = ["BENCHMARK_SYMBOL", "SimConfig", "simulate_market", "symbols_for"]
+__all__ = [
+    "BENCHMARK_SYMBOL",
+    "SimConfig",
+    "load",
+    "load_benchmark",
+    "simulate_market",
+    "symbols_for",
+]
 
 
 def _effect_notes(cfg: SimConfig) -> list[str]:
@@ -99,3 +111,26 @@ def simulate_market(cfg: SimConfig | None = None) -> SourceData:
         f"benchmark {BENCHMARK_SYMBOL}: cap-weighted index of listed stocks, base 1000",
     ]
     return SourceData(bars=bars, benchmark=benchmark, report=summarize(bars, "sim", notes=notes))
+
+
+def load(kind: str, path: str, **options: Any) -> SourceData:
+    """The `sim` source: run the simulated market with `options` as `SimConfig` fields.
+
+    `path` is ignored (a `sim:` spec names none); a bad option raises `UserInputError` naming it.
+    """
+    try:
+        cfg = SimConfig(**options)
+    except pydantic.ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in err.errors()
+        )
+        raise UserInputError(f"simulated market options: {problems}") from None
+    return simulate_market(cfg)
+
+
+def load_benchmark(kind: str, path: str, symbol: str | None) -> pl.DataFrame:
+    """The simulated index is not a benchmark for other sources: it comes with `--source sim`."""
+    raise UserInputError(
+        "the simulated market's index (SIM_INDEX) comes with --source sim; "
+        "it is not a benchmark for other sources"
+    )

@@ -87,12 +87,10 @@ def test_quarantine_writes_rejected_rows_with_reasons(tmp_path):
     assert "volume: must be >= 0" in written["reasons"][0]
 
 
-def test_quarantine_defaults_to_the_data_home(tmp_path):
-    outcome = validate_table(
-        bars_with_problems(), BarsSchema, table="bars", on_invalid="quarantine"
-    )
-    assert outcome.quarantine_path is not None and outcome.quarantine_path.exists()
-    assert pl.read_parquet(outcome.quarantine_path).height == 3
+def test_quarantine_needs_a_path_from_the_caller():
+    # schemas own no file locations: the caller (ingest: the store's folder) names the file
+    with pytest.raises(DataValidationError, match="needs a quarantine_path"):
+        validate_table(bars_with_problems(), BarsSchema, table="bars", on_invalid="quarantine")
 
 
 def test_benchmark_duplicate_dates_fail():

@@ -1,0 +1,1 @@
+"""The command line: `cnnlstm COMMAND` (the top floor; imports flows and below)."""

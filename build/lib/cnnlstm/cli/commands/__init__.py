@@ -1,0 +1,1 @@
+"""Subcommands of the `cnnlstm` console command, one module each (see `cnnlstm.cli.main`)."""

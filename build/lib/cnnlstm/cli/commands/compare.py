@@ -1,0 +1,156 @@
+"""`cnnlstm compare`: runs side by side (parameters that differ, key metrics) and their net values.
+
+Examples:
+    cnnlstm compare                              # the last 5 runs of cnnlstm-backtest
+    cnnlstm compare --experiment cnnlstm-walk-forward --last 3
+    cnnlstm compare 3f2a... 9b1c... --out out/compare
+
+Reads MLflow at `MLFLOW_TRACKING_URI` (default: SQLite in the data directory). The chart holds
+each run's CNN-LSTM net value (from its `ledger/nav.csv`) and the first run's benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import polars as pl
+
+from cnnlstm.core.errors import UserInputError
+
+KEY_METRICS = (
+    "cnn_lstm.annualized_return",
+    "cnn_lstm.max_drawdown",
+    "cnn_lstm.sharpe",
+    "cnn_lstm.excess_return",
+    "cnn.annualized_return",
+    "momentum.annualized_return",
+    "equal_weight.annualized_return",
+    "benchmark.annualized_return",
+    "cnn_oos.mean_ic",
+    "lstm_oos.accuracy",
+)
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    """Add the `compare` subcommand's parser."""
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare MLflow runs: parameters that differ, key metrics, net-value chart",
+        description="Print a side-by-side table of runs and write a chart of their net values.",
+    )
+    parser.add_argument("runs", nargs="*", metavar="RUN", help="MLflow run ids (default: latest)")
+    parser.add_argument("--experiment", default="cnnlstm-backtest", help="MLflow experiment")
+    parser.add_argument("--last", type=int, default=5, help="how many latest runs (default 5)")
+    parser.add_argument("--metric", action="append", default=None, help="metric to show")
+    parser.add_argument("--out", metavar="DIR", default=".", help="where the chart goes")
+    return parser
+
+
+def fetch_runs(run_ids: list[str], experiment: str, last: int) -> list:
+    """The MLflow runs to compare: the given ids, or the latest finished runs of `experiment`."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from cnnlstm.infra import tracking
+
+    tracking.configure()
+    client = MlflowClient()
+    if run_ids:
+        try:
+            return [client.get_run(run_id) for run_id in run_ids]
+        except MlflowException as err:
+            raise UserInputError(f"cannot read run: {err.message}") from None
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        raise UserInputError(f"no MLflow experiment {experiment!r} at {tracking.tracking_uri()}")
+    runs = client.search_runs(
+        [found.experiment_id],
+        filter_string="attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=last,
+    )
+    if not runs:
+        raise UserInputError(f"experiment {experiment!r} holds no finished runs")
+    return list(reversed(runs))
+
+
+def comparison_table(runs: list, metrics: tuple[str, ...]) -> pl.DataFrame:
+    """Rows: parameters whose values differ between runs, then the metrics; a column per run."""
+    keys = sorted({k for r in runs for k in r.data.params})
+    differing = [k for k in keys if len({r.data.params.get(k) for r in runs}) > 1]
+    columns = {"": [f"param {k}" for k in differing] + [f"metric {m}" for m in metrics]}
+    for run in runs:
+        values = [run.data.params.get(k, "-") for k in differing]
+        values += [_fmt(run.data.metrics.get(m)) for m in metrics]
+        columns[_label(run)] = values
+    return pl.DataFrame(columns)
+
+
+def _label(run) -> str:
+    name = run.info.run_name or ""
+    return f"{run.info.run_id[:8]} {name}".strip()
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def to_markdown(table: pl.DataFrame) -> str:
+    """The table as GitHub markdown."""
+    head = "| " + " | ".join(table.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in table.columns) + " |"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.iter_rows()]
+    return "\n".join([head, rule, *body])
+
+
+def nav_chart(runs: list, path: Path) -> Path | None:
+    """Plot each run's CNN-LSTM net value (and the first run's benchmark); None without ledgers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=110)
+    plotted = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, run in enumerate(runs):
+            try:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=run.info.run_id, artifact_path="ledger/nav.csv", dst_path=f"{tmp}/{i}"
+                )
+            except Exception:  # noqa: BLE001 - a run without a ledger is skipped, not fatal
+                continue
+            nav = pl.read_csv(local, try_parse_dates=True)
+            for strategy in ("cnn_lstm", "benchmark") if i == 0 else ("cnn_lstm",):
+                part = nav.filter(pl.col("strategy") == strategy).sort("date")
+                if part.height:
+                    label = _label(run) if strategy == "cnn_lstm" else f"benchmark ({_label(run)})"
+                    style = "-" if strategy == "cnn_lstm" else "--"
+                    ax.plot(part["date"].to_list(), part["nav"].to_list(), style, label=label)
+                    plotted += 1
+    if not plotted:
+        plt.close(fig)
+        return None
+    ax.set_title("CNN-LSTM net value by run")
+    ax.set_ylabel("net value")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the comparison and write the chart."""
+    runs = fetch_runs(args.runs, args.experiment, args.last)
+    metrics = tuple(args.metric) if args.metric else KEY_METRICS
+    print(to_markdown(comparison_table(runs, metrics)))
+    chart = nav_chart(runs, Path(args.out) / "compare_net_value.png")
+    print()
+    print(f"net-value chart: {chart}" if chart else "no run holds ledger/nav.csv: no chart")
+    return 0

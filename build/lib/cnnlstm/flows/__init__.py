@@ -1,0 +1,1 @@
+"""Prefect flows: each only chains the stage tasks of `cnnlstm.flows.stages.data`."""

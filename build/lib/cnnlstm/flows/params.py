@@ -1,0 +1,269 @@
+"""The flows' typed parameters: frozen pydantic models composed of the stage configurations.
+
+Prefect renders each model as a form in the UI and rejects bad values before a run starts; the
+command line builds the same models. Every stage configuration is the one its `tasks/` module
+defines (`SimConfig`, `CnnFeatureConfig`, `CnnTrainConfig`, `SelectionConfig`, ...), so a field
+means the same thing everywhere.
+
+Profiles: `fast` (the default; small networks and few epochs, minutes on a laptop) and `paper`
+(the paper's training budget). `ResearchParams.for_profile` fills the training configurations from
+a profile; any configuration given explicitly wins.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.infra.tracking import PromotionRule
+from cnnlstm.tasks.backtest import MarketConfig
+from cnnlstm.tasks.features import CnnFeatureConfig, LstmWindowConfig
+from cnnlstm.tasks.report import ReportConfig
+from cnnlstm.tasks.select import SelectionConfig
+from cnnlstm.tasks.sources.sim import SimConfig
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+
+Profile = Literal["fast", "paper"]
+
+#: The paper's split (Liu, Zhang & Ma 2017): train 2007-2013, test 2014-01 .. 2017-03.
+PAPER_TRAIN = ("2007-01-01", "2013-12-31")
+PAPER_TEST = ("2014-01-01", "2017-03-31")
+
+
+class Period(BaseModel):
+    """A closed date range `start .. end`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: date = Field(description="first day (inclusive)")
+    end: date = Field(description="last day (inclusive)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end <= self.start:
+            raise ValueError(f"period end {self.end} must be after its start {self.start}")
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> Period:
+        """Read `START:END` (ISO dates), as the command line takes it.
+
+        Raises:
+            UserInputError: not two ISO dates separated by a colon, or END before START.
+        """
+        start, sep, end = text.partition(":")
+        try:
+            first, last = date.fromisoformat(start.strip()), date.fromisoformat(end.strip())
+        except ValueError:
+            raise UserInputError(
+                f"period {text!r}: use START:END as YYYY-MM-DD:YYYY-MM-DD"
+            ) from None
+        if not sep or last <= first:
+            raise UserInputError(f"period {text!r}: END must come after START")
+        return cls(start=first, end=last)
+
+    def __str__(self) -> str:
+        return f"{self.start}:{self.end}"
+
+
+class DataParams(BaseModel):
+    """Where the bars come from and how bad rows are treated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str = Field(
+        "sim",
+        description="KIND:PATH of the bars: sim, qlib:DIR, csv:DIR, parquet:FILE, akshare:DIR, "
+        "yfinance:AAPL,MSFT, akshare-online:600000,...",
+    )
+    source_options: dict[str, Any] = Field(
+        default_factory=dict, description="options of the source's reader (e.g. columns=...)"
+    )
+    sim: SimConfig = Field(
+        default_factory=SimConfig, description="the simulated market (source 'sim' only)"
+    )
+    benchmark: str | None = Field(
+        None,
+        description="KIND:PATH[#SYMBOL] of the index; none: the source's own index, else an "
+        "equal-weighted universe index (labelled EW_UNIVERSE)",
+    )
+    on_invalid: Literal["fail", "quarantine"] = Field(
+        "fail", description="invalid rows fail the run, or go to a quarantine file and are counted"
+    )
+    store: str | None = Field(
+        None, description="Parquet store folder; none: one per source under the data directory"
+    )
+
+    @property
+    def is_sim(self) -> bool:
+        """Whether the bars come from the built-in simulated market."""
+        return self.source.strip().lower().split(":", 1)[0] == "sim"
+
+    def reader_options(self) -> dict[str, Any]:
+        """The keyword options `cnnlstm.tasks.sources.base.load_source` receives."""
+        if self.is_sim:
+            return self.sim.model_dump()
+        return dict(self.source_options)
+
+
+class Protocol(BaseModel):
+    """The research split: a training period (its tail validates) and an out-of-sample test."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train: Period = Field(description="training period")
+    test: Period = Field(description="test period (never seen in training)")
+    execution: Literal["open", "close"] = Field(
+        "open", description="signals after day d's close trade at d+1's open, or at d's close"
+    )
+    hold_days: int = Field(5, ge=1, le=60, description="held days a +1 signal sets (paper: 5)")
+
+    @model_validator(mode="after")
+    def _test_after_train(self) -> Protocol:
+        if self.test.start <= self.train.end:
+            raise ValueError(
+                f"test period starts {self.test.start}, not after the training period's end "
+                f"{self.train.end}: the test must be out of sample"
+            )
+        return self
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> Protocol:
+        """The paper's split (train 2007-2013, test 2014-01 .. 2017-03)."""
+        return cls(
+            train=Period(start=PAPER_TRAIN[0], end=PAPER_TRAIN[1]),
+            test=Period(start=PAPER_TEST[0], end=PAPER_TEST[1]),
+            **overrides,
+        )
+
+    @classmethod
+    def fitted_to(cls, start: date, end: date, **overrides: Any) -> Protocol:
+        """The paper's proportions fitted to a data span (e.g. a small simulated market).
+
+        The first 14 months are lookback for the CNN's features; of the rest, the first 68%
+        trains (the paper: 7 of 10.25 years) and the remainder tests.
+        """
+        first = _add_months(date(start.year, start.month, 1), 14)
+        months = (end.year - first.year) * 12 + end.month - first.month + 1
+        if months < 6:
+            raise UserInputError(
+                f"data span {start}..{end} is too short for a train/test split after 14 months "
+                "of lookback"
+            )
+        train_months = max(3, round(months * 0.68))
+        test_start = _add_months(first, train_months)
+        return cls(
+            train=Period(start=first, end=_day_before(test_start)),
+            test=Period(start=test_start, end=end),
+            **overrides,
+        )
+
+
+def _add_months(day: date, months: int) -> date:
+    """The first day of the month `months` after `day`'s month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _day_before(day: date) -> date:
+    """The calendar day before `day`."""
+    return date.fromordinal(day.toordinal() - 1)
+
+
+class TrackingParams(BaseModel):
+    """Where and how a run is recorded in MLflow."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(True, description="log the run to MLflow (MLFLOW_TRACKING_URI)")
+    experiment: str = Field("cnnlstm-backtest", min_length=1, description="MLflow experiment")
+    register_models: bool = Field(
+        True, description="register both networks (alias 'challenger' on every training)"
+    )
+    model_prefix: str = Field(
+        "cnnlstm", min_length=1, description="registered names: <prefix>-cnn, <prefix>-lstm"
+    )
+    promotion: PromotionRule = Field(
+        default_factory=PromotionRule, description="when a challenger becomes 'champion'"
+    )
+
+    def registered_name(self, network: str) -> str:
+        """The registry name of `network` (`cnn` or `lstm`)."""
+        return f"{self.model_prefix}-{network}"
+
+
+#: The `fast` profile's LSTM training sample (windows) and early-stopping budgets.
+FAST_LSTM_WINDOWS = 20_000
+
+
+class ResearchParams(BaseModel):
+    """Everything the research backtest takes: data, split, stage configs, market, tracking."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    data: DataParams = Field(default_factory=DataParams, description="bars and benchmark")
+    protocol: Protocol = Field(default_factory=Protocol.paper, description="train/test split")
+    profile: Profile = Field("fast", description="fast: minutes; paper: the paper's epochs")
+    market: Literal["cn", "us"] = Field("cn", description="cost and trading-rule preset")
+    market_overrides: dict[str, float | int | bool | None] = Field(
+        default_factory=dict, description="override preset numbers, e.g. slippage_rate=0.002"
+    )
+    cnn_features: CnnFeatureConfig = Field(default_factory=CnnFeatureConfig)
+    lstm_windows: LstmWindowConfig = Field(default_factory=LstmWindowConfig)
+    cnn: CnnTrainConfig | None = Field(None, description="CNN training; none: the profile's")
+    lstm: LstmTrainConfig | None = Field(None, description="LSTM training; none: the profile's")
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    tracking: TrackingParams = Field(default_factory=TrackingParams)
+    refresh: bool = Field(False, description="recompute every stage, ignoring cached results")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResearchParams:
+        if self.lstm_windows.execution != self.protocol.execution:
+            raise ValueError(
+                f"lstm_windows.execution ({self.lstm_windows.execution}) must match "
+                f"protocol.execution ({self.protocol.execution}): the LSTM's labels are measured "
+                "from the price its signals trade at"
+            )
+        if self.lstm_windows.horizon != self.protocol.hold_days:
+            raise ValueError(
+                f"lstm_windows.horizon ({self.lstm_windows.horizon}) must equal "
+                f"protocol.hold_days ({self.protocol.hold_days})"
+            )
+        self.market_config()  # reject bad overrides before the run starts
+        return self
+
+    def cnn_config(self) -> CnnTrainConfig:
+        """The CNN training configuration in force."""
+        return self.cnn or CnnTrainConfig(profile=self.profile)
+
+    def lstm_config(self) -> LstmTrainConfig:
+        """The LSTM training configuration in force (`fast` trains on a sample of windows)."""
+        if self.lstm is not None:
+            return self.lstm
+        if self.profile == "fast":
+            return LstmTrainConfig(profile="fast", max_windows=FAST_LSTM_WINDOWS)
+        return LstmTrainConfig(profile="paper")
+
+    def market_config(self) -> MarketConfig:
+        """The market preset with the overrides applied."""
+        return MarketConfig.preset(self.market, **self.market_overrides)
+
+    @classmethod
+    def default_sim(cls, **overrides: Any) -> ResearchParams:
+        """The simulated market with the paper's split fitted to its span."""
+        data = overrides.pop("data", None) or DataParams()
+        protocol = overrides.pop("protocol", None)
+        if protocol is None:
+            paper = Protocol.paper()
+            fits = data.sim.start <= _add_months(paper.train.start, -LOOKBACK_MONTHS_FOR_SPLIT)
+            fits = fits and data.sim.end >= paper.test.end
+            protocol = paper if fits else Protocol.fitted_to(data.sim.start, data.sim.end)
+        return cls(data=data, protocol=protocol, **overrides)
+
+
+#: History the CNN's features need before the training period (t-13 .. t-2 plus a month).
+LOOKBACK_MONTHS_FOR_SPLIT = 15

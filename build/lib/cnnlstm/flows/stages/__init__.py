@@ -1,0 +1,1 @@
+"""The flows' cached stage tasks: thin Prefect wrappers over the stage logic in `cnnlstm.tasks`."""

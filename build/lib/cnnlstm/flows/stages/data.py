@@ -1,0 +1,250 @@
+"""The data stages as cached Prefect tasks: ingest, validate, CNN features, LSTM windows.
+
+Each stage is a thin wrapper: read its input artifacts, call the pure `tasks/` function, validate
+the output with its pandera schema, write a content-addressed artifact and return the small
+`ArtifactRef` (see `flows/stage_cache.py` for the cache key). Training, selection, timing,
+backtest and report stages are in `flows/model_stages.py` and `flows/strategy_stages.py`.
+
+Look-ahead guards live here where a stage cuts data by date: the bars handed to the research
+protocol end at the test period's last day, and LSTM training windows are built from bars that
+end at the training period's last day, so no label reads a test-period price.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from prefect.logging import get_run_logger
+from pydantic import BaseModel, ConfigDict
+
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import data_home
+from cnnlstm.flows.params import DataParams, Period, Protocol
+from cnnlstm.flows.stages.cache import stage_task
+from cnnlstm.infra.artifacts import (
+    ArtifactRef,
+    fingerprint_input_path,
+    write_arrays,
+    write_json,
+    write_table,
+)
+from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
+from cnnlstm.schemas.features import CnnFeaturesSchema
+from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.features import (
+    CnnFeatureConfig,
+    LstmWindowConfig,
+    LstmWindows,
+    build_cnn_features_counted,
+    build_lstm_windows,
+)
+from cnnlstm.tasks.ingest import ingest_data
+from cnnlstm.tasks.sources.base import load_benchmark, load_source, parse_spec
+from cnnlstm.tasks.store import read_bars, read_benchmark
+from cnnlstm.tasks.strategies import EW_UNIVERSE, equal_weight_index
+
+#: Months of history before the training period that the CNN's features need (t-13 .. t-2).
+LOOKBACK_MONTHS = 15
+
+
+class Ingested(BaseModel):
+    """What the ingest stage read: the source's bars and benchmark as stored, and its report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bars: ArtifactRef
+    benchmark: ArtifactRef | None
+    report: ArtifactRef
+
+
+class Dataset(BaseModel):
+    """Validated bars of the research span and the benchmark the report compares against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bars: ArtifactRef
+    benchmark: ArtifactRef
+    benchmark_name: str
+    benchmark_derived: bool
+
+
+def input_fingerprint(data: DataParams, today: date | None = None) -> str:
+    """What identifies the source's content for the ingest stage's cache key.
+
+    Files and folders: names, sizes and modification times (editing a file re-ingests); online
+    sources: the day (a new day may bring new bars); the simulated market: its config (already
+    in the key).
+    """
+    parts = []
+    for spec in (data.source, data.benchmark):
+        if spec is None:
+            continue
+        parsed = parse_spec(spec, allow_symbol=spec is data.benchmark)
+        if parsed.kind == "sim":
+            parts.append("sim")
+        elif parsed.kind.endswith("-online") or parsed.kind == "yfinance":
+            parts.append(f"{parsed.kind}@{today or date.today()}")
+        else:
+            parts.append(fingerprint_input_path(parsed.path))
+    return "+".join(parts)
+
+
+def default_store(data: DataParams) -> Path:
+    """The store of a source: `data.store`, else one folder per (source, benchmark) spec.
+
+    A store holds one benchmark index, and a research run must not read another source's stocks,
+    so each source spec gets its own store by default.
+    """
+    if data.store:
+        return Path(data.store)
+    spec = f"{data.source}|{data.benchmark}|{sorted(data.source_options.items())}"
+    slug = hashlib.sha256(spec.encode()).hexdigest()[:12]
+    kind = parse_spec(data.source).kind
+    return data_home() / "stores" / f"{kind}-{slug}"
+
+
+@stage_task("ingest", version=1, retries=1, retry_delay_seconds=5)
+def ingest(data: DataParams, source_fingerprint: str) -> Ingested:
+    """Read the source into its store (validated, incremental) and snapshot the source's bars."""
+    logger = get_run_logger()
+    store = default_store(data)
+    loaded = load_source(data.source, **data.reader_options())
+    bench = load_benchmark(data.benchmark) if data.benchmark else None
+    report = ingest_data(
+        loaded, store, benchmark=bench, benchmark_name=data.benchmark, on_invalid=data.on_invalid
+    )
+    for line in report.lines():
+        logger.info(line)
+    symbols = loaded.bars["symbol"].unique().to_list()
+    bars = read_bars(store, symbols=symbols)
+    stored_bench = read_benchmark(store)
+    summary = {"lines": report.lines(), "store": str(store), "rows_added": report.rows_added}
+    return Ingested(
+        bars=write_table(bars, "ingest", meta={"stocks": len(symbols)}),
+        benchmark=None if stored_bench is None else write_table(stored_bench, "ingest"),
+        report=write_json(summary, "ingest"),
+    )
+
+
+def research_span(protocol: Protocol) -> Period:
+    """The bars a research run may read: lookback before training, nothing after the test."""
+    start = protocol.train.start
+    index = start.year * 12 + start.month - 1 - LOOKBACK_MONTHS
+    return Period(start=date(index // 12, index % 12 + 1, 1), end=protocol.test.end)
+
+
+@stage_task("validate", version=1)
+def validate(ingested: Ingested, protocol: Protocol) -> Dataset:
+    """Check the bars and benchmark against their schemas and the protocol's dates.
+
+    Raises:
+        DataValidationError: a table breaks its schema.
+        UserInputError: the data do not cover the training or test period.
+    """
+    logger = get_run_logger()
+    span = research_span(protocol)
+    bars = ingested.bars.read_table().filter(pl.col("date").is_between(span.start, span.end))
+    bars = validate_table(bars, BarsSchema, table="bars").valid
+    if bars.height == 0:
+        raise UserInputError(f"no bars between {span.start} and {span.end}")
+    first, last = bars["date"].min(), bars["date"].max()
+    if first >= protocol.train.end or last < protocol.test.start:
+        raise UserInputError(
+            f"the bars span {first}..{last}; the protocol trains {protocol.train} and tests "
+            f"{protocol.test}: the data must reach into both"
+        )
+    if first > span.start:
+        logger.info(
+            f"bars start {first}, after {span.start}: the first training months lack the "
+            f"{LOOKBACK_MONTHS} months of history the CNN's features need and are not eligible"
+        )
+    if ingested.benchmark is not None:
+        bench = ingested.benchmark.read_table().filter(
+            pl.col("date").is_between(span.start, span.end)
+        )
+        name, derived = str(bench["symbol"][0]), False
+    else:
+        bench = equal_weight_index(bars, start=first, end=last)
+        name, derived = EW_UNIVERSE, True
+        logger.info("no benchmark index given: using the equal-weighted universe (EW_UNIVERSE)")
+    bench = validate_table(bench, BenchmarkSchema, table="benchmark").valid
+    logger.info(f"bars: {bars['symbol'].n_unique()} stocks, {bars.height} rows, {first}..{last}")
+    return Dataset(
+        bars=write_table(bars, "validate", meta={"first": str(first), "last": str(last)}),
+        benchmark=write_table(bench, "validate"),
+        benchmark_name=name,
+        benchmark_derived=derived,
+    )
+
+
+@stage_task("cnn_features", version=1)
+def cnn_features(bars: ArtifactRef, cfg: CnnFeatureConfig) -> ArtifactRef:
+    """The CNN's monthly table for every month the bars allow (labels null where unknown)."""
+    features, eligibility = build_cnn_features_counted(bars.read_table(), cfg)
+    features = validate_table(features, CnnFeaturesSchema, table="cnn_features").valid
+    for line in eligibility.lines():
+        get_run_logger().info(line)
+    return write_table(features, "cnn_features", meta=eligibility.totals())
+
+
+@stage_task("lstm_windows", version=1)
+def lstm_windows(bars: ArtifactRef, cfg: LstmWindowConfig, train: Period) -> ArtifactRef:
+    """Labelled LSTM training windows from bars that end at the training period's last day.
+
+    Cutting the bars at `train.end` before building keeps every label (which reads the next
+    days' prices) inside the training period.
+    """
+    frame = bars.read_table().filter(pl.col("date") <= train.end)
+    windows = build_lstm_windows(frame, cfg, with_labels=True)
+    in_period = (windows.keys["date"] >= train.start).to_numpy()
+    if not in_period.any():
+        raise UserInputError(f"no complete LSTM window with a label in {train}")
+    kept = LstmWindows(
+        x=windows.x[in_period],  # (N, window, 6) float32
+        y=windows.y[in_period],  # (N,) int64
+        keys=windows.keys.filter(pl.Series(in_period)),
+    )
+    get_run_logger().info(f"lstm windows: {len(kept)} labelled windows in {train}")
+    return write_arrays(
+        windows_to_arrays(kept),
+        "lstm_windows",
+        meta={k: int(v) for k, v in windows.counts.items()},
+    )
+
+
+def windows_to_arrays(windows: LstmWindows) -> dict[str, np.ndarray]:
+    """Labelled windows as the arrays the `lstm_windows` artifact stores."""
+    keys = windows.keys
+    return {
+        "x": windows.x,  # (N, window, 6) float32
+        "y": windows.y,  # (N,) int64
+        "date": keys["date"].to_numpy().astype("datetime64[D]"),
+        "symbol": keys["symbol"].to_numpy().astype(str),
+        "fwd_return": keys["fwd_return"].fill_null(np.nan).to_numpy().astype(np.float64),
+    }
+
+
+def windows_from_arrays(arrays: dict[str, np.ndarray]) -> LstmWindows:
+    """Rebuild `LstmWindows` from a stored `lstm_windows` artifact's arrays."""
+    keys = pl.DataFrame(
+        {
+            "symbol": pl.Series(arrays["symbol"].astype(str), dtype=pl.Utf8),
+            "date": pl.Series(arrays["date"].astype("datetime64[D]"), dtype=pl.Date),
+            "fwd_return": pl.Series(arrays["fwd_return"], dtype=pl.Float64),
+        }
+    )
+    return LstmWindows(x=arrays["x"], y=arrays["y"], keys=keys)
+
+
+@stage_task("bars_as_of", version=1)
+def bars_as_of(ingested: Ingested, as_of: date) -> ArtifactRef:
+    """The stored bars up to and including `as_of`, validated (what a live decision may see)."""
+    bars = ingested.bars.read_table().filter(pl.col("date") <= as_of)
+    if bars.height == 0:
+        raise UserInputError(f"the store holds no bars on or before {as_of}")
+    bars = validate_table(bars, BarsSchema, table="bars").valid
+    return write_table(bars, "bars_as_of", meta={"last": str(bars["date"].max())})

@@ -1,0 +1,52 @@
+"""Prefect artifacts a run leaves in the UI: Table 2, selections, orders, links, stage summary.
+
+Input contract: small frames and strings produced by the stages; keys follow Prefect's rule
+(lower-case letters, digits and dashes). Table artifacts are capped at `MAX_ROWS` rows (the
+full tables are in the MLflow run and the data directory).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+from prefect.artifacts import (
+    create_link_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
+
+MAX_ROWS = 500
+
+
+def _plain(value):
+    """JSON-friendly cell values (dates as ISO text)."""
+    return value.isoformat() if isinstance(value, (date, datetime)) else value
+
+
+def publish_table(frame: pl.DataFrame, key: str, description: str) -> None:
+    """A table artifact of the first `MAX_ROWS` rows of `frame`."""
+    rows = [{k: _plain(v) for k, v in row.items()} for row in frame.head(MAX_ROWS).to_dicts()]
+    if frame.height > MAX_ROWS:
+        description += f" (first {MAX_ROWS} of {frame.height} rows)"
+    create_table_artifact(table=rows, key=key, description=description)
+
+
+def publish_markdown(text: str, key: str, description: str) -> None:
+    """A markdown artifact (e.g. Table 2)."""
+    create_markdown_artifact(markdown=text, key=key, description=description)
+
+
+def publish_link(url: str, key: str, text: str) -> None:
+    """A link artifact (e.g. the MLflow run)."""
+    create_link_artifact(link=url, link_text=text, key=key, description=text)
+
+
+def stage_summary(states: dict[str, str], seconds: dict[str, float] | None = None) -> str:
+    """Markdown table of which stages ran, which came from the cache, and their wall seconds."""
+    seconds = seconds or {}
+    lines = ["| stage | result | seconds |", "| --- | --- | ---: |"]
+    for name, state in states.items():
+        took = f"{seconds[name]:.1f}" if name in seconds else "-"
+        lines.append(f"| {name} | {state} | {took} |")
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""The walk-forward flow: retrain the CNN every month and the LSTM every k months, then backtest.
+
+Input contract: `WalkForwardParams`: a `ResearchParams` whose `protocol.test` is the walk-forward
+span (its `protocol.train` is ignored), the training window length and the LSTM's retraining
+interval, and the task runner. For test month m the CNN trains on the `train_months` months
+ending before m; the LSTM of the block starting at month b trains on windows ending before b.
+Those trainings do not depend on each other, so they are submitted together and run
+concurrently through the flow's task runner (`flows.runners`; local threads by default). Each
+month's selection uses that month's CNN, its signals that block's LSTM; the months are chained
+into one selection and one signal table, backtested and reported once, and logged to MLflow
+(experiment `cnnlstm-walk-forward`, models not registered).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from prefect import flow
+from prefect.logging import get_run_logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from cnnlstm.flows.params import Period, Protocol, ResearchParams
+from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
+from cnnlstm.flows.stages.cache import StageRunner, stage_task
+from cnnlstm.flows.stages.data import (
+    cnn_features,
+    ingest,
+    input_fingerprint,
+    lstm_windows,
+    validate,
+)
+from cnnlstm.flows.stages.publish import publish_markdown, publish_table, stage_summary
+from cnnlstm.flows.stages.strategy import Selections, backtest, report, select, signals
+from cnnlstm.flows.stages.track import track
+from cnnlstm.flows.stages.training import train_cnn_stage, train_lstm_stage
+from cnnlstm.infra.artifacts import ArtifactRef, write_table
+from cnnlstm.infra.tracking import tracking_uri
+
+
+class WalkForwardParams(BaseModel):
+    """What the walk-forward flow takes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    research: ResearchParams = Field(
+        default_factory=lambda: ResearchParams(
+            tracking={"experiment": "cnnlstm-walk-forward", "register_models": False}
+        ),
+        description="data, stage configs, market; protocol.test is the walk-forward span",
+    )
+    train_months: int = Field(84, ge=3, description="months of history each CNN trains on")
+    lstm_every: int = Field(3, ge=1, description="retrain the LSTM every k months")
+    task_runner: TaskRunnerConfig = Field(
+        default_factory=TaskRunnerConfig, description="where independent months run"
+    )
+
+
+def month_starts(span: Period) -> list[date]:
+    """First days of the months that start inside `span`."""
+    out, index = [], span.start.year * 12 + span.start.month - 1
+    if span.start.day != 1:
+        index += 1
+    while (first := date(index // 12, index % 12 + 1, 1)) <= span.end:
+        out.append(first)
+        index += 1
+    return out
+
+
+def history_before(month: date, months: int) -> Period:
+    """The `months` months ending the day before `month`."""
+    index = month.year * 12 + month.month - 1 - months
+    return Period(
+        start=date(index // 12, index % 12 + 1, 1),
+        end=date.fromordinal(month.toordinal() - 1),
+    )
+
+
+def month_period(month: date, span_end: date) -> Period:
+    """Month `month` as a test period (cut at the span's end)."""
+    index = month.year * 12 + month.month
+    end = date.fromordinal(date(index // 12, index % 12 + 1, 1).toordinal() - 1)
+    return Period(start=month, end=min(end, span_end))
+
+
+@stage_task("chain_months", version=1)
+def chain_months(parts: list[Selections], signal_parts: list[ArtifactRef]) -> tuple:
+    """Concatenate the months' selections and signals into one of each."""
+
+    def concat(refs: list[ArtifactRef]) -> ArtifactRef:
+        return write_table(pl.concat([r.read_table() for r in refs]), "chain_months")
+
+    selections = Selections(
+        scores=concat([p.scores for p in parts]),
+        cnn=concat([p.cnn for p in parts]),
+        momentum=concat([p.momentum for p in parts]),
+        universe=concat([p.universe for p in parts]),
+    )
+    signal_table = pl.concat([s.read_table() for s in signal_parts]).unique(
+        ["symbol", "date"], keep="last", maintain_order=True
+    )
+    return selections, write_table(signal_table, "chain_months")
+
+
+@flow(name="walk_forward", description="Walk-forward: monthly CNN, k-monthly LSTM retraining.")
+def walk_forward_inner(params: WalkForwardParams) -> dict:
+    """The walk-forward chain (runs on the task runner `walk_forward_flow` chose)."""
+    logger = get_run_logger()
+    research = params.research
+    span = research.protocol.test
+    months = month_starts(span)
+    first = months[0]
+    run = StageRunner(refresh=research.refresh)
+    earliest = history_before(first, params.train_months)
+    protocol = Protocol(
+        train=earliest,
+        test=span,
+        execution=research.protocol.execution,
+        hold_days=research.protocol.hold_days,
+    )
+    ingested = run(ingest, research.data, input_fingerprint(research.data))
+    dataset = run(validate, ingested, protocol)
+    features = run(cnn_features, dataset.bars, research.cnn_features)
+
+    # independent trainings: submitted together, run concurrently on the task runner
+    cnn_cfg, lstm_cfg = research.cnn_config(), research.lstm_config()
+    cnn_futures = {
+        m: run.submit(train_cnn_stage, features, cnn_cfg, history_before(m, params.train_months))
+        for m in months
+    }
+    blocks = months[:: params.lstm_every]
+    window_futures = {
+        b: run.submit(
+            lstm_windows,
+            dataset.bars,
+            research.lstm_windows,
+            history_before(b, params.train_months),
+        )
+        for b in blocks
+    }
+    lstm_futures = {b: run.submit(train_lstm_stage, f, lstm_cfg) for b, f in window_futures.items()}
+    # Every training finishes before any model is used: loading a checkpoint builds a module,
+    # which draws from torch's global random generator, and doing that here while a pool thread
+    # trains would change that training's dropout masks, so runs would not repeat.
+    cnns = {m: run.collect(f, f"train_cnn {m:%Y-%m}") for m, f in cnn_futures.items()}
+    lstms = {b: run.collect(f, f"train_lstm {b:%Y-%m}") for b, f in lstm_futures.items()}
+    parts, signal_parts = [], []
+    for i, month in enumerate(months):
+        cnn = cnns[month]
+        lstm = lstms[blocks[i // params.lstm_every]]
+        test = month_period(month, span.end)
+        picks = run(select, features, cnn, research.selection, test, label=f"select {month:%Y-%m}")
+        timing = run(
+            signals,
+            dataset,
+            picks,
+            lstm,
+            research.lstm_windows,
+            test,
+            label=f"signals {month:%Y-%m}",
+        )
+        parts.append(picks)
+        signal_parts.append(timing)
+    chained, chained_signals = run(chain_months, parts, signal_parts)
+    market = research.market_config()
+    result = run(backtest, dataset, chained, chained_signals, market, protocol)
+    horizon = research.lstm_windows.horizon
+    files = run(
+        report,
+        dataset,
+        chained,
+        chained_signals,
+        result,
+        protocol,
+        horizon,
+        market,
+        research.report,
+    )
+    tracked = None
+    if research.tracking.enabled:
+        logged = research.model_copy(update={"refresh": False, "protocol": protocol})
+        tracked = run(track, logged, [cnn, lstm], result, files, tracking_uri())
+    publish_markdown(files.markdown, "walk-forward-table2", "Table 2 of the walk-forward test")
+    publish_table(chained.cnn.read_table(), "walk-forward-selection", "CNN selection per month")
+    publish_markdown(
+        stage_summary(run.states, run.seconds), "walk-forward-stages", "Stages run or cached"
+    )
+    logger.info(f"walk-forward over {len(months)} months, LSTM retrained {len(blocks)} times")
+    return {
+        "table2": files.markdown,
+        "months": len(months),
+        "lstm_trainings": len(blocks),
+        "stages": dict(run.states),
+        "mlflow_run": None if tracked is None else tracked.run_id,
+    }
+
+
+@flow(name="walk_forward_run", description="Walk-forward backtest on the chosen task runner.")
+def walk_forward_flow(params: WalkForwardParams = WalkForwardParams()) -> dict:  # noqa: B008
+    """Run the walk-forward chain as a subflow on `params.task_runner`."""
+    return with_task_runner(walk_forward_inner, params.task_runner)(params)

@@ -1,0 +1,319 @@
+"""Content-addressed artifacts: what stages write once and pass downstream as small references.
+
+A stage's output (a Parquet table, a model checkpoint, a JSON document, a figure) is written
+atomically (a temporary file in the same folder, then a rename) to
+`<data_home>/artifacts/<stage>/<fingerprint>.<ext>`, where the fingerprint is the SHA-256 of the
+file's bytes. Downstream stages receive an `ArtifactRef` (path + fingerprint + a few facts),
+never the frame itself, so Prefect's result store holds kilobytes, not gigabytes.
+
+A stage's cache key (`stage_cache_key`) is built from its inputs' fingerprints, its parameters
+(pydantic models dumped as JSON) and its stage version, never from pickled frames: changing any of
+those re-runs the stage and, through the new output fingerprint, what follows it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from cnnlstm import __version__
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import data_home
+
+ArtifactKind = Literal["table", "arrays", "checkpoint", "json", "file"]
+
+#: Length of the hex fingerprints (128 bits of SHA-256: collisions are not a practical concern).
+FINGERPRINT_CHARS = 32
+_CHUNK = 1 << 20
+
+
+class ArtifactMissingError(UserInputError):
+    """A reference points at an artifact file that is gone (the data directory was cleaned)."""
+
+
+class ArtifactRef(BaseModel):
+    """A small, serializable reference to one artifact file.
+
+    Attributes:
+        stage: The stage that wrote it (also its folder under `artifacts/`).
+        kind: `table` (Parquet), `arrays` (numpy `.npz`), `checkpoint` (a model file), `json`
+            or `file`.
+        path: Absolute path of the file.
+        fingerprint: SHA-256 (first 32 hex digits) of the file's bytes (of the arrays' names,
+            dtypes, shapes and bytes for `arrays`, as zip archives carry timestamps).
+        rows: Row count for tables.
+        columns: Column names for tables.
+        meta: Small facts worth showing without opening the file (metrics, counts).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    stage: str
+    kind: ArtifactKind
+    path: str
+    fingerprint: str
+    rows: int | None = None
+    columns: tuple[str, ...] | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    def exists(self) -> bool:
+        """Whether the file is still on disk."""
+        return Path(self.path).is_file()
+
+    def local_path(self) -> Path:
+        """The file's path, checked to exist.
+
+        Raises:
+            ArtifactMissingError: The file was deleted after the reference was cached.
+        """
+        path = Path(self.path)
+        if not path.is_file():
+            raise ArtifactMissingError(
+                f"artifact of stage {self.stage!r} is missing: {path} (fingerprint "
+                f"{self.fingerprint}). The data directory was cleaned after the run that cached "
+                "it; re-run with refresh=True (`--refresh` on the command line)."
+            )
+        return path
+
+    def read_table(self) -> pl.DataFrame:
+        """Read a `table` artifact into a polars frame."""
+        if self.kind != "table":
+            raise TypeError(f"artifact {self.path} is a {self.kind}, not a table")
+        return pl.read_parquet(self.local_path())
+
+    def read_arrays(self) -> dict[str, np.ndarray]:
+        """Read an `arrays` artifact into a name -> array mapping."""
+        if self.kind != "arrays":
+            raise TypeError(f"artifact {self.path} is a {self.kind}, not arrays")
+        with np.load(self.local_path(), allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+
+    def read_json(self) -> Any:
+        """Read a `json` artifact."""
+        if self.kind != "json":
+            raise TypeError(f"artifact {self.path} is a {self.kind}, not JSON")
+        return json.loads(self.local_path().read_text())
+
+
+def artifacts_root() -> Path:
+    """The folder that holds every stage's artifacts (`<data_home>/artifacts`)."""
+    return data_home() / "artifacts"
+
+
+def fingerprint_bytes(data: bytes) -> str:
+    """The fingerprint of a byte string."""
+    return hashlib.sha256(data).hexdigest()[:FINGERPRINT_CHARS]
+
+
+def fingerprint_file(path: str | Path) -> str:
+    """The fingerprint of one file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()[:FINGERPRINT_CHARS]
+
+
+def fingerprint_input_path(path: str | Path) -> str:
+    """A cheap fingerprint of user input files: names, sizes and modification times.
+
+    Used in the ingest stage's cache key so that editing or adding a source file re-ingests,
+    without hashing gigabytes of raw data on every run.
+
+    Raises:
+        UserInputError: The path does not exist.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise UserInputError(f"input path does not exist: {root}")
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        rel = file.name if file == root else file.relative_to(root).as_posix()
+        digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:FINGERPRINT_CHARS]
+
+
+@contextmanager
+def _atomic_target(stage: str, ext: str) -> Iterator[Path]:
+    """Yield a temporary path in the stage folder, removed on exit unless `_commit` renamed it."""
+    folder = artifacts_root() / stage
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=f".{ext}", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _commit(tmp: Path, stage: str, ext: str) -> tuple[Path, str]:
+    """Rename a finished temporary file to its content address; returns (path, fingerprint)."""
+    fingerprint = fingerprint_file(tmp)
+    target = tmp.parent / f"{fingerprint}.{ext}"
+    if target.exists():
+        tmp.unlink()  # identical content already stored: keep the first copy
+    else:
+        os.replace(tmp, target)  # atomic on one file system: readers never see a partial file
+    return target, fingerprint
+
+
+def write_table(
+    df: pl.DataFrame, stage: str, *, meta: Mapping[str, Any] | None = None
+) -> ArtifactRef:
+    """Write a frame as a Parquet artifact of `stage` and return its reference."""
+    with _atomic_target(stage, "parquet") as tmp:
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+        path, fingerprint = _commit(tmp, stage, "parquet")
+    return ArtifactRef(
+        stage=stage,
+        kind="table",
+        path=str(path),
+        fingerprint=fingerprint,
+        rows=df.height,
+        columns=tuple(df.columns),
+        meta=dict(meta or {}),
+    )
+
+
+def fingerprint_arrays(arrays: Mapping[str, np.ndarray]) -> str:
+    """The fingerprint of named arrays' content (names, dtypes, shapes and bytes)."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}\0{arr.dtype.str}\0{arr.shape}\n".encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()[:FINGERPRINT_CHARS]
+
+
+def write_arrays(
+    arrays: Mapping[str, np.ndarray], stage: str, *, meta: Mapping[str, Any] | None = None
+) -> ArtifactRef:
+    """Write named numpy arrays (e.g. LSTM windows) as an uncompressed `.npz` artifact."""
+    fingerprint = fingerprint_arrays(arrays)
+    folder = artifacts_root() / stage
+    target = folder / f"{fingerprint}.npz"
+    if not target.exists():
+        with _atomic_target(stage, "npz") as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+            os.replace(tmp, target)
+    first = next(iter(arrays.values()), None)
+    return ArtifactRef(
+        stage=stage,
+        kind="arrays",
+        path=str(target),
+        fingerprint=fingerprint,
+        rows=None if first is None else int(first.shape[0]) if first.ndim else 1,
+        columns=tuple(arrays),
+        meta=dict(meta or {}),
+    )
+
+
+def write_json(obj: Any, stage: str, *, meta: Mapping[str, Any] | None = None) -> ArtifactRef:
+    """Write a JSON-serializable object (sorted keys, so equal objects share a file)."""
+    text = json.dumps(obj, sort_keys=True, indent=1, default=_json_default)
+    with _atomic_target(stage, "json") as tmp:
+        tmp.write_text(text)
+        path, fingerprint = _commit(tmp, stage, "json")
+    return ArtifactRef(
+        stage=stage, kind="json", path=str(path), fingerprint=fingerprint, meta=dict(meta or {})
+    )
+
+
+def store_file(
+    source: str | Path,
+    stage: str,
+    *,
+    kind: ArtifactKind = "file",
+    meta: Mapping[str, Any] | None = None,
+) -> ArtifactRef:
+    """Copy an existing file (a checkpoint, a figure) into the artifact store."""
+    source = Path(source)
+    ext = "".join(source.suffixes).lstrip(".") or "bin"
+    with _atomic_target(stage, ext) as tmp:
+        shutil.copyfile(source, tmp)
+        path, fingerprint = _commit(tmp, stage, ext)
+    return ArtifactRef(
+        stage=stage, kind=kind, path=str(path), fingerprint=fingerprint, meta=dict(meta or {})
+    )
+
+
+def _json_default(value: Any) -> Any:
+    """Serialize the few non-JSON types that stage parameters and summaries hold."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"cannot serialize {type(value).__name__} into an artifact or cache key")
+
+
+def canonical(value: Any) -> Any:
+    """The JSON-ready form of one cache-key input.
+
+    An `ArtifactRef` contributes only its kind and fingerprint (its path differs between data
+    directories, its content does not); pydantic models and containers recurse field by field.
+
+    Raises:
+        TypeError: An input that has no stable textual form (a frame, an open file): stages must
+            pass references, not data.
+    """
+    if isinstance(value, ArtifactRef):
+        return {"artifact": value.kind, "fingerprint": value.fingerprint}
+    if isinstance(value, BaseModel):
+        # field by field, so references nested in a stage's output model count by fingerprint
+        return {name: canonical(item) for name, item in value}
+    if isinstance(value, Mapping):
+        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (pl.DataFrame, pl.LazyFrame, pl.Series)):
+        raise TypeError("pass an ArtifactRef to a stage, not a polars frame")
+    return _json_default(value)
+
+
+def stage_cache_key(stage: str, version: int | str, inputs: Mapping[str, Any]) -> str:
+    """The cache key of one stage call.
+
+    Args:
+        stage: Stage name (part of the key, so two stages never share a key).
+        version: The stage's version constant: bump it when the stage's logic changes.
+        inputs: The call's arguments: artifact references, config models, plain values.
+
+    Returns:
+        `<stage>-<hex digest>`, stable across processes and machines for equal inputs.
+    """
+    payload = {
+        "stage": stage,
+        "version": str(version),
+        "package": __version__,
+        "inputs": canonical(dict(inputs)),
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return f"{stage}-{hashlib.sha256(text.encode()).hexdigest()[:FINGERPRINT_CHARS]}"

@@ -1,0 +1,339 @@
+"""MLflow tracking and the model registry for the flows.
+
+The tracking URI comes from `MLFLOW_TRACKING_URI`; by default it is a SQLite database in the
+project's data directory (`sqlite:///<data_home>/mlflow.db`) with run artifacts beside it in
+`<data_home>/mlartifacts` (never the deprecated file store, never `./mlruns` in whatever directory
+the process happens to start in). One experiment per flow (`cnnlstm-backtest`, ...).
+
+What a run holds: every parameter (nested pydantic models flattened to dotted keys), per-epoch
+training curves of both networks, the report's metrics, Table 2, the figures, the trade ledger,
+and both networks logged as MLflow PyTorch models, registered with the alias `challenger` on
+every training; `champion` is set explicitly (`promote`) or by a `PromotionRule`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import data_home
+
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+#: What a logged model needs at load time; listing it skips MLflow's slow requirement inference.
+MODEL_PIP_REQUIREMENTS = ("torch==2.13.0", "pytorch-lightning==2.6.6", "numpy")
+_MAX_PARAM_CHARS = 6000  # MLflow's limit on a parameter value
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` if set, else the SQLite database in the data directory."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    return uri or f"sqlite:///{data_home() / 'mlflow.db'}"
+
+
+def _is_local_store(uri: str) -> bool:
+    """Whether the tracking store is local (its artifacts then go into the data directory)."""
+    return not uri.startswith(("http://", "https://", "databricks"))
+
+
+def configure() -> str:
+    """Point MLflow at `tracking_uri()` and return it."""
+    import mlflow
+
+    uri = tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def ensure_experiment(name: str) -> str:
+    """Return the id of experiment `name`, creating it (artifacts in the data directory)."""
+    import mlflow
+
+    uri = configure()
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if _is_local_store(uri):
+        location = (data_home() / "mlartifacts" / name).resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+@contextmanager
+def tracked_run(
+    experiment: str, *, run_name: str | None = None, tags: Mapping[str, str] | None = None
+) -> Iterator[Any]:
+    """Start an MLflow run in `experiment` (created on demand); yields the active run."""
+    import mlflow
+
+    experiment_id = ensure_experiment(experiment)
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})
+    ) as run:
+        yield run
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten nested pydantic models and mappings into `{"a.b.c": value}`."""
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
+    out: dict[str, Any] = {}
+    if isinstance(obj, Mapping):
+        for key, value in obj.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(flatten(value, name))
+    else:
+        out[prefix] = obj
+    return out
+
+
+def log_params(params: BaseModel | Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Log every (flattened) parameter of the active run; returns what was logged."""
+    import mlflow
+
+    flat = {k: _param_text(v) for k, v in flatten(params, prefix).items()}
+    items = list(flat.items())
+    for start in range(0, len(items), 100):  # MLflow accepts at most 100 params per batch
+        mlflow.log_params(dict(items[start : start + 100]))
+    return flat
+
+
+def _param_text(value: Any) -> str:
+    text = "None" if value is None else str(value)
+    return text if len(text) <= _MAX_PARAM_CHARS else text[: _MAX_PARAM_CHARS - 3] + "..."
+
+
+def numeric_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """The finite numbers of a (nested) metrics mapping, flattened to dotted keys."""
+    out: dict[str, float] = {}
+    for key, value in flatten(dict(metrics), prefix).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if math.isfinite(float(value)):
+            out[_metric_key(key)] = float(value)
+    return out
+
+
+def _metric_key(key: str) -> str:
+    """Replace characters MLflow rejects in metric names (letters, digits and _-./ pass)."""
+    return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in key)
+
+
+def log_metrics(metrics: Mapping[str, Any], prefix: str = "", step: int | None = None) -> int:
+    """Log the finite numeric entries of `metrics` in one batch; returns how many."""
+    import mlflow
+
+    values = numeric_metrics(metrics, prefix)
+    if values:
+        mlflow.log_metrics(values, step=step)
+    return len(values)
+
+
+def log_history(network: str, history: Any) -> int:
+    """Log per-epoch training curves as `<network>/<metric>` with step = epoch.
+
+    Args:
+        network: `cnn` or `lstm` (the metric prefix).
+        history: A polars frame or a sequence of mappings, one row per epoch, with an optional
+            `epoch` column and numeric metric columns (`train_loss`, `val_loss`, `val_acc`, ...).
+
+    Returns:
+        The number of epochs logged.
+    """
+    from mlflow import MlflowClient, active_run
+    from mlflow.entities import Metric
+
+    rows = history.to_dicts() if isinstance(history, pl.DataFrame) else list(history or [])
+    run = active_run()
+    if run is None:
+        raise RuntimeError("log_history needs an active MLflow run")
+    now = int(time.time() * 1000)
+    batch: list[Metric] = []
+    for index, row in enumerate(rows):
+        step = int(row.get("epoch", index))
+        for key, value in numeric_metrics({k: v for k, v in row.items() if k != "epoch"}).items():
+            batch.append(Metric(key=f"{network}/{key}", value=value, timestamp=now, step=step))
+    client = MlflowClient()
+    for start in range(0, len(batch), 1000):  # MLflow's limit on metrics per batch
+        client.log_batch(run.info.run_id, metrics=batch[start : start + 1000])
+    return len(rows)
+
+
+def log_frame(df: pl.DataFrame, artifact_file: str) -> None:
+    """Log a table as a CSV artifact (e.g. `ledger/trades.csv`) of the active run."""
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact_file).name
+        df.write_csv(path)
+        parent = str(Path(artifact_file).parent)
+        mlflow.log_artifact(str(path), artifact_path=None if parent == "." else parent)
+
+
+def log_files(paths: Sequence[str | Path], artifact_dir: str) -> None:
+    """Log existing files (figures, Table 2, metrics.json) under `artifact_dir`."""
+    import mlflow
+
+    for path in paths:
+        mlflow.log_artifact(str(path), artifact_path=artifact_dir)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """Where a logged model landed in the registry."""
+
+    name: str
+    version: str
+    run_id: str
+    model_uri: str  # models:/<name>/<version>
+
+
+def log_torch_model(
+    module: Any, *, name: str, registered_name: str, input_example: Any
+) -> RegisteredModel:
+    """Log a torch module to the active run, register it and tag it `challenger`.
+
+    Args:
+        module: The trained `torch.nn.Module` (pickled with its class, importable from `models`).
+        name: The model's name inside the run (`cnn`, `lstm`).
+        registered_name: The registry name (`cnnlstm-cnn`, ...).
+        input_example: A small numpy batch used for the model signature.
+    """
+    import mlflow
+    import mlflow.pytorch
+    from mlflow import MlflowClient
+
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("log_torch_model needs an active MLflow run")
+    info = mlflow.pytorch.log_model(
+        module,
+        name=name,
+        input_example=input_example,
+        pip_requirements=list(MODEL_PIP_REQUIREMENTS),
+        registered_model_name=registered_name,
+        serialization_format="pickle",
+    )
+    version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(registered_name, CHALLENGER, version)
+    return RegisteredModel(
+        registered_name, version, run.info.run_id, f"models:/{registered_name}/{version}"
+    )
+
+
+class PromotionRule(BaseModel):
+    """When a new challenger becomes `champion` automatically.
+
+    The challenger's run metric `metric` is compared with the current champion's; with no
+    champion yet, the first challenger is promoted.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = Field(True, description="promote automatically after each training")
+    metric: str = Field("cnn_lstm.sharpe", description="run metric compared between versions")
+    higher_is_better: bool = Field(True, description="direction of `metric`")
+    min_improvement: float = Field(
+        0.0, ge=0, description="the challenger must beat the champion by more than this"
+    )
+
+
+def promote(registered_name: str, version: str, alias: str = CHAMPION) -> None:
+    """Point `alias` (default `champion`) at `version` of a registered model."""
+    from mlflow import MlflowClient
+
+    configure()
+    MlflowClient().set_registered_model_alias(registered_name, alias, str(version))
+
+
+def alias_version(registered_name: str, alias: str = CHAMPION) -> RegisteredModel | None:
+    """The model version behind `alias`, or None when the alias (or the model) does not exist."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    configure()
+    try:
+        found = MlflowClient().get_model_version_by_alias(registered_name, alias)
+    except MlflowException:
+        return None
+    version = str(found.version)
+    return RegisteredModel(
+        registered_name, version, found.run_id, f"models:/{registered_name}/{version}"
+    )
+
+
+def promote_by_rule(registered_names: Sequence[str], run_id: str, rule: PromotionRule) -> bool:
+    """Promote the versions logged by `run_id` to champion when `rule` says so.
+
+    All `registered_names` (the CNN and the LSTM of one run) move together, judged by the run's
+    metric against the run of the current CNN champion.
+
+    Returns:
+        Whether the run's models became champion.
+    """
+    from mlflow import MlflowClient
+
+    if not rule.enabled:
+        return False
+    configure()
+    client = MlflowClient()
+    candidate = client.get_run(run_id).data.metrics.get(rule.metric)
+    current = alias_version(registered_names[0])
+    if current is not None and current.run_id != run_id:
+        if candidate is None:
+            return False
+        held = client.get_run(current.run_id).data.metrics.get(rule.metric)
+        if held is not None:
+            margin = candidate - held if rule.higher_is_better else held - candidate
+            if margin <= rule.min_improvement:
+                return False
+    for name in registered_names:
+        versions = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+        if not versions:
+            raise UserInputError(f"run {run_id} registered no version of model {name!r}")
+        promote(name, max(versions, key=lambda v: int(v.version)).version)
+    return True
+
+
+def load_model(registered_name: str, alias: str = CHAMPION) -> tuple[Any, RegisteredModel]:
+    """Load the torch module behind `registered_name@alias`; returns (module, model version).
+
+    Raises:
+        UserInputError: No version carries the alias (train and promote one first).
+    """
+    import mlflow.pytorch
+
+    version = alias_version(registered_name, alias)
+    if version is None:
+        raise UserInputError(
+            f"no model version of {registered_name!r} is tagged @{alias} in {tracking_uri()}; "
+            "run the backtest flow (it registers challengers) and promote one with "
+            f"`cnnlstm promote {registered_name} VERSION`, or retrain=True"
+        )
+    module = mlflow.pytorch.load_model(version.model_uri, map_location="cpu")
+    return module, version
+
+
+def run_link(run_id: str) -> str:
+    """A URL of the run in the MLflow UI (`MLFLOW_UI_URL` for local stores, default :5000)."""
+    import mlflow
+
+    uri = tracking_uri()
+    base = (
+        uri
+        if not _is_local_store(uri)
+        else os.environ.get("MLFLOW_UI_URL", "http://127.0.0.1:5000")
+    )
+    experiment_id = mlflow.get_run(run_id).info.experiment_id
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"

@@ -1,0 +1,133 @@
+"""LightningModules that train the CNN ranker and the LSTM timer as 2-class classifiers.
+
+Input contract: batches `(x, y)` with `x` shaped for the wrapped network ((B, 1, 32) for the CNN,
+(B, 30, 6) for the LSTM) and `y` int64 class labels (B,). One `model_step` serves training,
+validation and prediction; metrics are logged per epoch as `train/loss`, `train/acc`,
+`val/loss`, `val/acc` and `val/auc`. Adam with L2 regularisation through `weight_decay`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Literal
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import BinaryAUROC
+
+from cnnlstm.models.cnn import CnnRanker, CnnShape
+from cnnlstm.models.lstm import LstmShape, LstmTimer
+
+NetKind = Literal["cnn", "lstm"]
+Init = Literal["default", "paper"]
+
+
+def build_network(kind: NetKind, shape: dict) -> nn.Module:
+    """The plain network of `kind` with the layer sizes in `shape` (a dataclass as a dict)."""
+    if kind == "cnn":
+        return CnnRanker(
+            CnnShape(**{k: tuple(v) if isinstance(v, list) else v for k, v in shape.items()})
+        )
+    if kind == "lstm":
+        return LstmTimer(LstmShape(**shape))
+    raise ValueError(f"unknown network kind {kind!r}")
+
+
+def paper_init_(net: nn.Module) -> None:
+    """Draw every weight and bias from Normal(0, 1), as Table 1 of the paper states."""
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0.0, 1.0)
+
+
+class Classifier(pl.LightningModule):
+    """A 2-class network trained with cross-entropy; P(class 1) is its score."""
+
+    def __init__(
+        self,
+        kind: NetKind,
+        shape: dict,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        init: Init = "default",
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = build_network(kind, shape)
+        if init == "paper":
+            paper_init_(self.net)
+        self.val_auc = BinaryAUROC()
+
+    @classmethod
+    def for_network(cls, kind: NetKind, shape, **kwargs) -> Classifier:
+        """Build from a shape dataclass (`CnnShape` or `LstmShape`)."""
+        return cls(kind=kind, shape=asdict(shape), **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, 2)."""
+        return self.net(x)
+
+    def model_step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Loss, logits (B, 2) and labels of a batch."""
+        x, y = batch
+        logits = self(x).float()  # (B, 2); float32 under mixed precision too
+        return F.cross_entropy(logits, y), logits, y
+
+    def on_train_epoch_start(self) -> None:
+        """Reset the epoch's running sums (loss x n, correct, n)."""
+        self._train_sums = torch.zeros(3, device=self.device)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """One optimisation step; the epoch means of loss and accuracy are logged at its end.
+
+        Sums are kept on the device and logged once per epoch: a `self.log` per step costs
+        Lightning's bookkeeping on every batch, which is measurable next to a small network.
+        """
+        loss, logits, y = self.model_step(batch)
+        with torch.no_grad():
+            n = torch.tensor(float(y.shape[0]), device=loss.device)
+            correct = (logits.argmax(dim=1) == y).sum().float()
+            self._train_sums += torch.stack([loss.detach() * n, correct, n])
+        if batch_idx + 1 == self.trainer.num_training_batches:
+            total = self._train_sums
+            self.log(
+                "train/loss",
+                total[0] / total[2],
+                prog_bar=True,
+                sync_dist=True,
+                on_step=False,
+                on_epoch=True,
+                batch_size=1,
+            )
+            self.log(
+                "train/acc",
+                total[1] / total[2],
+                sync_dist=True,
+                on_step=False,
+                on_epoch=True,
+                batch_size=1,
+            )
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        """Validation loss, accuracy and AUC (accumulated over the epoch)."""
+        loss, logits, y = self.model_step(batch)
+        acc = (logits.argmax(dim=1) == y).float().mean()
+        n = y.shape[0]
+        self.val_auc.update(logits.softmax(dim=1)[:, 1], y)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        self.log("val/acc", acc, on_epoch=True, prog_bar=True, batch_size=n, sync_dist=True)
+        self.log("val/auc", self.val_auc, on_epoch=True, batch_size=n)
+
+    def predict_step(self, batch, batch_idx: int) -> torch.Tensor:
+        """P(class 1) of each sample."""
+        x = batch[0] if isinstance(batch, list | tuple) else batch
+        return self(x).float().softmax(dim=1)[:, 1]
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """Adam; `weight_decay` is the L2 penalty."""
+        return torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )

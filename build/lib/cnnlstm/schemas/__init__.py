@@ -1,0 +1,1 @@
+"""pandera DataFrameModels for every table that crosses a stage boundary."""

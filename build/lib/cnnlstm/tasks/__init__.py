@@ -1,0 +1,1 @@
+"""Stage logic as plain functions over polars frames; no Prefect imports here."""

@@ -1,0 +1,217 @@
+"""Ingestion: read a source, validate its bars and benchmark, add them to the Parquet store.
+
+Input contract: a source spec `KIND:PATH` (see `tasks.sources.base.load_source`) or an already
+read `SourceData`, an optional benchmark spec `KIND:PATH[#SYMBOL]`, and a store folder.
+
+Nothing is dropped silently. Rows the source cannot vouch for (`SourceData.suspect`, e.g.
+distorted forward-adjusted stretches) and rows that break `BarsSchema` either fail the run
+(`on_invalid="fail"`, the default) or are written with their reasons to quarantine files under
+`<store>/quarantine/` and counted in the report. Ingestion is incremental: only (symbol, date)
+rows the store does not hold are added, so running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
+from cnnlstm.schemas.validation import OnInvalid, validate_table
+from cnnlstm.tasks.sources.base import SourceData, load_benchmark, load_source
+from cnnlstm.tasks.store import write_bars, write_benchmark
+
+EXAMPLES = 3
+
+
+@dataclass
+class IngestReport:
+    """What one ingestion read, set aside and added to the store."""
+
+    source: str
+    store: Path
+    stocks: int = 0
+    rows: int = 0
+    first_date: date | None = None
+    last_date: date | None = None
+    suspended_days: int = 0
+    rows_rejected: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    quarantine_files: list[Path] = field(default_factory=list)
+    rows_added: int = 0
+    rows_already_stored: int = 0
+    rows_conflicting: int = 0
+    benchmark: str | None = None
+    benchmark_rows_added: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        out = [
+            f"source: {self.source}",
+            f"store: {self.store}",
+            f"read: {self.stocks} stocks, {self.rows} valid rows, "
+            f"dates {self.first_date} .. {self.last_date}",
+            f"suspended days (volume 0): {self.suspended_days}",
+            f"rows rejected: {self.rows_rejected}"
+            + (" (rows per failed check; a row can fail several):" if self.rejected else ""),
+        ]
+        out += [f"  {reason}: {n}" for reason, n in self.rejected.items()]
+        out += [f"  quarantine file: {p}" for p in self.quarantine_files]
+        out.append(
+            f"rows added to store: {self.rows_added} (already stored: {self.rows_already_stored})"
+        )
+        if self.rows_conflicting:
+            out.append(
+                f"  {self.rows_conflicting} row(s) arrived with values that differ from the "
+                "stored ones and were kept as stored"
+            )
+        if self.benchmark:
+            out.append(f"benchmark: {self.benchmark} ({self.benchmark_rows_added} dates added)")
+        out += [f"note: {n}" for n in self.notes]
+        return out
+
+
+def _quarantine_path(store: Path, table: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    return store / "quarantine" / f"{table}-{stamp}.parquet"
+
+
+def set_aside_suspect(
+    bars: pl.DataFrame, suspect: pl.DataFrame | None, on_invalid: OnInvalid, store: Path
+) -> tuple[pl.DataFrame, dict[str, int], Path | None]:
+    """Fail on, or quarantine, the rows a source flagged as unreliable; return the rest."""
+    if suspect is None or suspect.height == 0:
+        return bars, {}, None
+    counts = dict(suspect.group_by("reason", maintain_order=True).len().iter_rows())
+    if on_invalid == "fail":
+        lines = [
+            f"{suspect.height} row(s) in {suspect['symbol'].n_unique()} stock(s) cannot be used "
+            "as returns (use --on-invalid quarantine to set them aside):"
+        ]
+        for reason, n in counts.items():
+            rows = suspect.filter(pl.col("reason") == reason).head(EXAMPLES)
+            shown = ", ".join(f"{s} {d}" for s, d in rows.select("symbol", "date").iter_rows())
+            lines.append(f"  - {reason}: {n} row(s), e.g. {shown}")
+        raise UserInputError("\n".join(lines))
+    path = _quarantine_path(store, "bars-suspect")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keyed = suspect.select("symbol", "date", "reason")
+    bars.join(keyed, on=["symbol", "date"], how="inner").write_parquet(path)
+    kept = bars.join(keyed, on=["symbol", "date"], how="anti")
+    return kept, counts, path
+
+
+def check_benchmark_overlap(bars: pl.DataFrame, benchmark: pl.DataFrame, name: str) -> str | None:
+    """Raise if the benchmark shares no date with the bars; describe a partial overlap."""
+    stock_dates = bars.select(pl.col("date").unique())
+    common = stock_dates.join(benchmark.select("date"), on="date", how="inner").height
+    if common == 0:
+        raise UserInputError(
+            f"benchmark {name} covers {benchmark['date'].min()} .. {benchmark['date'].max()} but "
+            f"the stocks cover {bars['date'].min()} .. {bars['date'].max()}: no common dates"
+        )
+    missing = stock_dates.height - common
+    if missing:
+        return (
+            f"benchmark {name} has no close on {missing} of the stocks' {stock_dates.height} dates"
+        )
+    return None
+
+
+def ingest_data(
+    data: SourceData,
+    store: Path | str,
+    *,
+    benchmark: pl.DataFrame | None = None,
+    benchmark_name: str | None = None,
+    on_invalid: OnInvalid = "fail",
+) -> IngestReport:
+    """Validate an already read source and add it to the store (see the module docstring)."""
+    store = Path(store)
+    report = IngestReport(source=data.report.source, store=store, notes=list(data.report.notes))
+    report.rejected.update(data.report.rejected)
+    report.rows_rejected = sum(data.report.rejected.values())
+
+    bars, suspect_counts, suspect_path = set_aside_suspect(
+        data.bars, data.suspect, on_invalid, store
+    )
+    report.rejected.update(suspect_counts)
+    report.rows_rejected += data.bars.height - bars.height
+    if suspect_path:
+        report.quarantine_files.append(suspect_path)
+
+    checked = validate_table(
+        bars,
+        BarsSchema,
+        table="bars",
+        on_invalid=on_invalid,
+        quarantine_path=_quarantine_path(store, "bars"),
+    )
+    report.rejected.update(checked.reasons)
+    report.rows_rejected += checked.rejected
+    if checked.quarantine_path:
+        report.quarantine_files.append(checked.quarantine_path)
+    bars = checked.valid
+    if bars.height == 0:
+        raise UserInputError(f"{data.report.source}: no valid bars to ingest")
+
+    bench = benchmark if benchmark is not None else data.benchmark
+    name = benchmark_name or (
+        f"{bench['symbol'][0]} (from the source)" if bench is not None else None
+    )
+    if bench is not None:
+        bench_checked = validate_table(
+            bench,
+            BenchmarkSchema,
+            table="benchmark",
+            on_invalid=on_invalid,
+            quarantine_path=_quarantine_path(store, "benchmark"),
+        )
+        report.rejected.update({f"benchmark {k}": v for k, v in bench_checked.reasons.items()})
+        report.rows_rejected += bench_checked.rejected
+        if bench_checked.quarantine_path:
+            report.quarantine_files.append(bench_checked.quarantine_path)
+        bench = bench_checked.valid
+        note = check_benchmark_overlap(bars, bench, name)
+        if note:
+            report.notes.append(note)
+
+    written = write_bars(store, bars)
+    report.rows_added = written.added
+    report.rows_already_stored = written.already_stored
+    report.rows_conflicting = written.conflicting
+    if bench is not None:
+        report.benchmark = name
+        report.benchmark_rows_added = write_benchmark(store, bench).added
+
+    report.stocks = bars["symbol"].n_unique()
+    report.rows = bars.height
+    report.first_date = bars["date"].min()
+    report.last_date = bars["date"].max()
+    report.suspended_days = int((bars["volume"] == 0).sum())
+    return report
+
+
+def ingest(
+    source: str,
+    store: Path | str,
+    *,
+    benchmark: str | None = None,
+    on_invalid: OnInvalid = "fail",
+    source_options: dict[str, Any] | None = None,
+) -> IngestReport:
+    """Read `source` (`KIND:PATH`), and `benchmark` (`KIND:PATH[#SYMBOL]`) if given, into `store`.
+
+    Raises:
+        UserInputError: the source, benchmark or data cannot be used (the message says why).
+    """
+    data = load_source(source, **(source_options or {}))
+    bench = load_benchmark(benchmark) if benchmark else None
+    return ingest_data(
+        data, store, benchmark=bench, benchmark_name=benchmark, on_invalid=on_invalid
+    )

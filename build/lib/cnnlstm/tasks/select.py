@@ -1,0 +1,92 @@
+"""Monthly stock selection: the top fraction of eligible stocks by score, and momentum scores.
+
+Input contract: a `scores` table (`symbol`, `month`, `score`; see `schemas/strategy.py`) with one
+row per eligible (symbol, month), and for `momentum_scores` the `cnn_features` table with the raw
+monthly returns `mret_12 .. mret_2` (months t-12 .. t-2, all known before month t starts).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.strategy import ScoresSchema, SelectionSchema
+from cnnlstm.schemas.validation import validate_table
+
+MOMENTUM_COLUMNS: tuple[str, ...] = tuple(f"mret_{k}" for k in range(12, 1, -1))
+"""Raw monthly returns of months t-12 .. t-2: the momentum formation window."""
+
+
+class SelectionConfig(BaseModel):
+    """How many stocks to pick each month: a fraction of the eligible ones, or a fixed count."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    top_fraction: float = Field(0.01, gt=0, le=1, description="share of eligible stocks")
+    top_count: int | None = Field(None, ge=1, description="a fixed count instead of a fraction")
+    min_count: int = Field(1, ge=1, description="pick at least this many")
+
+    @model_validator(mode="after")
+    def _count_not_below_minimum(self) -> SelectionConfig:
+        if self.top_count is not None and self.top_count < self.min_count:
+            raise ValueError("top_count must be at least min_count")
+        return self
+
+    def count(self, eligible: int) -> int:
+        """How many of `eligible` stocks to pick (never more than there are)."""
+        if self.top_count is not None:
+            wanted = self.top_count
+        else:
+            wanted = max(self.min_count, int(round(self.top_fraction * eligible)))
+        return min(wanted, eligible)
+
+
+def select_top(scores: pl.DataFrame, cfg: SelectionConfig) -> pl.DataFrame:
+    """Pick each month's best-scored stocks.
+
+    Ties are broken by symbol so the choice is reproducible.
+
+    Returns:
+        The `selection` table (`month`, `symbol`, `score`, `rank`), sorted by month and rank.
+
+    Raises:
+        DataValidationError: `scores` breaks its contract (missing, duplicate or NaN scores).
+    """
+    scores = validate_table(scores, ScoresSchema, table="scores").valid
+    ranked = scores.sort(
+        ["month", "score", "symbol"], descending=[False, True, False]
+    ).with_columns(
+        rank=pl.int_range(1, pl.len() + 1).over("month"),
+        eligible=pl.len().over("month"),
+    )
+    counts = {m: cfg.count(n) for m, n in ranked.select("month", "eligible").unique().iter_rows()}
+    keep = pl.col("rank") <= pl.col("month").replace_strict(counts, return_dtype=pl.Int64)
+    out = ranked.filter(keep).select("month", "symbol", "score", pl.col("rank").cast(pl.Int64))
+    return validate_table(out, SelectionSchema, table="selection").valid
+
+
+def universe_selection(scores: pl.DataFrame) -> pl.DataFrame:
+    """Every eligible stock of each month (the equal-weighted universe), ranked by score."""
+    return select_top(scores, SelectionConfig(top_fraction=1.0))
+
+
+def momentum_scores(features: pl.DataFrame) -> pl.DataFrame:
+    """Momentum score per (symbol, month): the compounded return over months t-12 .. t-2.
+
+    Raises:
+        UserInputError: a formation-window column is missing or a row lacks one of its returns.
+    """
+    missing = [c for c in ("symbol", "month", *MOMENTUM_COLUMNS) if c not in features.columns]
+    if missing:
+        raise UserInputError(f"features lack the momentum column(s) {missing}")
+    incomplete = features.filter(
+        pl.any_horizontal([~pl.col(c).is_finite() | pl.col(c).is_null() for c in MOMENTUM_COLUMNS])
+    )
+    if incomplete.height:
+        rows = incomplete.select("symbol", "month").head(3).rows()
+        raise UserInputError(
+            f"{incomplete.height} feature row(s) lack a monthly return in t-12..t-2, e.g. {rows}"
+        )
+    growth = pl.reduce(lambda a, b: a * b, [1.0 + pl.col(c) for c in MOMENTUM_COLUMNS])
+    return features.select("symbol", "month", score=growth - 1.0)

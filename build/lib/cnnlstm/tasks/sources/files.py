@@ -1,0 +1,205 @@
+"""Reading users' data files with errors a user can act on.
+
+Every reader of a file-based source goes through these helpers, so that an empty file, a wrong
+encoding, a missing or misspelled column, an unreadable date or number, or dates out of order
+raise `UserInputError` naming the file, the column and the first offending lines, never a
+traceback from inside polars. Row numbers in messages are the file's line numbers (header = 1).
+Values are read as text and converted here, so that nothing is silently turned into null.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import polars as pl
+
+from cnnlstm.core.errors import UserInputError
+
+MISSING_TOKENS = ("", "None", "none", "null", "NULL", "NaN", "nan", "-", "--")
+"""Cell texts that mean "no value" (read as null, then reported by the schema if required)."""
+EXAMPLES = 3
+
+
+def data_files(path: Path | str, suffixes: Iterable[str]) -> list[Path]:
+    """The data files at `path`: the file itself, or a folder's files with one of `suffixes`."""
+    path = Path(path).expanduser()
+    suffixes = tuple(s.lower() for s in suffixes)
+    if not path.exists():
+        raise UserInputError(f"{path}: no such file or folder")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    if not files:
+        raise UserInputError(f"{path}: folder holds no data files ({', '.join(suffixes)})")
+    return files
+
+
+def read_text_table(path: Path, *, encoding: str = "utf8") -> pl.DataFrame:
+    """Read a CSV file with every column as text; raise a clear error if it cannot be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise UserInputError(f"{path}: cannot be read ({err.strerror})") from None
+    if not raw.strip():
+        raise UserInputError(f"{path}: file is empty")
+    try:
+        text = raw.decode("utf-8-sig" if encoding.lower() in ("utf8", "utf-8") else encoding)
+    except UnicodeDecodeError as err:
+        raise UserInputError(
+            f"{path}: not valid {encoding} text (byte {err.start}); "
+            "check the file's encoding (Chinese exports are often GBK)"
+        ) from None
+    try:
+        df = pl.read_csv(text.encode(), infer_schema=False)
+    except pl.exceptions.PolarsError as err:
+        first = str(err).splitlines()[0]
+        raise UserInputError(f"{path}: not a readable CSV table ({first})") from None
+    if df.height == 0:
+        raise UserInputError(f"{path}: file has a header but no rows")
+    return df
+
+
+def read_parquet_table(path: Path) -> pl.DataFrame:
+    """Read a Parquet file; raise a clear error if it cannot be read or holds no rows."""
+    try:
+        df = pl.read_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        first = str(err).splitlines()[0]
+        raise UserInputError(f"{path}: not a readable Parquet file ({first})") from None
+    if df.height == 0:
+        raise UserInputError(f"{path}: file holds no rows")
+    return df
+
+
+def pick_columns(
+    df: pl.DataFrame, wanted: Mapping[str, str], where: Path | str, optional: Iterable[str] = ()
+) -> pl.DataFrame:
+    """Select and rename columns: `wanted` maps our name -> the file's name.
+
+    See `resolve_columns` for the matching rules and errors.
+    """
+    found = resolve_columns(df, wanted, where, optional)
+    return df.select(pl.col(theirs).alias(ours) for ours, theirs in found.items())
+
+
+def resolve_columns(
+    df: pl.DataFrame, wanted: Mapping[str, str], where: Path | str, optional: Iterable[str] = ()
+) -> dict[str, str]:
+    """Find the file's column for each of ours: `wanted` maps our name -> the file's name.
+
+    A file column matching case-insensitively is accepted. Missing required columns raise one
+    error listing each, with the closest column name present; missing optional ones are left out.
+    """
+    by_lower = {c.lower(): c for c in df.columns}
+    optional = set(optional)
+    found: dict[str, str] = {}
+    missing = []
+    for ours, theirs in wanted.items():
+        actual = theirs if theirs in df.columns else by_lower.get(theirs.lower())
+        if actual is not None:
+            found[ours] = actual
+        elif ours not in optional:
+            close = difflib.get_close_matches(theirs, df.columns, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            missing.append(f"{theirs!r}{hint}")
+    if missing:
+        raise UserInputError(
+            f"{where}: missing column(s) {', '.join(missing)}; "
+            f"columns found: {', '.join(df.columns)}"
+        )
+    return found
+
+
+FILE_COLUMN = "_file"
+"""Optional column naming each row's file, when several files are parsed as one frame."""
+LINE_COLUMN = "_line"
+"""Optional column with each row's line number in its file (header = 1)."""
+
+
+def _bad_lines(df: pl.DataFrame, bad: pl.Expr, shown: pl.Expr) -> str:
+    """Describe the first few offending lines: `line 5: '2020-13-01'` (with the file if known)."""
+    if LINE_COLUMN not in df.columns:
+        df = df.with_columns(pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(LINE_COLUMN))
+    cols = [pl.col(LINE_COLUMN), shown.alias("_shown")]
+    if FILE_COLUMN in df.columns:
+        cols.append(pl.col(FILE_COLUMN).str.split("/").list.last())
+    rows = df.filter(bad).select(cols).head(EXAMPLES).iter_rows()
+    return ", ".join((f"{r[2]} " if len(r) > 2 else "") + f"line {r[0]}: {r[1]!r}" for r in rows)
+
+
+def parse_dates(df: pl.DataFrame, where: Path | str, fmt: str | None = None) -> pl.DataFrame:
+    """Turn the text `date` column into dates (ISO, `2020/01/31` or `20200131` unless `fmt`)."""
+    if df["date"].dtype == pl.Date:
+        return df
+    if df["date"].dtype == pl.Datetime:
+        return df.with_columns(pl.col("date").dt.date())
+    text = pl.col("date").cast(pl.String).str.strip_chars()
+    if fmt:
+        parsed = text.str.to_date(fmt, strict=False)
+    else:
+        parsed = pl.coalesce(
+            text.str.to_date("%Y-%m-%d", strict=False),
+            text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
+            text.str.to_date("%Y/%m/%d", strict=False),
+            text.str.to_date("%Y%m%d", strict=False),
+        )
+    out = df.with_columns(parsed.alias("_parsed"))
+    bad = pl.col("_parsed").is_null()
+    n_bad = out.select(bad.sum()).item()
+    if n_bad:
+        how = f" with format {fmt!r}" if fmt else ""
+        raise UserInputError(
+            f"{where}: {n_bad} date(s) could not be read{how}, "
+            f"e.g. {_bad_lines(out, bad, pl.col('date'))}"
+        )
+    return out.with_columns(pl.col("_parsed").alias("date")).drop("_parsed")
+
+
+def _as_number(name: str) -> tuple[pl.Expr, pl.Expr]:
+    """A text column as Float64, and the mask of cells that are neither numbers nor blank."""
+    text = pl.col(name).str.strip_chars().str.replace_all(",", "", literal=True)
+    number = text.cast(pl.Float64, strict=False)
+    blank = text.is_null() | text.is_in(list(MISSING_TOKENS))
+    return number.alias(name), (number.is_null() & ~blank)
+
+
+def parse_numbers(df: pl.DataFrame, columns: Iterable[str], where: Path | str) -> pl.DataFrame:
+    """Turn text columns into Float64, raising on any cell that is not a number.
+
+    Empty or `None` cells become null (later reported by the schema, never dropped).
+    """
+    columns = list(columns)
+    text_cols = [c for c in columns if df.schema[c] == pl.String]
+    parsed = {c: _as_number(c) for c in text_cols}
+    counts = df.select(bad.sum().alias(c) for c, (_, bad) in parsed.items()) if parsed else None
+    if counts is not None:
+        for name, n_bad in counts.row(0, named=True).items():
+            if n_bad:
+                raise UserInputError(
+                    f"{where}: column {name!r} has {n_bad} value(s) that are not numbers, "
+                    f"e.g. {_bad_lines(df, parsed[name][1], pl.col(name))}"
+                )
+    return df.with_columns(
+        *[number for number, _ in parsed.values()],
+        *[pl.col(c).cast(pl.Float64) for c in columns if c not in parsed],
+    )
+
+
+def check_date_order(df: pl.DataFrame, where: Path | str, *, descending: bool = False) -> None:
+    """Raise if dates go backwards within a file (a repeated date is left to the schema).
+
+    With a file column (several files in one frame) the order is checked within each file.
+    """
+    previous = pl.col("date").shift(1)
+    if FILE_COLUMN in df.columns:
+        previous = previous.over(FILE_COLUMN)
+    back = (pl.col("date") > previous) if descending else (pl.col("date") < previous)
+    back = back.fill_null(False)
+    if df.select(back.any()).item():
+        order = "newest first" if descending else "oldest first"
+        raise UserInputError(
+            f"{where}: dates out of order (expected {order}) at "
+            f"{_bad_lines(df, back, pl.col('date').cast(pl.String))}"
+        )

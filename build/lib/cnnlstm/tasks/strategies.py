@@ -1,0 +1,265 @@
+"""Every strategy's orders on the same universe, calendar and costs, and the benchmark's curve.
+
+Input contract: `MarketArrays` of the test period (its calendar starts on the first test
+month's rebalance date so `close` execution can trade there), `selection` tables (month, symbol)
+and for CNN-LSTM the `signals` table. Strategies (`StrategySet`): the benchmark index bought and
+held, the equal-weighted universe (every eligible stock, monthly), momentum (top fraction by
+t-12..t-2 return, held all month), CNN-only (the CNN selection held all month) and CNN-LSTM
+(the CNN selection timed by the LSTM). Month t's selection executes at its first day's open
+(`open`) or at its rebalance date's close (`close`); everything is closed at the month's last
+close. Where no benchmark index is given, `equal_weight_index` derives one (`EW_UNIVERSE`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.strategy import NavSchema, TradesSchema
+from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.backtest.api import (
+    NO_INSTRUCTION,
+    BacktestResult,
+    MarketArrays,
+    StrategyOrders,
+    market_arrays,
+    run_backtest,
+)
+from cnnlstm.tasks.backtest.engine import SESSION_CLOSE, SESSION_OPEN
+from cnnlstm.tasks.backtest.market import MarketConfig
+from cnnlstm.tasks.timing import Execution, month_days, timing_plan
+
+EW_UNIVERSE = "EW_UNIVERSE"
+
+
+@dataclass(frozen=True)
+class StrategySet:
+    """The inputs of one comparison: selections per strategy and the timing signals."""
+
+    universe: pl.DataFrame  # every eligible (month, symbol)
+    momentum: pl.DataFrame | None = None  # selection
+    cnn: pl.DataFrame | None = None  # selection
+    signals: pl.DataFrame | None = None  # LSTM signals for CNN-LSTM
+
+
+def monthly_orders(
+    market: MarketArrays,
+    name: str,
+    selection: pl.DataFrame,
+    *,
+    execution: Execution = "open",
+    timing: pl.DataFrame | None = None,
+) -> StrategyOrders:
+    """Orders that hold each month's selected stocks in equal slots, optionally timed.
+
+    Args:
+        market: The calendar and universe of the backtest.
+        name: The strategy's name in the results.
+        selection: (month, symbol) rows; months outside the calendar are ignored.
+        execution: "open" or "close" (see the module docstring).
+        timing: A `cnnlstm.tasks.timing.timing_plan` (month, symbol, date, hold) replacing "hold all
+            month" for the selected stocks.
+
+    Raises:
+        UserInputError: a selected symbol has no bars, or `close` execution lacks the day
+            before a month.
+    """
+    stock = market.stock_index()
+    unknown = set(selection["symbol"].unique().to_list()) - set(stock)
+    if unknown:
+        raise UserInputError(f"{name}: selected symbols without bars: {sorted(unknown)[:5]}")
+    day = market.day_index()
+    shape = market.close.shape
+    session = SESSION_OPEN if execution == "open" else SESSION_CLOSE
+    instr = np.zeros(shape, dtype=np.int8)  # the trading session: flat unless told otherwise
+    idle = np.full(shape, NO_INSTRUCTION, dtype=np.int8)
+    if execution == "open":
+        idle[market.month_end, :] = 0  # month-end close of the open-mode positions
+    plan = _plan_lookup(timing)
+    alloc_day, members = [], []
+    spans = month_days(market.dates)
+    for month, group in selection.group_by("month", maintain_order=True):
+        span = spans.get(month[0])
+        if span is None:
+            continue
+        if execution == "close" and span.rebalance_date is None:
+            raise UserInputError(
+                f"{name}: month {month[0]} has no trading day before it to execute at its close"
+            )
+        exec_days = span.days if execution == "open" else [span.rebalance_date, *span.days[:-1]]
+        rows = [day[d] for d in exec_days]
+        cols = np.array([stock[s] for s in group["symbol"].to_list()], dtype=np.int64)
+        if plan is None:
+            instr[np.ix_(rows, cols)] = 1
+        else:
+            for j, symbol in zip(cols, group["symbol"].to_list(), strict=True):
+                held = plan.get((month[0], symbol), {})
+                instr[rows, j] = [1 if held.get(d, False) else 0 for d in exec_days]
+        mask = np.zeros(shape[1], dtype=bool)
+        mask[cols] = True
+        alloc_day.append(rows[0])
+        members.append(mask)
+    order = np.argsort(alloc_day, kind="stable")
+    return StrategyOrders(
+        name=name,
+        instr_open=instr if execution == "open" else idle,
+        instr_close=idle if execution == "open" else instr,
+        alloc_day=np.asarray(alloc_day, dtype=np.int64)[order],
+        alloc_session=np.full(len(alloc_day), session, dtype=np.int8),
+        members=np.asarray(members, dtype=bool).reshape(len(alloc_day), shape[1])[order],
+    )
+
+
+def build_strategies(
+    market: MarketArrays, inputs: StrategySet, *, execution: Execution = "open", hold_days: int = 5
+) -> tuple[list[StrategyOrders], dict[str, int]]:
+    """Orders of every strategy whose inputs are given, on the same market.
+
+    Returns:
+        (orders, notes): the strategies' orders, and counts worth reporting (missing signals).
+    """
+    orders = [monthly_orders(market, "equal_weight", inputs.universe, execution=execution)]
+    notes: dict[str, int] = {}
+    if inputs.momentum is not None:
+        orders.append(monthly_orders(market, "momentum", inputs.momentum, execution=execution))
+    if inputs.cnn is not None:
+        orders.append(monthly_orders(market, "cnn", inputs.cnn, execution=execution))
+        if inputs.signals is not None:
+            plan, missing = timing_plan(
+                inputs.cnn, inputs.signals, market.dates, execution=execution, hold_days=hold_days
+            )
+            notes["missing_signals"] = missing
+            orders.append(
+                monthly_orders(market, "cnn_lstm", inputs.cnn, execution=execution, timing=plan)
+            )
+    return orders, notes
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    """Every strategy's backtest plus the benchmark's curve (in `result.nav`)."""
+
+    result: BacktestResult
+    benchmark_label: str
+    benchmark_derived: bool
+    notes: dict[str, int]
+
+
+def run_strategies(
+    bars: pl.DataFrame,
+    inputs: StrategySet,
+    cfg: MarketConfig,
+    *,
+    start: date,
+    end: date,
+    benchmark: pl.DataFrame | None = None,
+    execution: Execution = "open",
+    hold_days: int = 5,
+    record_positions: bool = False,
+) -> StrategyRun:
+    """Backtest every strategy over the test months in [start, end] against the benchmark.
+
+    The calendar starts on the last trading day before `start` (month one's rebalance date)
+    and every nav is 1.0 before its first day. Without `benchmark`, an equal-weighted
+    universe index (`EW_UNIVERSE`) is derived from `bars` and flagged as derived.
+
+    Raises:
+        UserInputError: no trading day before `start`, or the benchmark does not cover it.
+    """
+    before = bars.filter(pl.col("date") < start)["date"]
+    if before.len() == 0:
+        raise UserInputError(f"no bars before the test start {start}: month one has no rebalance")
+    first = before.max()
+    market = market_arrays(bars, start=first, end=end)
+
+    def in_test(table: pl.DataFrame | None) -> pl.DataFrame | None:
+        if table is None:
+            return None
+        return table.filter((pl.col("month") >= start.replace(day=1)) & (pl.col("month") <= end))
+
+    scoped = StrategySet(
+        universe=in_test(inputs.universe),
+        momentum=in_test(inputs.momentum),
+        cnn=in_test(inputs.cnn),
+        signals=inputs.signals,
+    )
+    orders, notes = build_strategies(market, scoped, execution=execution, hold_days=hold_days)
+    result = run_backtest(market, orders, cfg, record_positions=record_positions)
+    derived = benchmark is None
+    if derived:
+        benchmark = equal_weight_index(bars, start=first, end=end)
+    label = str(benchmark["symbol"][0]) if "symbol" in benchmark.columns else "benchmark"
+    bench = benchmark_nav(benchmark, market.dates, name=label)
+    nav = pl.concat([bench, result.nav.select(bench.columns)])
+    result.nav = validate_table(nav, NavSchema, table="nav").valid
+    result.trades = validate_table(result.trades, TradesSchema, table="trades").valid
+    return StrategyRun(result, label, derived, notes)
+
+
+def benchmark_nav(benchmark: pl.DataFrame, dates: list[date], *, name: str) -> pl.DataFrame:
+    """Buy-and-hold of the index over the calendar, as `nav` rows (1.0 on the first day).
+
+    Raises:
+        UserInputError: the index has no close on or before the calendar's first day.
+    """
+    index = benchmark.select("date", "close").sort("date")
+    first = index.filter(pl.col("date") <= dates[0])
+    if first.height == 0:
+        raise UserInputError(
+            f"benchmark {name} starts {index['date'].min()}, after the backtest's first day "
+            f"{dates[0]}"
+        )
+    aligned = (
+        pl.DataFrame({"date": dates})
+        .join_asof(index, on="date", strategy="backward")
+        .with_columns(nav=pl.col("close") / first["close"][-1])
+    )
+    return aligned.select(
+        "date",
+        strategy=pl.lit("benchmark"),
+        nav="nav",
+        position_ratio=pl.lit(1.0),
+        cash=pl.lit(0.0),
+        costs=pl.lit(0.0),
+    )
+
+
+def equal_weight_index(bars: pl.DataFrame, *, start: date, end: date) -> pl.DataFrame:
+    """An equal-weighted index of every traded stock (daily rebalanced), labelled EW_UNIVERSE.
+
+    A stock counts on a day when it traded (volume > 0); its return runs from its previous
+    traded close. The index moves by the mean of those returns and is 1.0 on `start`.
+    """
+    daily = (
+        bars.lazy()
+        .filter((pl.col("date") <= end) & (pl.col("volume") > 0))
+        .sort("symbol", "date")
+        .with_columns(prev=pl.col("close").shift(1).over("symbol"))
+        .filter(pl.col("prev").is_not_null())
+        .group_by("date")
+        .agg(ret=(pl.col("close") / pl.col("prev") - 1.0).mean())
+        .filter(pl.col("date") >= start)
+        .sort("date")
+        .collect()
+    )
+    if daily.height == 0:
+        raise UserInputError(f"no bars between {start} and {end} to derive an index from")
+    return daily.select(
+        symbol=pl.lit(EW_UNIVERSE),
+        date="date",
+        close=(1.0 + pl.col("ret")).cum_prod() / (1.0 + pl.col("ret").first()),
+    )
+
+
+def _plan_lookup(timing: pl.DataFrame | None) -> dict[tuple[date, str], dict[date, bool]] | None:
+    """(month, symbol) -> {execution day: hold}."""
+    if timing is None:
+        return None
+    out: dict[tuple[date, str], dict[date, bool]] = {}
+    for month, symbol, day, hold in timing.select("month", "symbol", "date", "hold").iter_rows():
+        out.setdefault((month, symbol), {})[day] = hold
+    return out

@@ -1,0 +1,147 @@
+"""The Lightning fit and the batched inference shared by both networks' training tasks.
+
+Input contract: a `models.modules.Classifier`, a `models.data.TensorDataModule` and a training
+configuration from `cnnlstm.tasks.train` (profile, epochs, patience, seed, accelerator, devices,
+strategy, precision, progress bar). Writes only the best checkpoint under `out_dir` (and the
+logger's files when a logger is given).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
+
+from cnnlstm.models.data import TensorDataModule
+from cnnlstm.models.modules import Classifier
+
+_PREDICT_BATCH = 65_536
+
+
+@dataclass
+class TrainedModel:
+    """A trained network: its best checkpoint, the metrics of that epoch, the per-epoch history."""
+
+    checkpoint: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class EpochHistory(Callback):
+    """Collects the epoch-level metrics Lightning computed, one dict per epoch."""
+
+    def __init__(self):
+        self.rows: list[dict[str, float]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Record this epoch's train/ and val/ metrics (validation runs before this hook)."""
+        row = {"epoch": float(trainer.current_epoch)}
+        for name, value in trainer.callback_metrics.items():
+            if name.startswith(("train/", "val/")):
+                row[name] = float(value)
+        self.rows.append(row)
+
+
+def seed_all(seed: int) -> None:
+    """Seed Python, numpy and torch before a network is built, so its initialisation repeats."""
+    pl.seed_everything(seed, workers=False, verbose=False)
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """'auto' -> 'bf16-mixed' on a CUDA GPU that supports bf16, else '32-true'."""
+    if precision != "auto":
+        return precision
+    cuda = torch.cuda.is_available() and accelerator in ("auto", "gpu", "cuda")
+    if cuda and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def fit_classifier(
+    module: Classifier,
+    data: TensorDataModule,
+    cfg,
+    kind: str,
+    out_dir: Path,
+    *,
+    logger=None,
+) -> TrainedModel:
+    """Fit `module` on `data` as `cfg` says; keep the best checkpoint by val/loss.
+
+    Without a validation set the checkpoint (and early stopping) follow train/loss.
+    """
+    seed_all(cfg.seed)  # again: dropout and batch order start from the seed too
+    if torch.cuda.is_available():
+        torch.backends.cuda.matmul.allow_tf32 = True  # tf32 matmuls/convs where fp32 remains
+        torch.backends.cudnn.allow_tf32 = True
+    out_dir.mkdir(parents=True, exist_ok=True)
+    monitor = "val/loss" if data.has_validation else "train/loss"
+    checkpoint = ModelCheckpoint(
+        dirpath=out_dir,
+        filename=f"{kind}-best",
+        monitor=monitor,
+        mode="min",
+        save_top_k=1,
+        save_weights_only=True,
+        enable_version_counter=False,
+        auto_insert_metric_name=False,
+    )
+    history = EpochHistory()
+    callbacks: list[Callback] = [checkpoint, history]
+    if cfg.profile == "fast":
+        callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
+    trainer = pl.Trainer(
+        max_epochs=cfg.max_epochs(kind),
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        precision=resolve_precision(cfg.precision, cfg.accelerator),
+        logger=logger if logger is not None else False,
+        callbacks=callbacks,
+        enable_progress_bar=cfg.show_progress(),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=1.0 if data.has_validation else 0,
+        log_every_n_steps=max(1, min(50, -(-int(data.x_train.shape[0]) // cfg.batch_size))),
+        deterministic=True if not torch.cuda.is_available() else "warn",
+        default_root_dir=out_dir,
+    )
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=data)
+    seconds = time.perf_counter() - started
+    best_path = Path(checkpoint.best_model_path)
+    best = min(history.rows, key=lambda r: r.get(monitor, float("inf")))
+    n_train = int(data.x_train.shape[0])
+    metrics = {k: v for k, v in best.items()}
+    metrics.update(
+        best_epoch=best["epoch"],
+        epochs_run=float(len(history.rows)),
+        train_samples=float(n_train),
+        val_samples=float(data.x_val.shape[0]) if data.has_validation else 0.0,
+        fit_seconds=seconds,
+        train_samples_per_s=n_train * len(history.rows) / max(seconds, 1e-9),
+    )
+    return TrainedModel(checkpoint=best_path, metrics=metrics, history=history.rows)
+
+
+def load_classifier(checkpoint: Path) -> Classifier:
+    """The trained module in a checkpoint, in eval mode on the CPU."""
+    module = Classifier.load_from_checkpoint(checkpoint, map_location="cpu")
+    module.eval()
+    return module
+
+
+def predict_probabilities(checkpoint: Path, x: torch.Tensor) -> np.ndarray:
+    """P(class 1) for every row of `x` (batched, no gradient), as float64 numpy."""
+    module = load_classifier(checkpoint)
+    out = np.empty(x.shape[0], dtype=np.float64)
+    with torch.inference_mode():
+        for start in range(0, x.shape[0], _PREDICT_BATCH):
+            batch = x[start : start + _PREDICT_BATCH]
+            out[start : start + batch.shape[0]] = module.predict_step(batch, 0).double().numpy()
+    return out
