@@ -1,1 +1,0 @@
-"""The command line: `cnnlstm COMMAND` (the top floor; imports flows and below)."""

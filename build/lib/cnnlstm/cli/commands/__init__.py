@@ -1,1 +1,0 @@
-"""Subcommands of the `cnnlstm` console command, one module each (see `cnnlstm.cli.main`)."""

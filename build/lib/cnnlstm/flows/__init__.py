@@ -1,1 +1,0 @@
-"""Prefect flows: each only chains the stage tasks of `cnnlstm.flows.stages.data`."""

@@ -1,1 +1,0 @@
-"""pandera DataFrameModels for every table that crosses a stage boundary."""

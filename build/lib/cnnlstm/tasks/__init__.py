@@ -1,1 +1,0 @@
-"""Stage logic as plain functions over polars frames; no Prefect imports here."""
