@@ -67,15 +67,14 @@ def backtest_flow(
     ingested = run(ingest, params.data, input_fingerprint(params.data))
     dataset = run(validate, ingested, protocol)
     features = run(cnn_features, dataset.bars, params.cnn_features)
-    windows = run(lstm_windows, dataset.bars, params.lstm_windows, protocol.train)
+    windows = run(lstm_windows, dataset.bars, params.lstm_window_config(), protocol.train)
     cnn = run(train_cnn_stage, features, params.cnn_config(), protocol.train)
     lstm = run(train_lstm_stage, windows, params.lstm_config())
     picks = run(select, features, cnn, params.selection, protocol.test)
-    timing = run(signals, dataset, picks, lstm, params.lstm_windows, protocol.test)
+    timing = run(signals, dataset, picks, lstm, params.lstm_window_config(), protocol.test)
     market = params.market_config()
     result = run(backtest, dataset, picks, timing, market, protocol)
-    horizon = params.lstm_windows.horizon
-    files = run(report, dataset, picks, timing, result, protocol, horizon, market, params.report)
+    files = run(report, dataset, picks, timing, result, protocol, market, params.report)
     tracked = None
     if params.tracking.enabled:
         logged = params.model_copy(update={"refresh": False})  # not part of what a run is

@@ -195,6 +195,22 @@ class TrackingParams(BaseModel):
         return f"{self.model_prefix}-{network}"
 
 
+class LstmWindowParams(BaseModel):
+    """How LSTM windows are cut and sampled.
+
+    Their label horizon (`protocol.hold_days`) and the price their labels are measured from
+    (`protocol.execution`) are the protocol's: one fact, one field.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window: int = Field(30, ge=2, description="trading days per window (the paper: 30)")
+    max_windows_per_month: int | None = Field(
+        2000, ge=1, description="training windows sampled per month at most (None: all)"
+    )
+    seed: int = Field(0, description="seed of the per-month sampling")
+
+
 #: The `fast` profile's LSTM training sample (windows) and early-stopping budgets.
 FAST_LSTM_WINDOWS = 20_000
 
@@ -212,7 +228,7 @@ class ResearchParams(BaseModel):
         default_factory=dict, description="override preset numbers, e.g. slippage_rate=0.002"
     )
     cnn_features: CnnFeatureConfig = Field(default_factory=CnnFeatureConfig)
-    lstm_windows: LstmWindowConfig = Field(default_factory=LstmWindowConfig)
+    lstm_windows: LstmWindowParams = Field(default_factory=LstmWindowParams)
     cnn: CnnTrainConfig | None = Field(None, description="CNN training; none: the profile's")
     lstm: LstmTrainConfig | None = Field(None, description="LSTM training; none: the profile's")
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
@@ -222,19 +238,16 @@ class ResearchParams(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ResearchParams:
-        if self.lstm_windows.execution != self.protocol.execution:
-            raise ValueError(
-                f"lstm_windows.execution ({self.lstm_windows.execution}) must match "
-                f"protocol.execution ({self.protocol.execution}): the LSTM's labels are measured "
-                "from the price its signals trade at"
-            )
-        if self.lstm_windows.horizon != self.protocol.hold_days:
-            raise ValueError(
-                f"lstm_windows.horizon ({self.lstm_windows.horizon}) must equal "
-                f"protocol.hold_days ({self.protocol.hold_days})"
-            )
         self.market_config()  # reject bad overrides before the run starts
         return self
+
+    def lstm_window_config(self) -> LstmWindowConfig:
+        """The LSTM windows' configuration: its label horizon and execution are the protocol's."""
+        return LstmWindowConfig(
+            **self.lstm_windows.model_dump(),
+            horizon=self.protocol.hold_days,
+            execution=self.protocol.execution,
+        )
 
     def cnn_config(self) -> CnnTrainConfig:
         """The CNN training configuration in force."""

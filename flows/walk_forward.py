@@ -133,7 +133,7 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
         b: run.submit(
             lstm_windows,
             dataset.bars,
-            research.lstm_windows,
+            research.lstm_window_config(),
             history_before(b, params.train_months),
         )
         for b in blocks
@@ -155,7 +155,7 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
             dataset,
             picks,
             lstm,
-            research.lstm_windows,
+            research.lstm_window_config(),
             test,
             label=f"signals {month:%Y-%m}",
         )
@@ -164,17 +164,8 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
     chained, chained_signals = run(chain_months, parts, signal_parts)
     market = research.market_config()
     result = run(backtest, dataset, chained, chained_signals, market, protocol)
-    horizon = research.lstm_windows.horizon
     files = run(
-        report,
-        dataset,
-        chained,
-        chained_signals,
-        result,
-        protocol,
-        horizon,
-        market,
-        research.report,
+        report, dataset, chained, chained_signals, result, protocol, market, research.report
     )
     tracked = None
     if research.tracking.enabled:

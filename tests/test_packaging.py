@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -30,11 +31,18 @@ def test_every_source_package_is_listed_in_pyproject():
 
 
 def test_install_beside_a_users_models_and_tasks_packages(tmp_path):
-    # A fresh (non-editable) install next to a user's own top-level `models` and `tasks`.
+    # A fresh (non-editable) install next to a user's own top-level `models` and `tasks`, built
+    # from a copy of the sources (a build in place would leave build/ in the working tree).
+    source = tmp_path / "src"
+    keep = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("cnnlstm", *MAPPED):
+        shutil.copytree(ROOT / name, source / name, ignore=keep)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(ROOT)],
+         "--target", str(target), str(source)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     top_level = {p.name for p in target.iterdir() if not p.name.endswith((".dist-info", "bin"))}

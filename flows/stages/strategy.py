@@ -184,18 +184,20 @@ def backtest(
     )
 
 
-@stage_task("report", version=1)
+@stage_task("report", version=2)
 def report(
     dataset: Dataset,
     selections: Selections,
     signals: ArtifactRef,
     result: Backtest,
     protocol: Protocol,
-    horizon: int,
     market: MarketConfig,
     cfg: ReportConfig,
 ) -> ReportFiles:
-    """Table 2, metrics.json and the figures of the backtest."""
+    """Table 2, metrics.json and the figures of the backtest.
+
+    The signals' outcomes are measured over the protocol's hold days from its execution price.
+    """
     from cnnlstm.tasks.backtest import market_arrays
 
     nav = result.nav.read_table()
@@ -203,7 +205,7 @@ def report(
     bars = dataset.bars.read_table()
     arrays = market_arrays(bars, start=nav["date"].min(), end=protocol.test.end)
     outcomes = signal_outcomes(
-        signals.read_table(), arrays, horizon=horizon, execution=protocol.execution
+        signals.read_table(), arrays, horizon=protocol.hold_days, execution=protocol.execution
     )
     built = build_report(
         ReportInputs(

@@ -12,7 +12,6 @@ from cnnlstm.flows.live import read_state
 from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
 from cnnlstm.flows.params import ResearchParams, TrackingParams
 from cnnlstm.tasks.daily_orders import daily_orders
-from cnnlstm.tasks.features import LstmWindowConfig
 from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -36,7 +35,7 @@ def test_monthly_selection_then_daily_timing(tiny_data, tiny_protocol, mlflow_tm
         protocol=tiny_protocol,
         cnn=CnnTrainConfig(epochs=1),
         lstm=LstmTrainConfig(epochs=1),
-        lstm_windows=LstmWindowConfig(max_windows_per_month=40),
+        lstm_windows={"max_windows_per_month": 40},
         tracking=TrackingParams(experiment="t-live"),
     )
     assert backtest_flow(research).tracked.promoted  # the first challenger becomes champion

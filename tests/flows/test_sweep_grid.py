@@ -49,12 +49,17 @@ def test_the_base_is_not_modified(base):
 
 
 def test_cross_field_rules_of_the_parameters_still_apply(base):
-    with pytest.raises(UserInputError, match="must match protocol.execution"):
-        expand_grid(base, {"protocol.execution": ["close"]})
-    (point,) = expand_grid(
-        base, {"protocol.execution": ["close"], "lstm_windows.execution": ["close"]}
-    )
-    assert point.params.protocol.execution == "close"
+    with pytest.raises(UserInputError, match="must be out of sample"):
+        expand_grid(base, {"protocol.test.start": [base.protocol.train.start]})
+
+
+def test_execution_and_hold_days_are_one_fact_in_the_protocol(base):
+    # the LSTM's labels follow the protocol: no second field to keep equal
+    (point,) = expand_grid(base, {"protocol.execution": ["close"], "protocol.hold_days": [3]})
+    windows = point.params.lstm_window_config()
+    assert (windows.execution, windows.horizon) == ("close", 3)
+    with pytest.raises(UserInputError, match="execution"):
+        expand_grid(base, {"lstm_windows.execution": ["close"]})
 
 
 def test_empty_grid_is_the_base_alone(base):

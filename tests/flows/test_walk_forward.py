@@ -13,7 +13,6 @@ from cnnlstm.flows.walk_forward import (
     month_starts,
     walk_forward_flow,
 )
-from cnnlstm.tasks.features import LstmWindowConfig
 from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 
@@ -40,7 +39,7 @@ def test_walk_forward_retrains_monthly_and_runs_months_concurrently(tiny_data, m
         ),
         cnn=CnnTrainConfig(epochs=1),
         lstm=LstmTrainConfig(epochs=1),
-        lstm_windows=LstmWindowConfig(max_windows_per_month=30),
+        lstm_windows={"max_windows_per_month": 30},
         tracking=TrackingParams(experiment="t-walk-forward", register_models=False),
     )
     params = WalkForwardParams(

@@ -35,7 +35,7 @@ def test_explicit_source_periods_and_options():
         "--execution", "close", "--no-mlflow", "--refresh",
     )  # fmt: skip
     assert params.data.source_options == {"symbols": ["AAPL", "MSFT"]}
-    assert params.protocol.execution == params.lstm_windows.execution == "close"
+    assert params.protocol.execution == params.lstm_window_config().execution == "close"
     assert params.market_config().name == "us" and params.cnn_config().profile == "paper"
     assert not params.tracking.enabled and params.refresh
     assert not params.report.survivorship_caveat
