@@ -7,7 +7,10 @@ Nothing is dropped silently. Rows the source cannot vouch for (`SourceData.suspe
 distorted forward-adjusted stretches) and rows that break `BarsSchema` either fail the run
 (`on_invalid="fail"`, the default) or are written with their reasons to quarantine files under
 `<store>/quarantine/` and counted in the report. Ingestion is incremental: only (symbol, date)
-rows the store does not hold are added, so running it twice changes nothing.
+rows the store does not hold are added, so running it twice changes nothing. Rows that restate
+stored ones (a re-adjusted history, a correction) fail the run or, with `on_restated="replace"`,
+replace each such symbol's whole history (see `tasks.store`). Symbols that differ only in
+case (`GOOD`, `good`) are refused: they would become two stocks.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from cnnlstm.core.errors import UserInputError
 from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
 from cnnlstm.schemas.validation import OnInvalid, validate_table
 from cnnlstm.tasks.sources.base import SourceData, load_benchmark, load_source
-from cnnlstm.tasks.store import write_bars, write_benchmark
+from cnnlstm.tasks.store import (
+    OnRestated,
+    Restatement,
+    locked,
+    stored_symbols,
+    write_bars,
+    write_benchmark,
+)
 
 EXAMPLES = 3
 
@@ -45,6 +55,8 @@ class IngestReport:
     rows_added: int = 0
     rows_already_stored: int = 0
     rows_conflicting: int = 0
+    restated: list[Restatement] = field(default_factory=list)
+    rows_replaced: int = 0
     benchmark: str | None = None
     benchmark_rows_added: int = 0
     notes: list[str] = field(default_factory=list)
@@ -65,11 +77,12 @@ class IngestReport:
         out.append(
             f"rows added to store: {self.rows_added} (already stored: {self.rows_already_stored})"
         )
-        if self.rows_conflicting:
+        if self.restated:
             out.append(
-                f"  {self.rows_conflicting} row(s) arrived with values that differ from the "
-                "stored ones and were kept as stored"
+                f"  restated history replaced for {len(self.restated)} symbol(s) "
+                f"({self.rows_replaced} stored row(s) replaced; logged in restatements.jsonl):"
             )
+            out += [f"    {r.describe()}" for r in self.restated]
         if self.benchmark:
             out.append(f"benchmark: {self.benchmark} ({self.benchmark_rows_added} dates added)")
         out += [f"note: {n}" for n in self.notes]
@@ -123,6 +136,26 @@ def check_benchmark_overlap(bars: pl.DataFrame, benchmark: pl.DataFrame, name: s
     return None
 
 
+def check_symbol_case(symbols: list[str], stored: list[str] = ()) -> None:
+    """Raise if two symbols (incoming, or incoming and stored) differ only in letter case."""
+    frame = pl.DataFrame(
+        {"symbol": sorted(set(symbols) | set(stored))}, schema={"symbol": pl.String}
+    )
+    clashes = (
+        frame.group_by(pl.col("symbol").str.to_uppercase().alias("upper"))
+        .agg(pl.col("symbol").sort())
+        .filter(pl.col("symbol").list.len() > 1)
+        .sort("upper")
+    )
+    if clashes.height:
+        shown = "; ".join(" and ".join(group) for group in clashes["symbol"].head(EXAMPLES))
+        raise UserInputError(
+            f"{clashes.height} symbol(s) differ only in case and would become separate stocks: "
+            f"{shown}; name each stock one way in the files (the store may already hold one "
+            "spelling)"
+        )
+
+
 def ingest_data(
     data: SourceData,
     store: Path | str,
@@ -130,6 +163,7 @@ def ingest_data(
     benchmark: pl.DataFrame | None = None,
     benchmark_name: str | None = None,
     on_invalid: OnInvalid = "fail",
+    on_restated: OnRestated = "fail",
 ) -> IngestReport:
     """Validate an already read source and add it to the store (see the module docstring)."""
     store = Path(store)
@@ -181,13 +215,24 @@ def ingest_data(
         if note:
             report.notes.append(note)
 
-    written = write_bars(store, bars)
-    report.rows_added = written.added
-    report.rows_already_stored = written.already_stored
-    report.rows_conflicting = written.conflicting
-    if bench is not None:
-        report.benchmark = name
-        report.benchmark_rows_added = write_benchmark(store, bench).added
+    source = data.report.source
+    with locked(store):
+        has_bars = any((store / "bars").glob("year=*.parquet"))
+        check_symbol_case(
+            bars["symbol"].unique().to_list(), stored_symbols(store) if has_bars else []
+        )
+        written = write_bars(store, bars, on_restated=on_restated, source=source)
+        report.rows_added = written.added
+        report.rows_already_stored = written.already_stored
+        report.rows_conflicting = written.conflicting
+        report.restated = list(written.restated)
+        report.rows_replaced = written.replaced
+        if bench is not None:
+            report.benchmark = name
+            bench_written = write_benchmark(store, bench, on_restated=on_restated, source=name)
+            report.benchmark_rows_added = bench_written.added
+            report.restated += bench_written.restated
+            report.rows_replaced += bench_written.replaced
 
     report.stocks = bars["symbol"].n_unique()
     report.rows = bars.height
@@ -203,6 +248,7 @@ def ingest(
     *,
     benchmark: str | None = None,
     on_invalid: OnInvalid = "fail",
+    on_restated: OnRestated = "fail",
     source_options: dict[str, Any] | None = None,
 ) -> IngestReport:
     """Read `source` (`KIND:PATH`), and `benchmark` (`KIND:PATH[#SYMBOL]`) if given, into `store`.
@@ -213,5 +259,10 @@ def ingest(
     data = load_source(source, **(source_options or {}))
     bench = load_benchmark(benchmark) if benchmark else None
     return ingest_data(
-        data, store, benchmark=bench, benchmark_name=benchmark, on_invalid=on_invalid
+        data,
+        store,
+        benchmark=bench,
+        benchmark_name=benchmark,
+        on_invalid=on_invalid,
+        on_restated=on_restated,
     )

@@ -1,41 +1,114 @@
 """The local Parquet store of validated bars and the benchmark.
 
 Layout: `<store>/bars/year=YYYY.parquet` (one file per calendar year, rows sorted by symbol and
-date) and `<store>/benchmark.parquet`. Input contract: frames that already passed `BarsSchema`
-/ `BenchmarkSchema` (ingestion validates before writing).
+date), `<store>/benchmark.parquet`, and beside them `.lock` (the writers' lock),
+`generation` (changes on every write that changes data), `restatements.jsonl` (what was
+replaced, when) and, only while a write is being committed, `journal.json`. Input contract:
+frames that already passed `BarsSchema` / `BenchmarkSchema` (ingestion validates before writing).
 
-Writes are incremental and atomic: only (symbol, date) rows the store does not hold are added,
-a year file is rewritten through a temporary file and `os.replace`, so a reader never sees half a
-file and writing the same bars twice changes nothing. A stored row is never overwritten: rows
-that arrive again with different values are counted (`WriteResult.conflicting`) and left as
-stored, so a correction is a deliberate act (a new store), not a silent side effect.
+What the store guarantees (docs/DATA.md):
+- One writer at a time: every write holds an exclusive file lock (`filelock`) from reading the
+  stored rows to renaming the new files, so two concurrent ingests into one store lose no rows.
+  Readers take the same lock for the moment they read, so they never see half a write.
+- Writes are atomic: new year files are written to temporary files, a journal lists their
+  renames, then they are renamed; a write interrupted after the journal is completed by the next
+  writer or reader (`_recover`), one interrupted before it leaves the store as it was.
+- Verified after each write: every rewritten file is read back and its row count and the
+  uniqueness of its (symbol, date) keys checked (`StoreIntegrityError` otherwise).
+- Incremental and idempotent: rows whose (symbol, date) the store does not hold are added;
+  writing the same bars twice changes nothing (not even `generation`).
+- One basis per symbol: rows that arrive for stored keys with other values are a restatement
+  (a re-adjustment when every overlapping price differs by one near-constant factor, as after a
+  split or dividend in back-adjusted data; else a correction). By policy (`on_restated`) the
+  write fails (default) naming symbols, dates and factor, or replaces each restated symbol's
+  whole history with the incoming rows in one atomic commit, and logs it. The store never
+  holds a symbol partly on one basis and partly on another.
 Partitioning by year keeps an incremental daily update to rewriting one small file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Literal
 
+import filelock
 import polars as pl
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.schemas.bars import BAR_COLUMNS, BARS_DTYPES, BENCHMARK_COLUMNS
 
+OnRestated = Literal["fail", "replace"]
+
 _KEY = ["symbol", "date"]
 _VALUES = [c for c in BAR_COLUMNS if c not in _KEY]
+_PRICES = ["open", "high", "low", "close"]
+#: Seconds a writer waits for another writer's lock before it gives up with a clear error.
+LOCK_TIMEOUT_S = 600.0
+#: Slack of the re-adjustment test: |new - factor x stored| <= half a cent on each side plus
+#: this relative part (rounding of exported prices), for every overlapping price.
+_ROUNDING = 0.005
+_RELATIVE = 1e-6
+EXAMPLES = 5
+
+
+class StoreIntegrityError(RuntimeError):
+    """A store file read back after a write does not hold what was written (not user input)."""
+
+
+class RestatementError(UserInputError):
+    """Incoming rows restate stored ones and the policy is `fail`; `restated` lists them."""
+
+    def __init__(self, message: str, restated: list[Restatement]):
+        super().__init__(message)
+        self.restated = restated
+
+
+@dataclass(frozen=True)
+class Restatement:
+    """One symbol whose stored rows arrived again with other values."""
+
+    symbol: str
+    kind: Literal["re-adjustment", "correction"]
+    rows_differing: int
+    overlap_rows: int
+    first: date
+    last: date
+    factor: float | None
+    """The near-constant price ratio new / stored of a re-adjustment (None for a correction)."""
+    example: str
+    """One differing row, `2017-12-29 close 10.65 -> 5.33`."""
+
+    def describe(self) -> str:
+        """One readable line."""
+        what = (
+            f"re-adjustment: every price x{self.factor:.4f}"
+            if self.kind == "re-adjustment"
+            else f"correction, e.g. {self.example}"
+        )
+        return (
+            f"{self.symbol}: {self.rows_differing} stored row(s) differ of the "
+            f"{self.overlap_rows} between {self.first} and {self.last} ({what})"
+        )
 
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What a write did: rows added, rows already stored, and those stored with other values."""
+    """What a write did: rows added, rows already stored, and what was restated."""
 
     added: int
     already_stored: int
     conflicting: int = 0
+    """Stored rows that arrived with other values (all in `restated`)."""
+    restated: list[Restatement] = field(default_factory=list)
+    replaced: int = 0
+    """Stored rows removed because their symbol's history was replaced (policy `replace`)."""
 
 
 def _bars_dir(store: Path) -> Path:
@@ -50,72 +123,351 @@ def _year_path(store: Path, year: int) -> Path:
     return _bars_dir(store) / f"year={year:04d}.parquet"
 
 
-def _atomic_write(df: pl.DataFrame, path: Path) -> None:
-    """Write `df` to `path` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        df.write_parquet(tmp, statistics=True)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+def _journal_path(store: Path) -> Path:
+    return Path(store) / "journal.json"
 
 
-def _merge(stored: pl.DataFrame | None, new: pl.DataFrame, key: list[str], values: list[str]):
-    """Append the rows of `new` whose key is not stored; count repeats and conflicts.
+def restatement_log_path(store: Path | str) -> Path:
+    """The store's log of replaced histories (one JSON object per line)."""
+    return Path(store) / "restatements.jsonl"
 
-    One left join tells, per new row, whether its key is stored and with which values.
+
+# --- the lock and the commit -------------------------------------------------------------------
+
+
+def _lock(store: Path) -> filelock.BaseFileLock:
+    """The store's lock: one object per path in a process (re-entrant), exclusive across them."""
+    return filelock.FileLock(
+        str(Path(store).resolve() / ".lock"), timeout=LOCK_TIMEOUT_S, is_singleton=True
+    )
+
+
+@contextmanager
+def locked(store: Path | str, *, create: bool = True) -> Iterator[None]:
+    """Hold the store's exclusive lock (and complete an interrupted commit first).
+
+    Args:
+        store: The store folder.
+        create: Create the folder (writers); readers of a missing or read-only store go on
+            without a lock.
+
+    Raises:
+        UserInputError: another process held the lock for `LOCK_TIMEOUT_S` seconds.
     """
-    if stored is None or stored.height == 0:
-        return new, WriteResult(added=new.height, already_stored=0)
-    marked = stored.select(*key, *[pl.col(c).alias(f"{c}_stored") for c in values]).with_columns(
-        _stored=pl.lit(True)
+    store = Path(store)
+    if create:
+        store.mkdir(parents=True, exist_ok=True)
+    lock = _lock(store)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise UserInputError(
+            f"store {store} is locked by another writer for over {LOCK_TIMEOUT_S:.0f} s "
+            f"(lock file {store / '.lock'}); wait for it to finish or use another --store"
+        ) from None
+    except OSError:
+        if create:
+            raise
+        lock = None  # a missing or read-only store: nothing writes it through this lock
+    try:
+        if lock is not None:
+            _recover(store)
+        yield
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _write_parquet(df: pl.DataFrame, path: Path) -> None:
+    """Write one Parquet file (a seam, so tests can make a write lose rows)."""
+    df.write_parquet(path, statistics=True)
+
+
+def _tmp_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
+def _commit(store: Path, files: dict[Path, pl.DataFrame | None]) -> None:
+    """Replace several store files at once: write temporaries, journal, rename, verify.
+
+    `None` removes the file. Call with the lock held.
+    """
+    renames: list[tuple[str, str]] = []
+    removes: list[str] = []
+    try:
+        for path, df in files.items():
+            if df is None or df.height == 0:
+                removes.append(str(path))
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = _tmp_for(path)
+            _write_parquet(df, tmp)
+            renames.append((str(tmp), str(path)))
+        journal = _journal_path(store)
+        tmp_journal = _tmp_for(journal)
+        tmp_journal.write_text(json.dumps({"renames": renames, "removes": removes}))
+        os.replace(tmp_journal, journal)  # the commit point
+    except BaseException:
+        for tmp, _ in renames:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    _recover(store)
+    for path, df in files.items():
+        if df is not None and df.height:
+            _verify(path, df)
+    _bump_generation(store)
+
+
+def _recover(store: Path) -> None:
+    """Complete a journaled commit (renames are idempotent: a done one has no temporary left)."""
+    journal = _journal_path(store)
+    if not journal.exists():
+        return
+    plan = json.loads(journal.read_text())
+    for tmp, target in plan["renames"]:
+        if Path(tmp).exists():
+            os.replace(tmp, target)
+    for target in plan["removes"]:
+        Path(target).unlink(missing_ok=True)
+    journal.unlink()
+
+
+def _verify(path: Path, expected: pl.DataFrame) -> None:
+    """Read a written file back: the row count and unique keys must be those written."""
+    keys = [c for c in _KEY if c in expected.columns]
+    unique = pl.struct(keys).n_unique() if len(keys) > 1 else pl.col(keys[0]).n_unique()
+    rows, unique = pl.scan_parquet(path).select(pl.len(), unique).collect().row(0)
+    if rows != expected.height or unique != rows:
+        raise StoreIntegrityError(
+            f"store file {path} holds {rows} row(s) ({unique} unique keys) after a write of "
+            f"{expected.height}: the disk or another program changed it; restore the store from "
+            "its sources (`cnnlstm ingest` into a new --store)"
+        )
+
+
+def store_generation(store: Path | str) -> str:
+    """An id that changes on every write that changes the store's data ("" for a new store).
+
+    Part of the ingest stage's cache key, so a restated store makes every downstream stage
+    recompute even when the source files look unchanged.
+    """
+    path = Path(store) / "generation"
+    return path.read_text().strip() if path.exists() else ""
+
+
+def _bump_generation(store: Path) -> None:
+    path = store / "generation"
+    tmp = _tmp_for(path)
+    tmp.write_text(f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}\n")
+    os.replace(tmp, path)
+
+
+def _log_restatements(
+    store: Path, restated: list[Restatement], replaced: dict[str, int], source: str | None
+) -> None:
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    with restatement_log_path(store).open("a") as handle:
+        for item in restated:
+            entry = asdict(item) | {
+                "replaced_at": stamp,
+                "source": source,
+                "rows_replaced": replaced.get(item.symbol, 0),
+            }
+            handle.write(json.dumps(entry, default=str) + "\n")
+
+
+def read_restatements(store: Path | str) -> list[dict]:
+    """The store's restatement log, oldest first (empty when nothing was ever replaced)."""
+    path = restatement_log_path(store)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# --- restatements ------------------------------------------------------------------------------
+
+
+def find_restatements(
+    stored: pl.DataFrame, new: pl.DataFrame, values: list[str], prices: list[str]
+) -> list[Restatement]:
+    """The symbols whose stored rows arrive in `new` with other values, each classified.
+
+    A re-adjustment: every overlapping price of the symbol is `factor x` its stored value
+    (within rounding to cents), with one factor. Anything else: a correction.
+    """
+    if stored.height == 0:
+        return []
+    joined = new.join(
+        stored.select(*_KEY, *[pl.col(c).alias(f"{c}_stored") for c in values]),
+        on=_KEY,
+        how="inner",
     )
-    joined = new.join(marked, on=key, how="left").with_columns(pl.col("_stored").fill_null(False))
     differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_stored")) for c in values)
-    counts = joined.select(
-        again=pl.col("_stored").sum(), conflicting=(pl.col("_stored") & differs).sum()
-    ).row(0, named=True)
-    fresh = joined.filter(~pl.col("_stored")).select(new.columns)
-    result = WriteResult(
-        added=fresh.height, already_stored=counts["again"], conflicting=counts["conflicting"]
+    joined = joined.with_columns(_differs=differs)
+    changed = joined.filter("_differs")["symbol"].unique().sort().to_list()
+    out = []
+    for symbol in changed:
+        rows = joined.filter(pl.col("symbol") == symbol)
+        factor = (rows["close"] / rows["close_stored"]).median()
+        fits = pl.all_horizontal(
+            (pl.col(c) - factor * pl.col(f"{c}_stored")).abs()
+            <= _ROUNDING * (1 + factor) + _RELATIVE * pl.col(c).abs()
+            for c in prices
+        )
+        readjusted = (
+            factor is not None and abs(factor - 1) > 1e-6 and bool(rows.select(fits.all()).item())
+        )
+        bad = rows.filter("_differs")
+        first_bad = bad.row(0, named=True)
+        column = next(c for c in values if first_bad[c] != first_bad[f"{c}_stored"])
+        was, now = first_bad[f"{column}_stored"], first_bad[column]
+        example = f"{first_bad['date']} {column} {was} -> {now}"
+        out.append(
+            Restatement(
+                symbol=symbol,
+                kind="re-adjustment" if readjusted else "correction",
+                rows_differing=bad.height,
+                overlap_rows=rows.height,
+                first=rows["date"].min(),
+                last=rows["date"].max(),
+                factor=float(factor) if readjusted else None,
+                example=example,
+            )
+        )
+    return out
+
+
+def _refuse(restated: list[Restatement], what: str) -> RestatementError:
+    lines = [
+        f"{len(restated)} {what} arrived with values that differ from the stored ones; the "
+        "store keeps one basis per symbol and does not mix them:"
+    ]
+    lines += [f"  - {r.describe()}" for r in restated[:EXAMPLES]]
+    if len(restated) > EXAMPLES:
+        lines.append(f"  - ... and {len(restated) - EXAMPLES} more")
+    lines.append(
+        "to replace each of these symbols' whole stored history with the incoming rows, re-run "
+        "with --on-restated replace (DataParams.on_restated='replace'); the replacement is "
+        "logged in the store's restatements.jsonl"
     )
-    return (pl.concat([stored, fresh]) if fresh.height else stored), result
+    return RestatementError("\n".join(lines), restated)
 
 
-def write_bars(store: Path | str, bars: pl.DataFrame) -> WriteResult:
-    """Add validated bars to the store (only (symbol, date) rows it does not hold yet)."""
+# --- writes and reads --------------------------------------------------------------------------
+
+
+def _stored_rows(store: Path, symbols: list[str]) -> pl.DataFrame:
+    files = sorted(_bars_dir(store).glob("year=*.parquet"))
+    if not files:
+        return pl.DataFrame(schema=BARS_DTYPES)
+    return pl.scan_parquet(files).filter(pl.col("symbol").is_in(symbols)).collect()
+
+
+def write_bars(
+    store: Path | str,
+    bars: pl.DataFrame,
+    *,
+    on_restated: OnRestated = "fail",
+    source: str | None = None,
+) -> WriteResult:
+    """Add validated bars to the store (see the module docstring for what it guarantees).
+
+    Args:
+        store: The store folder (created on demand).
+        bars: Validated bars (`BarsSchema`).
+        on_restated: What to do when stored (symbol, date) rows arrive with other values:
+            `fail` (default) raises `RestatementError`; `replace` replaces each such symbol's
+            whole history with its incoming rows and logs it.
+        source: The source spec, for the restatement log.
+
+    Raises:
+        RestatementError: restated rows under `on_restated="fail"` (nothing is written).
+    """
     store = Path(store)
     bars = bars.select(BAR_COLUMNS).cast(BARS_DTYPES)
-    added = already = conflicting = 0
-    for (year,), part in bars.group_by(pl.col("date").dt.year(), maintain_order=True):
-        path = _year_path(store, int(year))
-        stored = pl.read_parquet(path) if path.exists() else None
-        merged, result = _merge(stored, part, _KEY, _VALUES)
-        if result.added:
-            _atomic_write(merged.sort(_KEY), path)
-        added += result.added
-        already += result.already_stored
-        conflicting += result.conflicting
-    return WriteResult(added=added, already_stored=already, conflicting=conflicting)
+    with locked(store):
+        symbols = bars["symbol"].unique().to_list()
+        stored = _stored_rows(store, symbols)
+        restated = find_restatements(stored, bars, _VALUES, _PRICES)
+        if restated and on_restated != "replace":
+            raise _refuse(restated, "symbol(s)")
+        again = bars.join(stored.select(_KEY), on=_KEY, how="semi").height
+        redo = [r.symbol for r in restated]
+        fresh = bars.join(stored.select(_KEY), on=_KEY, how="anti")
+        incoming = pl.concat(
+            [fresh.filter(~pl.col("symbol").is_in(redo)), bars.filter(pl.col("symbol").is_in(redo))]
+        )
+        removed = stored.filter(pl.col("symbol").is_in(redo))
+        if incoming.height == 0:
+            return WriteResult(added=0, already_stored=again)
+        years = set(incoming["date"].dt.year().unique().to_list())
+        years |= set(removed["date"].dt.year().unique().to_list())
+        files: dict[Path, pl.DataFrame | None] = {}
+        for year in sorted(years):
+            path = _year_path(store, int(year))
+            kept = pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=BARS_DTYPES)
+            kept = kept.filter(~pl.col("symbol").is_in(redo))
+            part = incoming.filter(pl.col("date").dt.year() == year)
+            files[path] = pl.concat([kept, part]).sort(_KEY)
+        _commit(store, files)
+        replaced = dict(removed.group_by("symbol").len().iter_rows())
+        if restated:
+            _log_restatements(store, restated, replaced, source)
+    return WriteResult(
+        added=fresh.height,
+        already_stored=again,
+        conflicting=sum(r.rows_differing for r in restated),
+        restated=restated,
+        replaced=removed.height,
+    )
 
 
-def write_benchmark(store: Path | str, benchmark: pl.DataFrame) -> WriteResult:
-    """Add validated benchmark dates to the store; the store holds one index only."""
-    path = _benchmark_path(Path(store))
+def write_benchmark(
+    store: Path | str,
+    benchmark: pl.DataFrame,
+    *,
+    on_restated: OnRestated = "fail",
+    source: str | None = None,
+) -> WriteResult:
+    """Add validated benchmark dates to the store; the store holds one index only.
+
+    Stored dates arriving with another close follow `on_restated` as bars do (`replace`
+    replaces the whole stored index).
+    """
+    store = Path(store)
+    path = _benchmark_path(store)
     benchmark = benchmark.select(BENCHMARK_COLUMNS)
-    stored = pl.read_parquet(path) if path.exists() else None
-    if stored is not None and stored.height:
-        have, new = set(stored["symbol"].unique()), set(benchmark["symbol"].unique())
-        if have != new:
-            raise UserInputError(
-                f"store {store} holds benchmark {', '.join(sorted(have))}, not "
-                f"{', '.join(sorted(new))}: use another --store for another index"
-            )
-    merged, result = _merge(stored, benchmark, ["date"], ["close"])
-    if result.added:
-        _atomic_write(merged.sort("date"), path)
-    return result
+    with locked(store):
+        stored = pl.read_parquet(path) if path.exists() else None
+        if stored is not None and stored.height:
+            have, new = set(stored["symbol"].unique()), set(benchmark["symbol"].unique())
+            if have != new:
+                raise UserInputError(
+                    f"store {store} holds benchmark {', '.join(sorted(have))}, not "
+                    f"{', '.join(sorted(new))}: use another --store for another index"
+                )
+        stored = stored if stored is not None else benchmark.clear()
+        restated = find_restatements(stored, benchmark, ["close"], ["close"])
+        if restated and on_restated != "replace":
+            raise _refuse(restated, "benchmark index")
+        fresh = benchmark.join(stored.select(_KEY), on=_KEY, how="anti")
+        again = benchmark.height - fresh.height
+        if restated:
+            merged = benchmark
+        elif fresh.height:
+            merged = pl.concat([stored, fresh])
+        else:
+            return WriteResult(added=0, already_stored=again)
+        _commit(store, {path: merged.sort("date")})
+        if restated:
+            _log_restatements(store, restated, {restated[0].symbol: stored.height}, source)
+    return WriteResult(
+        added=fresh.height,
+        already_stored=again if not restated else 0,
+        conflicting=sum(r.rows_differing for r in restated),
+        restated=restated,
+        replaced=stored.height if restated else 0,
+    )
 
 
 def _year_files(store: Path, start: date | None, end: date | None) -> list[Path]:
@@ -140,32 +492,35 @@ def read_bars(
         The bars table sorted by symbol and date (empty, with its columns, if nothing matches).
     """
     store = Path(store)
-    files = _year_files(store, start, end)
-    if not files:
-        return pl.DataFrame(schema=BARS_DTYPES)
-    lf = pl.scan_parquet(files)
-    if start is not None:
-        lf = lf.filter(pl.col("date") >= start)
-    if end is not None:
-        lf = lf.filter(pl.col("date") <= end)
-    if symbols is not None:
-        lf = lf.filter(pl.col("symbol").is_in(list(symbols)))
-    return lf.sort(_KEY).collect()
+    with locked(store, create=False):
+        files = _year_files(store, start, end)
+        if not files:
+            return pl.DataFrame(schema=BARS_DTYPES)
+        lf = pl.scan_parquet(files)
+        if start is not None:
+            lf = lf.filter(pl.col("date") >= start)
+        if end is not None:
+            lf = lf.filter(pl.col("date") <= end)
+        if symbols is not None:
+            lf = lf.filter(pl.col("symbol").is_in(list(symbols)))
+        return lf.sort(_KEY).collect()
 
 
 def read_benchmark(store: Path | str) -> pl.DataFrame | None:
     """Read the stored benchmark sorted by date, or None when the store holds none."""
     path = _benchmark_path(Path(store))
-    return pl.read_parquet(path).sort("date") if path.exists() else None
+    with locked(store, create=False):
+        return pl.read_parquet(path).sort("date") if path.exists() else None
 
 
 def stored_symbols(store: Path | str) -> list[str]:
     """The symbols the store holds bars for, sorted."""
-    files = _year_files(Path(store), None, None)
-    return (
-        pl.scan_parquet(files)
-        .select(pl.col("symbol").unique())
-        .collect()["symbol"]
-        .sort()
-        .to_list()
-    )
+    with locked(store, create=False):
+        files = _year_files(Path(store), None, None)
+        return (
+            pl.scan_parquet(files)
+            .select(pl.col("symbol").unique())
+            .collect()["symbol"]
+            .sort()
+            .to_list()
+        )

@@ -31,11 +31,11 @@ from cnnlstm.schemas.bars import BAR_COLUMNS
 from cnnlstm.tasks.sources.base import SourceData, summarize
 from cnnlstm.tasks.sources.files import (
     check_date_order,
-    data_files,
     parse_dates,
     parse_numbers,
     pick_columns,
     read_text_table,
+    scan_data_files,
 )
 
 AKSHARE_COLUMNS = {
@@ -174,6 +174,7 @@ def load(
     *,
     tolerance: float = 0.05,
     st_symbols: list[str] | None = None,
+    encoding: str = "utf8",
 ) -> SourceData:
     """Read AkShare CSV exports (a file or a folder of them).
 
@@ -182,13 +183,15 @@ def load(
         path: A CSV file or a folder of per-stock CSV files.
         tolerance: Relative slack above the price limit before a move counts as impossible.
         st_symbols: Symbols under special treatment (5% price limit), if known.
+        encoding: The files' text encoding (AkShare exports saved by Excel are often GBK).
     """
-    files = data_files(path, (".csv",))
+    scan = scan_data_files(path, (".csv",))
+    files = scan.files
     frames = [
-        akshare_to_bars(read_text_table(f), f)
+        akshare_to_bars(read_text_table(f, encoding=encoding), f)
         for f in tqdm(files, desc="reading akshare", unit="file", disable=len(files) < 50 or None)
     ]
-    notes = [f"read {len(files)} file(s) from {path}"]
+    notes = [f"read {len(files)} file(s) from {path}", *filter(None, [scan.note()])]
     return from_akshare_frames(
         frames, f"akshare:{path}", notes, tolerance=tolerance, st_symbols=st_symbols or ()
     )

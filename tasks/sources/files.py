@@ -5,12 +5,24 @@ encoding, a missing or misspelled column, an unreadable date or number, or dates
 raise `UserInputError` naming the file, the column and the first offending lines, never a
 traceback from inside polars. Row numbers in messages are the file's line numbers (header = 1).
 Values are read as text and converted here, so that nothing is silently turned into null.
+
+Numbers are parsed without guessing: a comma is a thousands separator only where the whole cell
+matches `-1,234,567.89` (`THOUSANDS`); a decimal comma (`12,50`) is read only with the explicit
+option `decimal=","` (then a point is the grouping mark: `1.234,50`); any other cell is an error
+naming the file, line and value. Blank lines at the end of a file are not rows and are ignored; a
+blank line between rows is an error naming its line. A folder is read for files with the data
+suffix only: the others are listed (`FolderScan.skipped`) for the read report, and a broken or
+looping symlink with a data suffix is an error, never skipped without a word.
 """
 
 from __future__ import annotations
 
 import difflib
+import errno
+import os
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -22,18 +34,82 @@ MISSING_TOKENS = ("", "None", "none", "null", "NULL", "NaN", "nan", "-", "--")
 EXAMPLES = 3
 
 
-def data_files(path: Path | str, suffixes: Iterable[str]) -> list[Path]:
-    """The data files at `path`: the file itself, or a folder's files with one of `suffixes`."""
+@dataclass
+class FolderScan:
+    """The data files found at a path, and the entries of its folder that were not read."""
+
+    files: list[Path]
+    skipped: list[str] = field(default_factory=list)
+
+    def note(self) -> str | None:
+        """A read-report line naming the skipped entries (None when nothing was skipped)."""
+        if not self.skipped:
+            return None
+        shown = ", ".join(self.skipped[:10]) + (", ..." if len(self.skipped) > 10 else "")
+        return f"skipped {len(self.skipped)} file(s) without the data suffix: {shown}"
+
+
+def scan_data_files(path: Path | str, suffixes: Iterable[str]) -> FolderScan:
+    """The data files at `path` (the file itself, or a folder's files with one of `suffixes`).
+
+    Raises:
+        UserInputError: the path does not exist, the folder holds no data file (naming files
+            with other suffixes it does hold), or a data-suffixed entry is a broken or looping
+            symlink.
+    """
     path = Path(path).expanduser()
     suffixes = tuple(s.lower() for s in suffixes)
     if not path.exists():
+        if path.is_symlink():
+            raise UserInputError(f"{path}: a broken or looping symlink ({_link_problem(path)})")
         raise UserInputError(f"{path}: no such file or folder")
     if path.is_file():
-        return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+        return FolderScan(files=[path])
+    files, skipped, broken = [], [], []
+    for entry in sorted(path.iterdir()):
+        wanted = entry.suffix.lower() in suffixes
+        if entry.is_file() and wanted:
+            files.append(entry)
+        elif entry.is_symlink() and not entry.exists() and wanted:
+            broken.append(f"{entry.name} ({_link_problem(entry)})")
+        elif not entry.is_dir():
+            skipped.append(entry.name)
+    if broken:
+        raise UserInputError(
+            f"{path}: {len(broken)} data file(s) cannot be read, a broken or looping symlink: "
+            + ", ".join(broken)
+        )
     if not files:
-        raise UserInputError(f"{path}: folder holds no data files ({', '.join(suffixes)})")
-    return files
+        others = sorted({Path(n).suffix.lower() for n in skipped if Path(n).suffix})
+        hint = (
+            f"; it holds {', '.join(others)} files: if those are the data, pass the option "
+            f"suffix={others[0]}"
+            if others
+            else ""
+        )
+        raise UserInputError(f"{path}: folder holds no data files ({', '.join(suffixes)}){hint}")
+    return FolderScan(files=files, skipped=skipped)
+
+
+def _link_problem(link: Path) -> str:
+    """Why a symlink cannot be followed: a loop or a missing target."""
+    try:
+        link.resolve(strict=True)
+    except RuntimeError:
+        return "symlink loop"
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return "symlink loop"
+        return f"target {os.readlink(link)} does not exist"
+    return "unreadable"
+
+
+def data_files(path: Path | str, suffixes: Iterable[str]) -> list[Path]:
+    """The data files at `path`: the file itself, or a folder's files with one of `suffixes`."""
+    return scan_data_files(path, suffixes).files
+
+
+_BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 
 def read_text_table(path: Path, *, encoding: str = "utf8") -> pl.DataFrame:
@@ -51,6 +127,15 @@ def read_text_table(path: Path, *, encoding: str = "utf8") -> pl.DataFrame:
             f"{path}: not valid {encoding} text (byte {err.start}); "
             "check the file's encoding (Chinese exports are often GBK)"
         ) from None
+    text = text.rstrip()  # blank lines at the end are not rows
+    blank = _BLANK_LINE.search(text)
+    if blank:
+        line = text.count("\n", 0, blank.start()) + 2
+        raise UserInputError(
+            f"{path}: line {line} is blank (a blank line between rows is not a row: remove it)"
+        )
+    if "\n" not in text:
+        raise UserInputError(f"{path}: file has a header but no rows")
     try:
         df = pl.read_csv(text.encode(), infer_schema=False)
     except pl.exceptions.PolarsError as err:
@@ -157,29 +242,65 @@ def parse_dates(df: pl.DataFrame, where: Path | str, fmt: str | None = None) -> 
     return out.with_columns(pl.col("_parsed").alias("date")).drop("_parsed")
 
 
-def _as_number(name: str) -> tuple[pl.Expr, pl.Expr]:
-    """A text column as Float64, and the mask of cells that are neither numbers nor blank."""
-    text = pl.col(name).str.strip_chars().str.replace_all(",", "", literal=True)
-    number = text.cast(pl.Float64, strict=False)
-    blank = text.is_null() | text.is_in(list(MISSING_TOKENS))
+THOUSANDS = r"^-?\d{1,3}(,\d{3})+(\.\d+)?$"
+"""A number with thousands grouping (`1,234,567.89`): the only cell whose commas are dropped."""
+THOUSANDS_DECIMAL_COMMA = r"^-?\d{1,3}(\.\d{3})+(,\d+)?$"
+"""With `decimal=","`: grouping by points and a decimal comma (`1.234.567,89`)."""
+DECIMALS = (".", ",")
+
+
+def _as_number(name: str, decimal: str = ".") -> tuple[pl.Expr, pl.Expr]:
+    """A text column as Float64, and the mask of cells that are neither numbers nor blank.
+
+    A cell is a plain number, or a grouped one matching `THOUSANDS` (`THOUSANDS_DECIMAL_COMMA`
+    with `decimal=","`); nothing else is guessed.
+    """
+    raw = pl.col(name).str.strip_chars()
+    if decimal == ".":
+        grouped = raw.str.contains(THOUSANDS)
+        text = pl.when(grouped).then(raw.str.replace_all(",", "", literal=True)).otherwise(raw)
+        stray = raw.str.contains(",", literal=True) & ~grouped
+    else:
+        grouped = raw.str.contains(THOUSANDS_DECIMAL_COMMA)
+        ungrouped = pl.when(grouped).then(raw.str.replace_all(".", "", literal=True)).otherwise(raw)
+        stray = raw.str.contains(".", literal=True) & ~grouped
+        text = ungrouped.str.replace(",", ".", literal=True)
+    number = pl.when(stray).then(None).otherwise(text.cast(pl.Float64, strict=False))
+    blank = raw.is_null() | raw.is_in(list(MISSING_TOKENS))
     return number.alias(name), (number.is_null() & ~blank)
 
 
-def parse_numbers(df: pl.DataFrame, columns: Iterable[str], where: Path | str) -> pl.DataFrame:
+def parse_numbers(
+    df: pl.DataFrame, columns: Iterable[str], where: Path | str, *, decimal: str = "."
+) -> pl.DataFrame:
     """Turn text columns into Float64, raising on any cell that is not a number.
 
     Empty or `None` cells become null (later reported by the schema, never dropped).
+
+    Args:
+        df: The table with text (or already numeric) columns.
+        columns: The columns to convert.
+        where: The file (or source) named in errors.
+        decimal: The decimal mark, "." (default; "," only as `THOUSANDS` grouping) or ",".
     """
+    if decimal not in DECIMALS:
+        raise UserInputError(f"decimal={decimal!r}: the decimal mark must be '.' or ','")
     columns = list(columns)
     text_cols = [c for c in columns if df.schema[c] == pl.String]
-    parsed = {c: _as_number(c) for c in text_cols}
+    parsed = {c: _as_number(c, decimal) for c in text_cols}
     counts = df.select(bad.sum().alias(c) for c, (_, bad) in parsed.items()) if parsed else None
     if counts is not None:
         for name, n_bad in counts.row(0, named=True).items():
             if n_bad:
+                how = (
+                    "a comma is read only as thousands grouping (1,234.5); for a decimal "
+                    'comma (12,50) pass the option decimal=","'
+                    if decimal == "."
+                    else 'with decimal=",", a point is read only as grouping (1.234,50)'
+                )
                 raise UserInputError(
                     f"{where}: column {name!r} has {n_bad} value(s) that are not numbers, "
-                    f"e.g. {_bad_lines(df, parsed[name][1], pl.col(name))}"
+                    f"e.g. {_bad_lines(df, parsed[name][1], pl.col(name))} ({how})"
                 )
     return df.with_columns(
         *[number for number, _ in parsed.values()],

@@ -32,6 +32,7 @@ from cnnlstm.tasks.sources.files import (
     read_parquet_table,
     read_text_table,
     resolve_columns,
+    scan_data_files,
 )
 
 SYMBOL_ALIASES = ("symbol", "name", "ticker", "code", "instrument")
@@ -88,10 +89,10 @@ def read_bars_file(
 
 
 def finish_bars(
-    df: pl.DataFrame, where: Path | str, date_format: str | None = None
+    df: pl.DataFrame, where: Path | str, date_format: str | None = None, decimal: str = "."
 ) -> pl.DataFrame:
     """Parse dates and numbers of tagged rows, derive missing amounts, check per-file order."""
-    df = parse_numbers(parse_dates(df, where, date_format), NUMERIC, where)
+    df = parse_numbers(parse_dates(df, where, date_format), NUMERIC, where, decimal=decimal)
     df = df.with_columns(
         amount=pl.when("_derived").then(pl.col("close") * pl.col("volume")).otherwise("amount")
     )
@@ -108,6 +109,8 @@ def load(
     date_format: str | None = None,
     encoding: str = "utf8",
     symbols: list[str] | None = None,
+    decimal: str = ".",
+    suffix: str | None = None,
 ) -> SourceData:
     """Read bars from a CSV/Parquet file or a folder of them.
 
@@ -118,9 +121,17 @@ def load(
         date_format: A strftime format for the dates (default: ISO, `Y/m/d` or `Ymd`).
         encoding: The CSV files' text encoding.
         symbols: Read only these symbols (matched case-insensitively).
+        decimal: The CSV numbers' decimal mark: "." (default) or "," (`12,50`; see
+            `tasks.sources.files.parse_numbers`).
+        suffix: The data files' suffix in a folder (default `.csv` / `.parquet`); other files
+            are not read and are listed in the report.
     """
-    suffixes = (".parquet", ".pq") if kind == "parquet" else (".csv", ".txt")
-    files = data_files(path, suffixes)
+    if suffix:
+        suffixes: tuple[str, ...] = ("." + suffix.lstrip(".").lower(),)
+    else:
+        suffixes = (".parquet", ".pq") if kind == "parquet" else (".csv",)
+    scan = scan_data_files(path, suffixes)
+    files = scan.files
     progress = tqdm(files, desc=f"reading {kind}", unit="file", disable=len(files) < 50 or None)
     frames = [read_bars_file(kind, file, columns, encoding=encoding) for file in progress]
     # One parse over all files: per-file parsing costs more in overhead than in work.
@@ -128,10 +139,12 @@ def load(
     if symbols is not None:
         wanted = [s.upper() for s in symbols]
         tagged = tagged.filter(pl.col("symbol").str.to_uppercase().is_in(wanted))
-    parsed = finish_bars(tagged, path, date_format)
+    parsed = finish_bars(tagged, path, date_format, decimal)
     derived = parsed.filter("_derived")[FILE_COLUMN].n_unique()
     bars = parsed.select(BAR_COLUMNS).sort("symbol", "date", maintain_order=True)
     notes = [f"read {len(files)} file(s) from {path}"]
+    if scan.note():
+        notes.append(scan.note())
     if derived:
         notes.append(f"amount derived as close x volume (no amount column) in {derived} file(s)")
     report = summarize(bars, f"{kind}:{path}", None, notes)

@@ -8,6 +8,7 @@ import pytest
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.schemas.bars import BAR_COLUMNS
 from cnnlstm.tasks.store import (
+    RestatementError,
     read_bars,
     read_benchmark,
     stored_symbols,
@@ -49,16 +50,19 @@ def test_writing_twice_changes_nothing(tmp_path):
     assert before == after
 
 
-def test_incremental_adds_only_new_rows_and_keeps_stored_values(tmp_path):
+def test_incremental_adds_only_new_rows_and_refuses_changed_stored_values(tmp_path):
     write_bars(tmp_path, make_bars(days=4))
+    result = write_bars(tmp_path, make_bars(days=6))
+    assert result.added == 4  # 2 new days x 2 symbols
+    assert result.already_stored == 8
     changed = make_bars(days=6).with_columns(
         close=pl.when(pl.col("date") == date(2019, 12, 30))
         .then(pl.col("close") * 1.01)
         .otherwise(pl.col("close"))
     )
-    result = write_bars(tmp_path, changed)
-    assert result.added == 4  # 2 new days x 2 symbols
-    assert result.conflicting == 2  # the changed first day, kept as stored
+    # a changed stored row is a restatement: refused by default (tests/tasks/test_store_integrity)
+    with pytest.raises(RestatementError, match="2019-12-30 close 10.5 -> 10.605"):
+        write_bars(tmp_path, changed)
     stored = read_bars(tmp_path)
     assert stored.height == 12
     assert stored.filter(pl.col("date") == date(2019, 12, 30))["close"].to_list() == [10.5, 11.5]

@@ -74,6 +74,14 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="fail on invalid rows (default) or write them to a quarantine file and go on",
     )
     parser.add_argument(
+        "--on-restated",
+        choices=["fail", "replace"],
+        default="fail",
+        help="stored rows arriving with other values (a re-adjusted or corrected history): fail "
+        "(default, naming symbols, dates and factor) or replace each such symbol's whole history "
+        "(logged in the store's restatements.jsonl); see docs/DATA.md",
+    )
+    parser.add_argument(
         "--sim",
         type=_key_value,
         action="append",
@@ -90,7 +98,8 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="an option of the source's reader, repeatable: symbols=SH600000,SH600010 "
         "(qlib, csv, parquet), instruments=csi300 (qlib), tolerance=0.1 and st_symbols=... "
         '(akshare), encoding=gbk, date_format=%%Y%%m%%d, columns=\'{"close": "Adj Close"}\' '
-        "(csv, parquet), start=2020-01-01 and end=... (online)",
+        "(csv, parquet, akshare), decimal=, (csv: decimal commas), suffix=.txt (csv: data files' "
+        "suffix), start=2020-01-01 and end=... (online)",
     )
     return parser
 
@@ -111,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         store,
         benchmark=args.benchmark,
         on_invalid=args.on_invalid,
+        on_restated=args.on_restated,
         source_options=options,
     )
     print("\n".join(report.lines()))
