@@ -12,10 +12,13 @@ import importlib
 import os
 import pkgutil
 import sys
+import tempfile
 
 from cnnlstm import __version__
-from cnnlstm.cli import commands
+from cnnlstm.cli import commands, quiet
+from cnnlstm.cli.output import print_error, print_internal_error
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import data_home
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,23 +37,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line; returns the process exit code.
+
+    A user or data error (`UserInputError`) prints one `error:` block and exits 2; any other
+    error prints one line naming the log file that holds its traceback and exits 1.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    # A flow run without PREFECT_API_URL starts a temporary local server; on a loaded 2-core
-    # machine it can take longer than Prefect's default 20 s to answer, so allow more.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    # Its telemetry writer races the flow for the temporary SQLite database ("database is
-    # locked" tracebacks); an explicit setting by the user still wins.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    saved_env = {k: os.environ.get(k) for k in _ENV_SET_PER_RUN}
+    # A flow run without PREFECT_API_URL starts a temporary local server; on a loaded 2-core
+    # machine it can take longer than Prefect's default 20 s to answer, so allow more.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    quiet.telemetry_off()
+    quiet.quiet_warnings()
+    home = data_home()
+    run_tmp = quiet.scratch_under(home)
+    log_path = quiet.log_file(home)
+    undo_console = quiet.configure_console(getattr(args, "verbose", 0), log_path)
     try:
         return int(args._run(args) or 0)
     except UserInputError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print_error(err)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the one place that turns a crash into a log
+        print_internal_error(err, log_path)
+        return 1
+    finally:
+        undo_console()
+        quiet.remove_scratch(run_tmp)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        tempfile.tempdir = None
+
+
+#: Variables the command line sets for the duration of one command (restored afterwards).
+_ENV_SET_PER_RUN = ("TMPDIR",)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from pydantic import ValidationError
-
-from cnnlstm.cli.commands.ingest import _key_value, source_option_value
-from cnnlstm.core.errors import UserInputError
+from cnnlstm.cli.output import add_out_argument, add_verbosity_argument
+from cnnlstm.cli.research import add_research_arguments, research_params
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -30,76 +28,23 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="train on a period, test out of sample and print the paper's Table 2",
         description="Run ingest -> validate -> features -> train CNN/LSTM -> select -> timing -> "
         "backtest -> report -> MLflow as a Prefect flow of cached stages. With no arguments: the "
-        "simulated market, the fast profile and the paper's split fitted to its span.",
+        "simulated market, the fast profile and the paper's split fitted to its span. Settings "
+        "come from --config FILE, then the flags, then --set PATH=VALUE (see `cnnlstm config "
+        "show`).",
     )
-    parser.add_argument("--source", default="sim", metavar="KIND:PATH", help="bars (default sim)")
-    parser.add_argument("--benchmark", metavar="KIND:PATH[#SYMBOL]", help="index to compare to")
-    parser.add_argument("--option", action="append", type=_key_value, default=[],
-                        metavar="KEY=VALUE", help="source reader option (repeatable)")  # fmt: skip
-    parser.add_argument("--sim", action="append", type=_key_value, default=[],
-                        metavar="KEY=VALUE", help="sim market field: n_stocks=100")  # fmt: skip
-    parser.add_argument("--train", metavar="START:END", help="training period (paper: 2007-2013)")
-    parser.add_argument("--test", metavar="START:END", help="test period (paper: 2014-2017-03)")
-    parser.add_argument("--market", choices=["cn", "us"], default="cn", help="cost/rule preset")
-    parser.add_argument("--profile", choices=["fast", "paper"], default="fast")
-    parser.add_argument("--execution", choices=["open", "close"], default="open",
-                        help="trade signals at the next open (default) or the close")  # fmt: skip
-    parser.add_argument("--on-invalid", choices=["fail", "quarantine"], default="fail")
-    parser.add_argument("--survivorship-biased", action="store_true",
-                        help="the stocks are survivors only: say so in the report")  # fmt: skip
-    parser.add_argument("--experiment", default="cnnlstm-backtest", help="MLflow experiment")
-    parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    parser.add_argument("--refresh", action="store_true", help="ignore cached stage results")
-    parser.add_argument("--out", metavar="DIR", help="write Table 2, figures and ledger here")
+    add_research_arguments(parser)
+    add_out_argument(parser)
+    add_verbosity_argument(parser)
     return parser
 
 
 def build_params(args: argparse.Namespace):
-    """The flow's `ResearchParams` from the command line.
+    """The flow's `ResearchParams` from the command line (config file, flags, `--set`).
 
     Raises:
-        UserInputError: a period, option or setting is invalid.
+        UserInputError: a period, option or setting is invalid (the message names its field).
     """
-    from cnnlstm.flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
-    from cnnlstm.tasks.features import LstmWindowConfig
-    from cnnlstm.tasks.report import ReportConfig
-
-    try:
-        sim = {k: source_option_value(k, v) for k, v in args.sim}
-        data = DataParams(
-            source=args.source,
-            source_options={k: source_option_value(k, v) for k, v in args.option},
-            sim=sim,
-            benchmark=args.benchmark,
-            on_invalid=args.on_invalid,
-        )
-        split = {"execution": args.execution}
-        if args.train or args.test:
-            if not (args.train and args.test):
-                raise UserInputError("give both --train and --test (or neither)")
-            protocol = Protocol(
-                train=Period.parse(args.train), test=Period.parse(args.test), **split
-            )
-        elif data.is_sim:
-            protocol = ResearchParams.default_sim(data=data).protocol
-            protocol = protocol.model_copy(update=split)
-        else:
-            protocol = Protocol.paper(**split)
-        return ResearchParams(
-            data=data,
-            protocol=protocol,
-            profile=args.profile,
-            market=args.market,
-            lstm_windows=LstmWindowConfig(execution=args.execution),
-            report=ReportConfig(survivorship_caveat=args.survivorship_biased),
-            tracking=TrackingParams(enabled=not args.no_mlflow, experiment=args.experiment),
-            refresh=args.refresh,
-        )
-    except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in err.errors()
-        )
-        raise UserInputError(f"invalid backtest settings: {problems}") from None
+    return research_params(args)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,153 @@
+"""The command line's environment: telemetry off, writes under the data home, a quiet console.
+
+Called once by `cnnlstm.cli.main` before any library is imported:
+
+- Telemetry: MLflow's usage telemetry (`MLFLOW_DISABLE_TELEMETRY=true`; MLflow 3.17 honours
+  `DO_NOT_TRACK=true` but not `DO_NOT_TRACK=1`) and Prefect's analytics
+  (`PREFECT_SERVER_ANALYTICS_ENABLED=false`) are off unless the user set those variables.
+- Scratch: numba's cache (`NUMBA_CACHE_DIR`) and temporary files (`TMPDIR`, where Lightning and
+  the stages put scratch folders) live under `<data home>/cache` and `<data home>/tmp`; what a
+  killed run left in `tmp` is removed on the next start.
+- Console (without `-v`): Prefect's own records (state changes, task tracebacks: the command
+  prints the error itself), Lightning's banners and tips ("GPU available", "💡 Tip") and the
+  known deprecation warnings of our libraries stay off the console. Everything still goes to the
+  run's log file, `<data home>/logs/cli-<time>.log`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+#: Known, harmless warnings of the libraries (message regex, module regex); never a blanket filter.
+KNOWN_WARNINGS = (
+    (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*", r"(pytorch_lightning|torch)\..*"),
+    (r".*LeafSpec.*is deprecated.*", r"(pytorch_lightning|torch)\..*"),
+    (r".*does not have many workers which may be a bottleneck.*", r"pytorch_lightning\..*"),
+    (r".*Please use the new API settings to control TF32.*", r"torch\..*"),
+    (r".*The '(train|val)_dataloader' does not have many workers.*", r"pytorch_lightning\..*"),
+    (r".*datetime\.datetime\.utcnow\(\) is deprecated.*", r"(mlflow|sqlalchemy|alembic)\..*"),
+    (r".*Support for class-based `config` is deprecated.*", r"pydantic\..*"),
+    (r".*Filesystem tracking backend.*is deprecated.*", r"mlflow\..*"),
+    (r".*pkg_resources is deprecated.*", r".*"),
+)
+
+#: Loggers whose INFO lines are banners and tips, not results.
+NOISY_LOGGERS = ("pytorch_lightning", "lightning_fabric", "lightning", "alembic", "mlflow")
+
+
+def telemetry_off() -> None:
+    """Turn MLflow's and Prefect's telemetry off unless the user set the variables."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    if os.environ.get("DO_NOT_TRACK", "").strip() in ("", "1"):
+        os.environ["DO_NOT_TRACK"] = "true"  # MLflow 3.17 reads "true" only
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def scratch_under(home: Path) -> Path:
+    """Point numba's cache and temporary files under `home`; clear what a killed run left."""
+    cache = home / "cache" / "numba"
+    cache.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
+    tmp = home / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    _clean_stale_scratch(tmp)
+    run_tmp = tmp / f"run-{os.getpid()}"
+    run_tmp.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = str(run_tmp)
+    import tempfile
+
+    tempfile.tempdir = None  # re-read TMPDIR
+    return run_tmp
+
+
+def _clean_stale_scratch(tmp: Path) -> None:
+    for entry in tmp.glob("run-*"):
+        pid = entry.name.split("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_scratch(run_tmp: Path) -> None:
+    """Remove this run's scratch folder."""
+    shutil.rmtree(run_tmp, ignore_errors=True)
+
+
+def quiet_warnings() -> None:
+    """Ignore the known library warnings (by message and module)."""
+    for message, module in KNOWN_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, module=module)
+    # These are emitted with the caller's module as the warning's module.
+    warnings.filterwarnings(
+        "ignore", message=r".*LeafSpec.*is deprecated.*", category=FutureWarning
+    )
+
+
+class _ConsoleFilter(logging.Filter):
+    """Keeps library records off the console (they still reach the log file)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        if name.startswith(("prefect", "uvicorn", "fastapi", "httpx")):
+            return False
+        if name.startswith(NOISY_LOGGERS):
+            return record.levelno >= logging.ERROR
+        return record.levelno >= logging.WARNING or name.startswith("cnnlstm")
+
+
+def log_file(home: Path) -> Path:
+    """This run's log file under `<home>/logs`."""
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return logs / f"cli-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
+def configure_console(verbose: int, log_path: Path) -> Callable[[], None]:
+    """Quiet console (unless `verbose`), everything into `log_path`; returns the undo.
+
+    Call after Prefect is imported (it installs its console handler on the root logger).
+    """
+    import prefect  # noqa: F401 - installs Prefect's logging configuration first
+
+    root = logging.getLogger()
+    file_handler = logging.FileHandler(log_path, encoding="utf-8", delay=True)
+    file_handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    )
+    root.addHandler(file_handler)
+    logging.captureWarnings(True)
+    for name in ("pytorch_lightning", "lightning_fabric"):
+        logger = logging.getLogger(name)
+        logger.propagate = True
+        for handler in list(logger.handlers):
+            if type(handler) is logging.StreamHandler:
+                logger.removeHandler(handler)
+    logging.getLogger("cnnlstm").setLevel(logging.INFO)
+    console_filter = _ConsoleFilter()
+    filtered = [] if verbose else [h for h in root.handlers if h is not file_handler]
+    for handler in filtered:
+        handler.addFilter(console_filter)
+
+    def undo() -> None:
+        root.removeHandler(file_handler)
+        file_handler.close()
+        for handler in filtered:
+            handler.removeFilter(console_filter)
+        logging.captureWarnings(False)
+
+    return undo
