@@ -59,6 +59,21 @@ class _TrainConfig(BaseModel):
     val_fraction: float = Field(
         0.2, ge=0, lt=1, description="time-ordered tail of the training data used to validate"
     )
+    val_max_samples: int | None = Field(
+        10_000,
+        ge=1,
+        description="validate on at most this many samples of the tail: one fixed, seeded random "
+        "subset for every epoch (None: the whole tail)",
+    )
+    val_every: int = Field(
+        1, ge=1, description="validate every k epochs (patience counts validations)"
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="torch intra-op threads; None: chosen from the cores and load "
+        "(tasks/threads.py; CNNLSTM_TORCH_THREADS wins)",
+    )
     accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu, ...")
     devices: int | str = Field("auto", description="Lightning devices")
     strategy: str = Field("auto", description="Lightning strategy (e.g. ddp)")
@@ -96,6 +111,18 @@ class LstmTrainConfig(_TrainConfig):
     max_windows: int | None = Field(
         None, ge=1, description="train on at most this many windows (random, seeded)"
     )
+
+
+def validation_subset(n: int, cfg: _TrainConfig) -> np.ndarray:
+    """Sorted indices of the validation samples used: all `n`, or `val_max_samples` at random.
+
+    The subset is drawn once (seeded by `cfg.seed`) and reused every epoch, so epochs are compared
+    on the same samples and early stopping judges differences, not sampling noise.
+    """
+    if cfg.val_max_samples is None or n <= cfg.val_max_samples:
+        return np.arange(n)
+    rng = np.random.default_rng([cfg.seed, 1])
+    return np.sort(rng.choice(n, cfg.val_max_samples, replace=False))
 
 
 def _cnn_tensors(features: pl.DataFrame) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -145,6 +172,10 @@ def train_cnn(
     is_val = (labelled["month"] >= first_val) if n_val else pl.Series([False] * labelled.height)
     x_tr, y_tr = _cnn_tensors(labelled.filter(~is_val))
     x_va, y_va = _cnn_tensors(labelled.filter(is_val)) if n_val else (None, None)
+    val_available = int(x_va.shape[0]) if n_val else 0
+    if n_val:
+        keep = torch.from_numpy(validation_subset(val_available, cfg))
+        x_va, y_va = x_va[keep], y_va[keep]
     shape = CnnShape(
         n_inputs=len(X_COLUMNS), channels=cfg.channels, hidden=cfg.hidden, dropout=cfg.dropout
     )
@@ -158,6 +189,7 @@ def train_cnn(
         unlabelled_rows_ignored=float(features.height - labelled.height),
         train_months=float(months.len() - n_val),
         val_months=float(n_val),
+        val_available=float(val_available),
     )
     return trained
 
@@ -210,6 +242,7 @@ def train_lstm(
         is_val = np.zeros(len(d), dtype=bool)
         is_train = np.ones(len(d), dtype=bool)
     train_idx = np.flatnonzero(is_train)
+    train_available = len(train_idx)
     if cfg.max_windows is not None and len(train_idx) > cfg.max_windows:
         rng = np.random.default_rng(cfg.seed)
         train_idx = np.sort(rng.choice(train_idx, cfg.max_windows, replace=False))
@@ -217,7 +250,8 @@ def train_lstm(
         raise UserInputError("no training windows remain before the validation tail")
     x = torch.from_numpy(windows.x)  # (N, T, 6)
     y = torch.from_numpy(windows.y)
-    val_idx = torch.from_numpy(np.flatnonzero(is_val))
+    val_all = np.flatnonzero(is_val)
+    val_idx = torch.from_numpy(val_all[validation_subset(len(val_all), cfg)])
     t_idx = torch.from_numpy(train_idx)
     shape = LstmShape(
         n_features=windows.x.shape[2], hidden=cfg.hidden, dense=cfg.dense, dropout=cfg.dropout
@@ -238,6 +272,8 @@ def train_lstm(
     trained.metrics.update(
         purged_windows=float(len(d) - int(is_val.sum()) - int(is_train.sum())),
         val_days=float(n_val),
+        val_available=float(len(val_all)),
+        train_available=float(train_available),
     )
     return trained
 

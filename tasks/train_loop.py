@@ -19,6 +19,7 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from cnnlstm.models.data import TensorDataModule
 from cnnlstm.models.modules import Classifier
+from cnnlstm.tasks.threads import choose_threads, torch_threads
 
 _PREDICT_BATCH = 65_536
 
@@ -33,18 +34,29 @@ class TrainedModel:
 
 
 class EpochHistory(Callback):
-    """Collects the epoch-level metrics Lightning computed, one dict per epoch."""
+    """Collects the epoch-level metrics Lightning computed, one dict per epoch.
+
+    `val/` metrics appear only in the rows of epochs that validated (with `val_every` > 1 the
+    trainer's metrics still hold the last validation's values in the epochs between).
+    """
 
     def __init__(self):
         self.rows: list[dict[str, float]] = []
+        self._validated = False
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Mark this epoch as validated."""
+        self._validated = True
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Record this epoch's train/ and val/ metrics (validation runs before this hook)."""
         row = {"epoch": float(trainer.current_epoch)}
+        prefixes = ("train/", "val/") if self._validated else ("train/",)
         for name, value in trainer.callback_metrics.items():
-            if name.startswith(("train/", "val/")):
+            if name.startswith(prefixes):
                 row[name] = float(value)
         self.rows.append(row)
+        self._validated = False
 
 
 def seed_all(seed: int) -> None:
@@ -95,6 +107,8 @@ def fit_classifier(
     callbacks: list[Callback] = [checkpoint, history]
     if cfg.profile == "fast":
         callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
+    threads = choose_threads(getattr(cfg, "threads", None))
+    val_every = int(getattr(cfg, "val_every", 1))
     trainer = pl.Trainer(
         max_epochs=cfg.max_epochs(kind),
         accelerator=cfg.accelerator,
@@ -107,12 +121,14 @@ def fit_classifier(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=1.0 if data.has_validation else 0,
+        check_val_every_n_epoch=val_every,
         log_every_n_steps=max(1, min(50, -(-int(data.x_train.shape[0]) // cfg.batch_size))),
         deterministic=True if not torch.cuda.is_available() else "warn",
         default_root_dir=out_dir,
     )
     started = time.perf_counter()
-    trainer.fit(module, datamodule=data)
+    with torch_threads(threads.threads):
+        trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - started
     best_path = Path(checkpoint.best_model_path)
     best = min(history.rows, key=lambda r: r.get(monitor, float("inf")))
@@ -125,6 +141,8 @@ def fit_classifier(
         val_samples=float(data.x_val.shape[0]) if data.has_validation else 0.0,
         fit_seconds=seconds,
         train_samples_per_s=n_train * len(history.rows) / max(seconds, 1e-9),
+        torch_threads=float(threads.threads),
+        val_every=float(val_every),
     )
     return TrainedModel(checkpoint=best_path, metrics=metrics, history=history.rows)
 
@@ -140,7 +158,7 @@ def predict_probabilities(checkpoint: Path, x: torch.Tensor) -> np.ndarray:
     """P(class 1) for every row of `x` (batched, no gradient), as float64 numpy."""
     module = load_classifier(checkpoint)
     out = np.empty(x.shape[0], dtype=np.float64)
-    with torch.inference_mode():
+    with torch.inference_mode(), torch_threads(choose_threads().threads):
         for start in range(0, x.shape[0], _PREDICT_BATCH):
             batch = x[start : start + _PREDICT_BATCH]
             out[start : start + batch.shape[0]] = module.predict_step(batch, 0).double().numpy()

@@ -8,7 +8,6 @@ from datetime import date
 
 import polars as pl
 import pytest
-import torch
 from mlflow import MlflowClient
 from prefect.artifacts import Artifact
 
@@ -49,16 +48,14 @@ def _ledger(client: MlflowClient, run_id: str, name: str, tmp_path) -> pl.DataFr
 
 
 @pytest.mark.slow  # two walk-forward runs of 3 months (5 trainings each): 1-3 min
-def test_dask_local_cluster_reproduces_the_sequential_walk_forward(tiny_data, mlflow_tmp, tmp_path):
-    # Dask starts its workers with OMP_NUM_THREADS=1, so torch computes with one intra-op
-    # thread there; the sequential run must too for bit-identical training (float sums in
-    # another order drift in the last digits, and a validation loss would differ at 1e-4)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        sequential = walk_forward_flow(_params(tiny_data, TaskRunnerConfig(max_workers=1)))
-    finally:
-        torch.set_num_threads(threads)
+def test_dask_local_cluster_reproduces_the_sequential_walk_forward(
+    tiny_data, mlflow_tmp, tmp_path, monkeypatch
+):
+    # Dask starts its workers with OMP_NUM_THREADS=1, so training there uses one intra-op
+    # thread (tasks/threads.py); the sequential run must too for bit-identical training (float
+    # sums in another order drift in the last digits, and a validation loss would differ at 1e-4)
+    monkeypatch.setenv("CNNLSTM_TORCH_THREADS", "1")
+    sequential = walk_forward_flow(_params(tiny_data, TaskRunnerConfig(max_workers=1)))
     seq_selection = _selection()
     dask_runner = TaskRunnerConfig(kind="dask", n_workers=2, threads_per_worker=1)
     dask = walk_forward_flow(_params(tiny_data, dask_runner))
