@@ -3,8 +3,11 @@
 See docs/ARCHITECTURE.md ("Tables"). `scores`: one row per (symbol, month) with the selector's
 score (CNN P(class 1) or momentum return). `selection`: the month's chosen stocks with their
 rank (1 = best). `signals`: the LSTM's +1/-1 decision for day `d` (taken after its close).
-`trades`: the backtest ledger. `nav`: one row per (date, strategy) of daily values relative to
-the initial capital. Validate collected frames through `cnnlstm.schemas.validation.validate_table`.
+`trades`: the backtest ledger (`price`/`shares` in the data's price units, `raw_price`/
+`raw_shares` on the exchange; a buy's `raw_shares` is a whole lot, `reason` says why the trade
+was wanted, what delayed it and which rule resized it). `nav`: one row per (date, strategy) of
+daily values relative to the initial capital. Validate collected frames through
+`cnnlstm.schemas.validation.validate_table`.
 """
 
 from __future__ import annotations
@@ -78,6 +81,8 @@ class TradesSchema(pa.DataFrameModel):
     shares: float = pa.Field(gt=0)
     cost: float = pa.Field(ge=0)
     reason: str = pa.Field(str_length={"min_value": 1})
+    raw_price: float = pa.Field(gt=0)  # the real traded price (price / adjustment factor)
+    raw_shares: float = pa.Field(gt=0)  # real shares (whole lots on buys)
     strategy: str = pa.Field(str_length={"min_value": 1})
 
     class Config:

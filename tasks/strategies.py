@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.errors import DataValidationError, UserInputError
 from cnnlstm.schemas.strategy import NavSchema, TradesSchema
 from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.backtest.api import (
@@ -194,10 +194,46 @@ def run_strategies(
         benchmark = equal_weight_index(bars, start=first, end=end)
     label = str(benchmark["symbol"][0]) if "symbol" in benchmark.columns else "benchmark"
     bench = benchmark_nav(benchmark, market.dates, name=label)
-    nav = pl.concat([bench, result.nav.select(bench.columns)])
-    result.nav = validate_table(nav, NavSchema, table="nav").valid
-    result.trades = validate_table(result.trades, TradesSchema, table="trades").valid
+    navs, ledgers = [validate_table(bench, NavSchema, table="nav").valid], []
+    for name in result.nav["strategy"].unique(maintain_order=True).to_list():
+        try:  # one strategy's invalid table keeps the others' results
+            navs.append(
+                validate_table(
+                    result.nav.filter(pl.col("strategy") == name).select(bench.columns),
+                    NavSchema,
+                    table=f"nav of {name}",
+                ).valid
+            )
+            ledgers.append(
+                validate_table(
+                    result.trades.filter(pl.col("strategy") == name),
+                    TradesSchema,
+                    table=f"trades of {name}",
+                ).valid
+            )
+        except DataValidationError as err:
+            result.failed[name] = str(err)
+            navs = [n for n in navs if n["strategy"][0] != name]
+    result.nav = pl.concat(navs)
+    result.trades = pl.concat(ledgers) if ledgers else result.trades.clear()
+    notes.update(rule_notes(result, market))
     return StrategyRun(result, label, derived, notes)
+
+
+def rule_notes(result: BacktestResult, market: MarketArrays) -> dict[str, int]:
+    """Counts worth reporting per strategy: trades each rule blocked or resized, ruin, failure.
+
+    Keys: `rule.<strategy>.<blocked|resized|not_made>.<rule>` (non-zero counts only),
+    `ruined.<strategy>` (1), `failed.<strategy>` (1), `held_suspended_at_end.<strategy>` and
+    `raw_prices.<basis>` (1) saying how real prices were found.
+    """
+    out: dict[str, int] = {f"raw_prices.{market.raw_basis.replace('/', '_per_')}": 1}
+    for name, counts in result.rule_counts.items():
+        out |= {f"rule.{name}.{k}": v for k, v in counts.items() if v}
+    out |= {f"ruined.{name}": 1 for name in result.ruined}
+    out |= {f"failed.{name}": 1 for name in result.failed}
+    out |= {f"held_suspended_at_end.{k}": v for k, v in result.held_suspended_at_end.items() if v}
+    return out
 
 
 def benchmark_nav(benchmark: pl.DataFrame, dates: list[date], *, name: str) -> pl.DataFrame:

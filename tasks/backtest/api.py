@@ -10,6 +10,7 @@ arrays and market rules and returns a `BacktestResult` whose `trades` and `nav` 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,14 +20,26 @@ import polars as pl
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.tasks.backtest.engine import (
     BLOCK_NAMES,
+    COUNT_BLOCK0,
+    COUNT_BLOCKED,
+    COUNT_DROPPED,
+    COUNT_FLAG0,
+    FLAG_NAMES,
     REASON_NAMES,
     SESSION_CLOSE,
     SIDE_BUY,
     TRADE_DTYPE,
     CostParams,
+    Rules,
     simulate_nb,
 )
 from cnnlstm.tasks.backtest.market import MarketConfig
+from cnnlstm.tasks.backtest.rules import lot_sizes, price_bands, stamp_duty, transfer_fees
+
+log = logging.getLogger(__name__)
+
+DELIST_AFTER_SESSIONS = 20
+"""A stock with no trade over the store's last this-many sessions counts as delisted."""
 
 NO_INSTRUCTION = -1
 
@@ -41,6 +54,11 @@ class MarketArrays:
     close: np.ndarray  # (T, N) float64, NaN without a bar
     tradable: np.ndarray  # (T, N) bool: a bar with volume > 0
     delist_day: np.ndarray | None = None  # (N,) int64: first day after a delisted stock's last bar
+    factor: np.ndarray | None = None  # (T, N) float64 price / raw price (None: raw prices)
+    amount: np.ndarray | None = None  # (T, N) float64 traded amount in currency, NaN: none
+    session_no: np.ndarray | None = None  # (T, N) int32 the stock's bar number in the store
+    listing_day: np.ndarray | None = None  # (N,) datetime64[D] first bar, NaT: before the store
+    raw_basis: str = "as given"  # how raw prices were found: factor | amount/volume | as given
 
     def delisting(self) -> np.ndarray:
         """(N,) first day index after each delisted stock's last bar; -1 when not delisted."""
@@ -82,6 +100,10 @@ class BacktestResult:
     trades: pl.DataFrame
     nav: pl.DataFrame
     blocked: dict[str, int] = field(default_factory=dict)
+    rule_counts: dict[str, dict[str, int]] = field(default_factory=dict)  # by strategy, rule
+    ruined: dict[str, date] = field(default_factory=dict)  # first day whose NAV reached zero
+    failed: dict[str, str] = field(default_factory=dict)  # strategy -> error (others kept)
+    held_suspended_at_end: dict[str, int] = field(default_factory=dict)
     positions: dict[str, np.ndarray] = field(default_factory=dict)  # (T, N) shares if recorded
     market: MarketArrays | None = None
 
@@ -103,26 +125,50 @@ class BacktestResult:
 
 
 def market_arrays(
-    bars: pl.DataFrame, *, start: date | None = None, end: date | None = None
+    bars: pl.DataFrame,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    listing: pl.DataFrame | None = None,
+    delist_after: int = DELIST_AFTER_SESSIONS,
 ) -> MarketArrays:
     """Pivot a bars table into day-major arrays over its trading calendar in [start, end].
 
     The calendar is every date on which any stock has a bar. A missing row or volume 0 means
-    the stock cannot trade that day. A stock whose last bar comes before the last date of the
-    whole table is delisted after it (the exchange announces a delisting; the data's end is not
-    one): a holding is then settled at its last traded close.
+    the stock cannot trade that day.
+
+    Raw prices (`raw_basis`): a `factor` column (Qlib: raw = adjusted / factor) where the bars
+    carry one; otherwise, with amount and volume, raw close = amount / volume (exact where the
+    source derives amount as raw close x volume, as the Qlib, CSV and US readers do; the day's
+    average traded price where the amount is the exchange's, e.g. AkShare); otherwise the
+    prices are taken as real ("as given"). Days without a trade carry the last known factor.
+
+    Delisting: a stock is delisted when `listing` (symbol, end) says it ended before the
+    store's last day, or when it never trades again in the whole table and the table goes on
+    for at least `delist_after` sessions after its last trade. Otherwise a stock without bars
+    at the end is merely suspended: it keeps its last close (and is flagged when held).
     """
     missing = {"symbol", "date", "open", "close", "volume"} - set(bars.columns)
     if missing:
         raise UserInputError(f"bars lack column(s) {sorted(missing)} needed by the backtest")
-    last_bar = bars.group_by("symbol").agg(pl.col("date").max())
-    data_end = bars["date"].max()
-    frame = bars.lazy()
+    has_factor = "factor" in bars.columns
+    has_amount = "amount" in bars.columns
+    store_days = bars["date"].unique().sort()
+    data_end = store_days[-1]
+    last_trade = bars.filter(pl.col("volume") > 0).group_by("symbol").agg(last=pl.col("date").max())
+    first_bar = bars.group_by("symbol").agg(first=pl.col("date").min())
+    frame = (
+        bars.lazy()
+        .sort("symbol", "date")
+        .with_columns(session_no=pl.int_range(pl.len()).over("symbol"))
+    )
     if start is not None:
         frame = frame.filter(pl.col("date") >= start)
     if end is not None:
         frame = frame.filter(pl.col("date") <= end)
-    frame = frame.select("symbol", "date", "open", "close", "volume").collect()
+    extra = [c for c, ok in (("factor", has_factor), ("amount", has_amount)) if ok]
+    frame = frame.select("symbol", "date", "open", "close", "volume", "session_no", *extra)
+    frame = frame.collect()
     if frame.height == 0:
         raise UserInputError(f"no bars between {start} and {end}")
     dates = frame["date"].unique().sort()
@@ -130,32 +176,147 @@ def market_arrays(
     day = dates.search_sorted(frame["date"]).to_numpy()
     stock = symbols.search_sorted(frame["symbol"]).to_numpy()
     shape = (dates.len(), symbols.len())
-    open_px = np.full(shape, np.nan)
-    close_px = np.full(shape, np.nan)
+
+    def pivot(values: np.ndarray, fill: float = np.nan) -> np.ndarray:
+        out = np.full(shape, fill)
+        out[day, stock] = values
+        return out
+
+    open_px = pivot(frame["open"].to_numpy())
+    close_px = pivot(frame["close"].to_numpy())
+    volume = frame["volume"].fill_null(0).to_numpy()
     tradable = np.zeros(shape, dtype=bool)
-    open_px[day, stock] = frame["open"].to_numpy()
-    close_px[day, stock] = frame["close"].to_numpy()
-    tradable[day, stock] = frame["volume"].fill_null(0).to_numpy() > 0
-    gone = pl.DataFrame({"symbol": symbols}).join(last_bar, on="symbol", how="left")["date"]
-    after = dates.search_sorted(gone, side="right").to_numpy().astype(np.int64)
-    delisted = (gone < data_end).to_numpy() & (after < dates.len())
-    delist_day = np.where(delisted, after, -1)
-    return MarketArrays(dates.to_list(), symbols.to_list(), open_px, close_px, tradable, delist_day)
+    tradable[day, stock] = volume > 0
+    session_no = np.full(shape, -1, dtype=np.int32)
+    session_no[day, stock] = frame["session_no"].to_numpy()
+    amount = pivot(frame["amount"].fill_null(np.nan).to_numpy()) if has_amount else None
+    factor, basis = None, "as given"
+    if has_factor:
+        factor, basis = pivot(frame["factor"].fill_null(np.nan).to_numpy()), "factor"
+    elif has_amount:
+        money = frame["amount"].fill_null(0).to_numpy()
+        ok = (volume > 0) & (money > 0)
+        est = np.where(ok, frame["close"].to_numpy() * volume / np.where(ok, money, 1.0), np.nan)
+        factor, basis = pivot(est), "amount/volume"
+    if factor is not None:
+        factor = _carried(np.where(np.isfinite(factor) & (factor > 0), factor, np.nan))
+    symbol_frame = pl.DataFrame({"symbol": symbols})
+    first = symbol_frame.join(first_bar, on="symbol", how="left")["first"]
+    listing_day = first.to_numpy().astype("datetime64[D]")
+    listing_day[~(first > store_days[0]).to_numpy()] = np.datetime64("NaT")
+    ends = symbol_frame.join(last_trade, on="symbol", how="left")["last"]
+    cutoff = store_days[max(len(store_days) - 1 - delist_after, 0)]
+    gone = (ends.fill_null(data_end) < cutoff).to_numpy()
+    end_day = ends.to_numpy().astype("datetime64[D]")
+    if listing is not None:
+        told = symbol_frame.join(
+            listing.select(pl.col("symbol").str.to_uppercase(), "end"),
+            left_on=pl.col("symbol").str.to_uppercase(),
+            right_on="symbol",
+            how="left",
+        )["end"]
+        said = (told.is_not_null() & (told < data_end)).to_numpy()
+        gone |= said
+        end_day = np.where(said, told.to_numpy().astype("datetime64[D]"), end_day)
+    after = np.searchsorted(dates.to_numpy().astype("datetime64[D]"), end_day, side="right")
+    delist_day = np.where(gone & (after < dates.len()), after, -1).astype(np.int64)
+    return MarketArrays(
+        dates.to_list(),
+        symbols.to_list(),
+        open_px,
+        close_px,
+        tradable,
+        delist_day,
+        factor=factor,
+        amount=amount,
+        session_no=session_no,
+        listing_day=listing_day,
+        raw_basis=basis,
+    )
+
+
+def _carried(values: np.ndarray) -> np.ndarray:
+    """(T, N) values forward-filled down each column, then back-filled; 1 where none at all."""
+    out = values.copy()
+    for i in range(1, out.shape[0]):
+        gap = np.isnan(out[i])
+        out[i, gap] = out[i - 1, gap]
+    for i in range(out.shape[0] - 2, -1, -1):
+        gap = np.isnan(out[i])
+        out[i, gap] = out[i + 1, gap]
+    return np.where(np.isnan(out), 1.0, out)
 
 
 def cost_params(cfg: MarketConfig) -> CostParams:
-    """The kernel's view of a market configuration."""
+    """The kernel's view of a market configuration's scalar numbers."""
+    mult = float(cfg.cost_multiplier)
     return CostParams(
-        commission_rate=float(cfg.commission_rate),
-        min_commission=float(cfg.min_commission),
-        stamp_duty_rate=float(cfg.stamp_duty_rate),
-        slippage_rate=float(cfg.slippage_rate),
+        commission_rate=float(cfg.commission_rate) * mult,
+        min_commission=float(cfg.min_commission) * mult,
+        slippage_rate=float(cfg.slippage_rate) * mult,
         t_plus_1=bool(cfg.t_plus_1),
-        price_limit=float(cfg.price_limit or 0.0),
-        limit_tolerance=float(cfg.limit_tolerance),
-        lot_size=float(cfg.lot_size),
+        tick=float(cfg.tick),
+        participation=float(cfg.participation or 0.0),
         initial_capital=float(cfg.initial_capital),
     )
+
+
+def market_rules(market: MarketArrays, cfg: MarketConfig) -> Rules:
+    """The dated rules of `cfg` resolved on the market's days and stocks (see `Rules`).
+
+    Raises:
+        UserInputError: a participation cap without the bars' traded amount.
+    """
+    n_days, n_stocks = market.close.shape
+    table = cfg.rule_table()
+    mult = float(cfg.cost_multiplier)
+    if cfg.price_limit is not None:
+        band = np.full((n_days, n_stocks), float(cfg.price_limit))
+    else:
+        band = price_bands(
+            table,
+            market.dates,
+            market.symbols,
+            status=cfg.status,
+            listing_day=market.listing_day,
+            session_no=market.session_no,
+        )
+    if cfg.stamp_duty_rate is not None:
+        buy, sell = np.zeros(n_days), np.full(n_days, float(cfg.stamp_duty_rate))
+    else:
+        buy, sell = stamp_duty(table, market.dates)
+    rate, per_share, exch = transfer_fees(table, market.dates, market.symbols)
+    if cfg.lot_size is not None:
+        lot_min = lot_step = np.full(n_stocks, float(cfg.lot_size))
+    else:
+        lot_min, lot_step = lot_sizes(table, market.dates[0], market.symbols)
+    if cfg.participation is not None and market.amount is None:
+        raise UserInputError("a participation cap needs the bars' traded amount (no amount)")
+    factor = market.factor if market.factor is not None else np.ones((n_days, n_stocks))
+    amount = market.amount if market.amount is not None else np.full((n_days, n_stocks), np.nan)
+    return Rules(
+        np.ascontiguousarray(band, dtype=np.float64),
+        np.ascontiguousarray(factor, dtype=np.float64),
+        np.ascontiguousarray(amount, dtype=np.float64),
+        buy * mult,
+        sell * mult,
+        rate * mult,
+        per_share * mult,
+        exch,
+        lot_min.astype(np.float64),
+        lot_step.astype(np.float64),
+    )
+
+
+@dataclass(frozen=True)
+class SimOutcome:
+    """One strategy's kernel output."""
+
+    records: np.ndarray  # TRADE_DTYPE
+    series: dict[str, np.ndarray]
+    counts: np.ndarray  # engine COUNT_* layout
+    ruined_day: int  # -1: never
+    shares: np.ndarray | None  # (T, N) when recorded
 
 
 def simulate(
@@ -164,16 +325,18 @@ def simulate(
     cfg: MarketConfig,
     *,
     record_positions: bool = False,
-) -> tuple[np.ndarray, dict[str, np.ndarray], int, np.ndarray | None]:
-    """Run the kernel for one strategy: (trade records, daily series, blocked, shares)."""
+    rules: Rules | None = None,
+) -> SimOutcome:
+    """Run the kernel for one strategy."""
     _check_orders(market, orders)
     shape = market.close.shape
     shares_out = np.zeros(shape if record_positions else (0, 0))
     params = cost_params(cfg)
+    rules = rules if rules is not None else market_rules(market, cfg)
     capacity = max(1024, 2 * int(orders.members.sum()) + 64)
     while True:
         trades = np.zeros(capacity, dtype=TRADE_DTYPE)
-        n, nav, cash, value, costs, blocked = simulate_nb(
+        n, nav, cash, value, costs, counts, ruined = simulate_nb(
             market.open,
             market.close,
             market.tradable,
@@ -184,6 +347,7 @@ def simulate(
             orders.alloc_day,
             orders.alloc_session,
             orders.members,
+            rules,
             params,
             trades,
             shares_out,
@@ -192,7 +356,16 @@ def simulate(
             break
         capacity = n
     series = {"nav": nav, "cash": cash, "position_value": value, "costs": costs}
-    return trades[:n], series, int(blocked), shares_out if record_positions else None
+    held = shares_out if record_positions else None
+    return SimOutcome(trades[:n], series, counts.copy(), int(ruined), held)
+
+
+def rule_counts(counts: np.ndarray) -> dict[str, int]:
+    """The kernel's counters by rule: blocked attempts, resized trades, trades not made."""
+    out = {f"blocked.{name}": int(counts[COUNT_BLOCK0 + c]) for c, name in BLOCK_NAMES.items()}
+    out |= {f"resized.{name}": int(counts[COUNT_FLAG0 + f]) for f, name in FLAG_NAMES.items()}
+    out["not_made.below_one_lot"] = int(counts[COUNT_DROPPED])
+    return out
 
 
 def run_backtest(
@@ -205,27 +378,49 @@ def run_backtest(
     """Run every strategy on the same market and rules; return trades and daily net values.
 
     `nav` is the portfolio value over the initial capital; `position_ratio` is the value of the
-    positions over the portfolio value, both at each day's close.
+    positions over the portfolio value, both at each day's close. A strategy whose kernel run
+    fails is reported in `failed` (the others' results are kept); a strategy whose NAV reached
+    zero stops trading and is reported in `ruined`.
     """
     if len({s.name for s in strategies}) != len(strategies):
         raise UserInputError("strategy names must be unique")
-    trade_frames, nav_frames, blocked, positions = [], [], {}, {}
+    rules = market_rules(market, cfg)
+    result = BacktestResult(trades=_empty_trades(), nav=pl.DataFrame(), market=market)
+    trade_frames, nav_frames = [], []
     for orders in strategies:
-        records, series, n_blocked, held = simulate(
-            market, orders, cfg, record_positions=record_positions
-        )
-        trade_frames.append(_trades_frame(records, market, orders.name))
-        nav_frames.append(_nav_frame(series, market, orders.name, cfg.initial_capital))
-        blocked[orders.name] = n_blocked
-        if held is not None:
-            positions[orders.name] = held
-    return BacktestResult(
-        trades=pl.concat(trade_frames) if trade_frames else _empty_trades(),
-        nav=pl.concat(nav_frames) if nav_frames else pl.DataFrame(),
-        blocked=blocked,
-        positions=positions,
-        market=market,
-    )
+        try:
+            out = simulate(market, orders, cfg, record_positions=record_positions, rules=rules)
+            trades = _trades_frame(out.records, market, orders.name)
+            nav = _nav_frame(out.series, market, orders.name, cfg.initial_capital)
+        except UserInputError:
+            raise
+        except Exception as err:  # one strategy's failure keeps the others' results
+            log.warning("strategy %s failed: %s", orders.name, err, exc_info=True)
+            result.failed[orders.name] = f"{type(err).__name__}: {err}"
+            continue
+        trade_frames.append(trades)
+        nav_frames.append(nav)
+        result.blocked[orders.name] = int(out.counts[COUNT_BLOCKED])
+        result.rule_counts[orders.name] = rule_counts(out.counts)
+        if out.ruined_day >= 0:
+            result.ruined[orders.name] = market.dates[out.ruined_day]
+        result.held_suspended_at_end[orders.name] = _held_suspended_at_end(out.records, market)
+        if out.shares is not None:
+            result.positions[orders.name] = out.shares
+    if trade_frames:
+        result.trades = pl.concat(trade_frames)
+    if nav_frames:
+        result.nav = pl.concat(nav_frames)
+    return result
+
+
+def _held_suspended_at_end(records: np.ndarray, market: MarketArrays) -> int:
+    """Stocks still held on the last day without a trade that day (valued at last close)."""
+    if records.size == 0:
+        return 0
+    signed = np.where(records["side"] == SIDE_BUY, 1.0, -1.0) * records["shares"]
+    held = np.bincount(records["stock"], weights=signed, minlength=len(market.symbols))
+    return int(np.sum((held > 1e-9) & ~market.tradable[-1]))
 
 
 def _check_orders(market: MarketArrays, orders: StrategyOrders) -> None:
@@ -241,11 +436,13 @@ def _check_orders(market: MarketArrays, orders: StrategyOrders) -> None:
         raise UserInputError(f"{orders.name}: allocation days must be strictly ascending")
 
 
-def _reason_text(reason: int, blocked_by: int, waited: int) -> str:
-    """E.g. `month_end` or `month_end; retried after limit_down (2 sessions)`."""
+def _reason_text(reason: int, blocked_by: int, waited: int, flag: int = 0) -> str:
+    """E.g. `month_end` or `month_end; retried after limit_down (2 sessions); resized: cash`."""
     text = REASON_NAMES.get(reason, "unknown")
     if waited > 0:
         text += f"; retried after {BLOCK_NAMES.get(blocked_by, 'blocked')} ({waited} sessions)"
+    if flag in FLAG_NAMES:
+        text += f"; resized: {FLAG_NAMES[flag]}"
     return text
 
 
@@ -255,12 +452,15 @@ def _trades_frame(records: np.ndarray, market: MarketArrays, name: str) -> pl.Da
         return _empty_trades()
     # One int64 key per (reason, blocker, wait): few distinct values, each named once.
     key = (
-        records["reason"].astype(np.int64) << 40
+        records["flag"].astype(np.int64) << 48
+        | records["reason"].astype(np.int64) << 40
         | records["blocked_by"].astype(np.int64) << 32
         | records["waited"].astype(np.int64)
     )
     names = {
-        int(k): _reason_text(int(k) >> 40, (int(k) >> 32) & 0xFF, int(k) & 0xFFFFFFFF)
+        int(k): _reason_text(
+            (int(k) >> 40) & 0xFF, (int(k) >> 32) & 0xFF, int(k) & 0xFFFFFFFF, int(k) >> 48
+        )
         for k in np.unique(key)
     }
     reasons = pl.Series(key).replace_strict(names, return_dtype=pl.String)
@@ -274,6 +474,8 @@ def _trades_frame(records: np.ndarray, market: MarketArrays, name: str) -> pl.Da
             "shares": records["shares"],
             "cost": records["cost"],
             "reason": reasons,
+            "raw_price": records["price"] / records["factor"],
+            "raw_shares": records["shares"] * records["factor"],
         }
     ).with_columns(
         side=pl.when(pl.col("side") == SIDE_BUY).then(pl.lit("buy")).otherwise(pl.lit("sell")),
@@ -296,6 +498,8 @@ def _empty_trades() -> pl.DataFrame:
             "shares": pl.Float64,
             "cost": pl.Float64,
             "reason": pl.String,
+            "raw_price": pl.Float64,
+            "raw_shares": pl.Float64,
             "strategy": pl.String,
         }
     )

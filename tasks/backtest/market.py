@@ -2,16 +2,21 @@
 
 A `MarketConfig` says what a trade costs and when a stock cannot trade:
 
-* costs: `commission_rate` of the traded value both ways with a `min_commission` per trade,
-  `stamp_duty_rate` on sells, and `slippage_rate` (the price moves against us by that fraction);
-  a trade's recorded cost is commission + stamp duty + slippage, in currency.
-* rules: `t_plus_1` (shares bought on a day cannot be sold that day), `price_limit` (no buy at
-  limit-up, no sell at limit-down, measured against the last traded close), suspension (a stock
-  with no bar or volume 0 cannot trade and keeps its last price), `lot_size` (shares in multiples
-  of it; 0 allows fractional shares), `initial_capital`.
+* costs: `commission_rate` of the traded value both ways with a `min_commission` per trade (a
+  broker's terms), stamp duty and transfer fees (the market's dated rule table, or a flat
+  `stamp_duty_rate` on sells), and `slippage_rate` (the price moves against us by that
+  fraction); a trade's recorded cost is their sum, in currency, and never more than the cash
+  left (`cash` is a hard limit: a buy is sized net of its costs).
+* rules: `t_plus_1` (shares bought on a day cannot be sold that day); price bands from the rule
+  table (`rules`, see `cnnlstm.tasks.backtest.rules`) or one flat `price_limit`, checked on
+  real prices rounded to the `tick`; suspension (a stock with no bar or volume 0 cannot trade
+  and keeps its last price); lots from the rule table or one flat `lot_size`; an optional
+  `participation` cap (a trade's value at most that fraction of the day's traded amount; the
+  rest of a sell waits, a buy is cut); `initial_capital`.
 
-Presets: `cn` (A-shares) and `us` (US equities); `MarketConfig.preset("cn", lot_size=100)`
-overrides any number.
+Presets: `cn` (A-shares: the dated rule table `rules_cn.CN_RULES`, T+1) and `us` (US equities:
+bps costs, no limits, T+0, whole shares); `MarketConfig.preset("cn", lot_size=100)` overrides
+any field, `rules_extra` adds or replaces rule rows, `status` gives ST periods.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.backtest.rules import RuleTable, StatusPeriod
 
 MarketName = Literal["cn", "us", "custom"]
 
@@ -33,17 +39,40 @@ class MarketConfig(BaseModel):
     name: MarketName = "custom"
     commission_rate: float = Field(0.0, ge=0, lt=0.1, description="of traded value, both ways")
     min_commission: float = Field(0.0, ge=0, description="per trade, in currency")
-    stamp_duty_rate: float = Field(0.0, ge=0, lt=0.1, description="of sold value")
+    stamp_duty_rate: float | None = Field(
+        None, ge=0, lt=0.1, description="flat, of sold value; None: the rule table's dated rates"
+    )
     slippage_rate: float = Field(0.0, ge=0, lt=0.1, description="price moves against us")
     t_plus_1: bool = Field(False, description="shares bought today cannot be sold today")
     price_limit: float | None = Field(
-        None, gt=0, lt=1, description="daily limit vs last close (0.1 = +-10%); None: no limits"
+        None,
+        gt=0,
+        lt=1,
+        description="one flat band vs the last close (0.1 = +-10%); None: the rule table's bands",
     )
-    limit_tolerance: float = Field(
-        0.002, ge=0, lt=0.05, description="a move within this of the limit counts as at the limit"
+    tick: float = Field(0.01, gt=0, le=1, description="price tick limit prices round to")
+    lot_size: int | None = Field(
+        None, ge=0, description="one flat lot; 0 fractional; None: the rule table's lots"
     )
-    lot_size: int = Field(0, ge=0, description="shares per lot; 0 allows fractional shares")
+    rules: Literal["cn", "none"] = Field("none", description="built-in dated rule table")
+    rules_extra: RuleTable = Field(
+        default_factory=RuleTable, description="rule rows added to (or replacing) the table's"
+    )
+    status: tuple[StatusPeriod, ...] = Field((), description="ST periods (symbol, start, end)")
+    participation: float | None = Field(
+        None, gt=0, le=1, description="a trade's value at most this share of the day's amount"
+    )
+    cost_multiplier: float = Field(
+        1.0, ge=0, le=100, description="scales every cost (commission, duty, fees, slippage)"
+    )
     initial_capital: float = Field(1_000_000.0, gt=0)
+
+    def rule_table(self) -> RuleTable:
+        """The built-in table (if any) extended by `rules_extra`."""
+        from cnnlstm.tasks.backtest.rules_cn import CN_RULES
+
+        base = CN_RULES if self.rules == "cn" else RuleTable()
+        return base.extended(self.rules_extra)
 
     @classmethod
     def preset(cls, name: str, **overrides: object) -> MarketConfig:
@@ -63,18 +92,19 @@ class MarketConfig(BaseModel):
     @classmethod
     def frictionless(cls) -> MarketConfig:
         """No costs, no limits, fractional shares: the yardstick setting for comparisons."""
-        return cls(name="custom")
+        return cls(name="custom", lot_size=0)
 
 
 _CN: dict[str, object] = {
     "name": "cn",
     "commission_rate": 0.00025,  # 2.5 bps both ways, typical broker rate
-    "min_commission": 5.0,  # CNY per trade
-    "stamp_duty_rate": 0.001,  # sells only (0.05% since Aug 2023; 0.1% over the paper's period)
+    "min_commission": 5.0,  # CNY per trade (broker terms)
+    "stamp_duty_rate": None,  # dated: rules_cn.CN_RULES
     "slippage_rate": 0.001,
     "t_plus_1": True,
-    "price_limit": 0.10,  # main board; ST 5%, ChiNext/STAR 20% (override per study)
-    "lot_size": 0,  # 100 with unadjusted prices; back-adjusted prices make lots meaningless
+    "price_limit": None,  # dated bands by board and status: rules_cn.CN_RULES
+    "lot_size": None,  # 100-share lots (STAR 200 + 1-share steps) at the real price
+    "rules": "cn",
     "initial_capital": 1_000_000.0,
 }
 
@@ -86,6 +116,7 @@ _US: dict[str, object] = {
     "slippage_rate": 5e-4,  # 5 bps
     "t_plus_1": False,
     "price_limit": None,
-    "lot_size": 0,
+    "lot_size": 1,  # whole shares
+    "rules": "none",
     "initial_capital": 1_000_000.0,
 }

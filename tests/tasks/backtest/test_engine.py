@@ -87,7 +87,7 @@ def test_lots_round_down_and_leave_cash():
 
 
 def test_limit_up_blocks_the_buy_until_the_next_open():
-    cn = MarketConfig.preset("cn", initial_capital=1000.0).model_copy(
+    cn = MarketConfig.preset("cn", initial_capital=10_000.0).model_copy(
         update={"commission_rate": 0, "min_commission": 0, "stamp_duty_rate": 0, "slippage_rate": 0}
     )
     # Feb 3 opens +10% on Jan 31's close: no buy; Feb 4 opens +1%: bought.
@@ -102,7 +102,7 @@ def test_limit_up_blocks_the_buy_until_the_next_open():
 
 
 def test_limit_down_blocks_the_month_end_sell():
-    cn = MarketConfig.preset("cn", initial_capital=1000.0, commission_rate=0, min_commission=0)
+    cn = MarketConfig.preset("cn", initial_capital=10_000.0, commission_rate=0, min_commission=0)
     cn = cn.model_copy(update={"stamp_duty_rate": 0, "slippage_rate": 0})
     # Feb 6 closes -10%: no sell; Mar 2 opens at 8.1 (limit-down again); sold at its close.
     opens = {"A": [10, 10, 10, 10, 10, 10, 8.1]}
@@ -137,7 +137,7 @@ def test_t_plus_1_blocks_selling_on_the_day_bought():
     dates = [DATES[0], DATES[1], DATES[6]]
     prices = {"A": [10.0, 10.0, 10.5]}
     market = market_arrays(bars_from(prices, prices, dates=dates))
-    cfg = MarketConfig.preset("cn", initial_capital=1000.0, t_plus_1=True)
+    cfg = MarketConfig.preset("cn", initial_capital=10_000.0, t_plus_1=True)
     sel = selection(DATES[6].replace(day=1), "A")
     assert _run(market, sel, cfg).trades["side"].to_list() == ["buy"]
     free = _run(market, sel, FREE).trades
@@ -215,9 +215,9 @@ def test_prices_after_day_d_change_nothing_on_or_before_d(seed, cut, close_mode)
 
 
 def test_delisted_holding_is_settled_at_its_last_close():
-    # B's last bar is Feb 4 while the data go on: delisted; A lists to the end.
+    # B's last bar is Feb 4 and the data go on for 3 sessions (> delist_after=2): delisted.
     prices = {"A": [10.0] * 7, "B": [10, 10, 10, 12, NAN, NAN, NAN]}
-    market = market_arrays(bars_from(prices, prices))
+    market = market_arrays(bars_from(prices, prices), delist_after=2)
     assert market.delisting().tolist() == [-1, 4]
     res = _run(market, selection(FEB, "A", "B"))
     sell = res.trades.filter(pl.col("symbol") == "B").row(1, named=True)
