@@ -13,16 +13,21 @@ from the last stage that finished.
 
 from __future__ import annotations
 
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.flows.params import ResearchParams
+from cnnlstm.flows.export import export_run
+from cnnlstm.flows.params import Protocol, ResearchParams
 from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import (
+    Dataset,
+    Ingested,
     cnn_features,
     ingest,
     input_fingerprint,
@@ -35,10 +40,23 @@ from cnnlstm.flows.stages.publish import (
     publish_table,
     stage_summary,
 )
-from cnnlstm.flows.stages.strategy import ReportFiles, backtest, report, select, signals
-from cnnlstm.flows.stages.track import TrackedRun, track
+from cnnlstm.flows.stages.strategy import (
+    ReportFiles,
+    RunContext,
+    SeedRun,
+    Selections,
+    backtest,
+    report,
+    select,
+    select_ensemble,
+    signals,
+    signals_ensemble,
+)
+from cnnlstm.flows.stages.track import TrackedRun, count_trials, track, trial_keys
 from cnnlstm.flows.stages.training import TrainedRef, train_cnn_stage, train_lstm_stage
+from cnnlstm.infra.artifacts import ArtifactRef
 from cnnlstm.infra.tracking import tracking_uri
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 
 class BacktestOutcome(BaseModel):
@@ -60,7 +78,7 @@ def backtest_flow(
     params: ResearchParams = ResearchParams(),  # noqa: B008 - frozen model: a safe default
     out_dir: str | None = None,
 ) -> BacktestOutcome:
-    """Run the research protocol and report it (Table 2, figures, MLflow run)."""
+    """Run the research protocol and report it (Table 2 over seeds, figures, MLflow runs)."""
     logger = get_run_logger()
     run = StageRunner(refresh=params.refresh)
     protocol = params.protocol
@@ -68,37 +86,161 @@ def backtest_flow(
     dataset = run(validate, ingested, protocol)
     features = run(cnn_features, dataset.bars, params.cnn_features)
     windows = run(lstm_windows, dataset.bars, params.lstm_window_config(), protocol.train)
-    cnn = run(train_cnn_stage, features, params.cnn_config(), protocol.train)
-    lstm = run(train_lstm_stage, windows, params.lstm_config())
-    picks = run(select, features, cnn, params.selection, protocol.test)
-    timing = run(signals, dataset, picks, lstm, params.lstm_window_config(), protocol.test)
-    market = params.market_config()
-    result = run(backtest, dataset, picks, timing, market, protocol)
-    files = run(report, dataset, picks, timing, result, protocol, market, params.report)
-    tracked = None
-    if params.tracking.enabled:
-        logged = params.model_copy(update={"refresh": False})  # not part of what a run is
-        tracked = run(track, logged, [cnn, lstm], result, files, tracking_uri())
+    trained = {}
+    for seed, (cnn_cfg, lstm_cfg) in seeded_configs(params).items():
+        tag = "" if params.seeds is None else f" seed {seed}"
+        cnn = run(train_cnn_stage, features, cnn_cfg, protocol.train, label=f"train_cnn{tag}")
+        lstm = run(train_lstm_stage, windows, lstm_cfg, label=f"train_lstm{tag}")
+        trained[seed] = (cnn, lstm)
+    runs = []
+    for seed, (cnn, lstm) in trained.items():
+        tag = "" if params.seeds is None else f" seed {seed}"
+        picks = run(select, features, cnn, params.selection, protocol.test, label=f"select{tag}")
+        timing = run(
+            signals,
+            dataset,
+            picks,
+            lstm,
+            params.lstm_window_config(),
+            protocol.test,
+            label=f"signals{tag}",
+        )
+        runs.append(strategy_run(run, params, dataset, str(seed), picks, timing, [cnn], [lstm]))
+    ensemble = None
+    if len(trained) > 1:
+        cnns = [c for c, _ in trained.values()]
+        lstms = [x for _, x in trained.values()]
+        picks = run(select_ensemble, features, cnns, params.selection, protocol.test)
+        timing = run(
+            signals_ensemble, dataset, picks, lstms, params.lstm_window_config(), protocol.test
+        )
+        ensemble = strategy_run(run, params, dataset, "ensemble", picks, timing, [], [])
+    def write_out(files: ReportFiles) -> None:  # before tracking: a tracking failure keeps it
+        if out_dir:
+            export_run(
+                out_dir,
+                report_files=files.files,
+                tables={
+                    "trades.csv": runs[0].backtest.trades,
+                    "nav.csv": runs[0].backtest.nav,
+                    "selection.csv": runs[0].selections.cnn,
+                    "signals.csv": runs[0].signals,
+                },
+                params=params,
+                states=run.states,
+                seconds=run.seconds,
+            )
+
+    files, tracked = report_and_track(
+        run, params, ingested, dataset, protocol, runs, ensemble, before_tracking=write_out
+    )
 
     publish_markdown(files.markdown, "table2", "Table 2: the strategies over the test period")
-    publish_table(picks.cnn.read_table(), "cnn-selection", "CNN selection per test month")
+    publish_table(runs[0].selections.cnn.read_table(), "cnn-selection", "CNN selection per month")
     publish_markdown(
         stage_summary(run.states, run.seconds), "stages", "Stages computed or taken from cache"
     )
     if tracked is not None:
         publish_link(tracked.link, "mlflow-run", f"MLflow run {tracked.run_id}")
-    if out_dir:
-        export(files, result, Path(out_dir))
     logger.info(f"stages computed: {run.ran() or 'none'}; from cache: {run.cached() or 'none'}")
     return BacktestOutcome(
         table2=files.markdown,
         report=files,
-        networks=[cnn, lstm],
+        networks=[n for cnn, lstm in trained.values() for n in (cnn, lstm)],
         tracked=tracked,
         stages=dict(run.states),
         seconds=dict(run.seconds),
         out_dir=out_dir,
     )
+
+
+def seeded_configs(params: ResearchParams) -> dict[int, tuple[CnnTrainConfig, LstmTrainConfig]]:
+    """The CNN and LSTM training configs of each seed (`params.seeds`; none: as configured)."""
+    cnn, lstm = params.cnn_config(), params.lstm_config()
+    if params.seeds is None:
+        return {cnn.seed: (cnn, lstm)}
+    return {
+        s: (cnn.model_copy(update={"seed": s}), lstm.model_copy(update={"seed": s}))
+        for s in params.training_seeds()
+    }
+
+
+def strategy_run(
+    run: StageRunner,
+    params: ResearchParams,
+    dataset: Dataset,
+    label: str,
+    picks: Selections,
+    timing: ArtifactRef,
+    cnns: list[TrainedRef],
+    lstms: list[TrainedRef],
+    protocol: Protocol | None = None,
+) -> SeedRun:
+    """Backtest one seed's (or the ensemble's) selection and signals, with cost sensitivity."""
+    protocol = protocol or params.protocol
+    tag = "" if params.seeds is None else f" {label}"
+    result = run(
+        backtest,
+        dataset,
+        picks,
+        timing,
+        params.market_config(),
+        protocol,
+        tuple(params.report.cost_multipliers),
+        label=f"backtest{tag}",
+    )
+    return SeedRun(
+        label=label, selections=picks, signals=timing, backtest=result, cnns=cnns, lstms=lstms
+    )
+
+
+def report_and_track(
+    run: StageRunner,
+    params: ResearchParams,
+    ingested: Ingested,
+    dataset: Dataset,
+    protocol: Protocol,
+    runs: list[SeedRun],
+    ensemble: SeedRun | None,
+    *,
+    flow_name: str = "backtest",
+    before_tracking: Callable[[ReportFiles], None] | None = None,
+) -> tuple[ReportFiles, TrackedRun | None]:
+    """The tail both research flows share: the report over seeds, then the MLflow runs.
+
+    `before_tracking(files)` runs between the two (the flows write `--out` there, so a tracking
+    failure never loses the results).
+    """
+    seeds = tuple(int(r.label) for r in runs)
+    n_trials = len(seeds)
+    if params.tracking.enabled:
+        n_trials = count_trials(params.tracking.experiment, trial_keys(params, seeds))
+    quarantined, total = ingest_counts(ingested.report.read_json())
+    context = RunContext(
+        seeds=seeds, n_trials=n_trials, rows_quarantined=quarantined, rows_total=total
+    )
+    market = params.market_config()
+    files = run(report, dataset, runs, ensemble, protocol, market, params.report, context)
+    if before_tracking is not None:
+        before_tracking(files)
+    tracked = None
+    if params.tracking.enabled:
+        logged = params.model_copy(update={"refresh": False, "protocol": protocol})
+        tracked = run(track, logged, runs, files, tracking_uri(), flow_name)
+    return files, tracked
+
+
+def ingest_counts(summary: dict) -> tuple[int, int]:
+    """(rows quarantined, valid rows read) from the ingest stage's summary."""
+    if "rows_rejected" in summary:
+        return int(summary["rows_rejected"]), int(summary.get("rows", 0))
+    rejected = total = 0
+    for line in summary.get("lines", []):
+        if found := re.match(r"rows rejected: (\d+)", line):
+            rejected = int(found.group(1))
+        if found := re.match(r"read: \d+ stocks, (\d+) valid rows", line):
+            total = int(found.group(1))
+    return rejected, total
 
 
 def export(files: ReportFiles, result, out: Path) -> list[Path]:

@@ -96,6 +96,19 @@ class DataParams(BaseModel):
     store: str | None = Field(
         None, description="Parquet store folder; none: one per source under the data directory"
     )
+    on_restated: Literal["fail", "replace"] = Field(
+        "fail",
+        description="stored rows arriving with other values (re-adjusted or corrected history) "
+        "fail the run, or replace each such symbol's whole history (docs/DATA.md)",
+    )
+    benchmark_coverage: Literal["fail", "accept"] = Field(
+        "fail",
+        description="a benchmark that misses part of the test period, or has gaps longer than "
+        "max_benchmark_gap_sessions, fails before training; accept: go on, the report states it",
+    )
+    max_benchmark_gap_sessions: int = Field(
+        5, ge=0, description="longest run of the stocks' sessions without a benchmark close"
+    )
 
     @property
     def is_sim(self) -> bool:

@@ -20,6 +20,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from cnnlstm.flows.backtest import report_and_track, seeded_configs, strategy_run
 from cnnlstm.flows.params import Period, Protocol, ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
 from cnnlstm.flows.stages.cache import StageRunner, stage_task
@@ -31,11 +32,15 @@ from cnnlstm.flows.stages.data import (
     validate,
 )
 from cnnlstm.flows.stages.publish import publish_markdown, publish_table, stage_summary
-from cnnlstm.flows.stages.strategy import Selections, backtest, report, select, signals
-from cnnlstm.flows.stages.track import track
+from cnnlstm.flows.stages.strategy import (
+    Selections,
+    select,
+    select_ensemble,
+    signals,
+    signals_ensemble,
+)
 from cnnlstm.flows.stages.training import train_cnn_stage, train_lstm_stage
 from cnnlstm.infra.artifacts import ArtifactRef, write_table
-from cnnlstm.infra.tracking import tracking_uri
 
 
 class WalkForwardParams(BaseModel):
@@ -119,15 +124,12 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
         hold_days=research.protocol.hold_days,
     )
     ingested = run(ingest, research.data, input_fingerprint(research.data))
-    dataset = run(validate, ingested, protocol)
+    dataset = run(validate, ingested, protocol, research.data)
     features = run(cnn_features, dataset.bars, research.cnn_features)
 
-    # independent trainings: submitted together, run concurrently on the task runner
-    cnn_cfg, lstm_cfg = research.cnn_config(), research.lstm_config()
-    cnn_futures = {
-        m: run.submit(train_cnn_stage, features, cnn_cfg, history_before(m, params.train_months))
-        for m in months
-    }
+    # independent trainings (every seed, month and block): submitted together, run on the
+    # task runner (concurrently where it has more than one worker)
+    configs = seeded_configs(research)
     blocks = months[:: params.lstm_every]
     window_futures = {
         b: run.submit(
@@ -138,41 +140,88 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
         )
         for b in blocks
     }
-    lstm_futures = {b: run.submit(train_lstm_stage, f, lstm_cfg) for b, f in window_futures.items()}
+    cnn_futures, lstm_futures = {}, {}
+    for seed, (cnn_cfg, lstm_cfg) in configs.items():
+        for m in months:
+            cnn_futures[seed, m] = run.submit(
+                train_cnn_stage, features, cnn_cfg, history_before(m, params.train_months)
+            )
+        for b, f in window_futures.items():
+            lstm_futures[seed, b] = run.submit(train_lstm_stage, f, lstm_cfg)
     # Every training finishes before any model is used: loading a checkpoint builds a module,
     # which draws from torch's global random generator, and doing that here while a pool thread
     # trains would change that training's dropout masks, so runs would not repeat.
-    cnns = {m: run.collect(f, f"train_cnn {m:%Y-%m}") for m, f in cnn_futures.items()}
-    lstms = {b: run.collect(f, f"train_lstm {b:%Y-%m}") for b, f in lstm_futures.items()}
-    parts, signal_parts = [], []
-    for i, month in enumerate(months):
-        cnn = cnns[month]
-        lstm = lstms[blocks[i // params.lstm_every]]
-        test = month_period(month, span.end)
-        picks = run(select, features, cnn, research.selection, test, label=f"select {month:%Y-%m}")
-        timing = run(
-            signals,
-            dataset,
-            picks,
-            lstm,
-            research.lstm_window_config(),
-            test,
-            label=f"signals {month:%Y-%m}",
+    cnns = {
+        k: run.collect(f, f"train_cnn {k[1]:%Y-%m} seed {k[0]}") for k, f in cnn_futures.items()
+    }
+    lstms = {
+        k: run.collect(f, f"train_lstm {k[1]:%Y-%m} seed {k[0]}") for k, f in lstm_futures.items()
+    }
+    window = research.lstm_window_config()
+
+    def chained(tag: str, pick_cnns, pick_lstms) -> tuple[Selections, ArtifactRef]:
+        parts, signal_parts = [], []
+        for i, month in enumerate(months):
+            test = month_period(month, span.end)
+            block = blocks[i // params.lstm_every]
+            label = f"{month:%Y-%m} {tag}"
+            if tag == "ensemble":
+                picks = run(
+                    select_ensemble, features, pick_cnns(month), research.selection, test,
+                    label=f"select {label}",
+                )  # fmt: skip
+                timing = run(
+                    signals_ensemble, dataset, picks, pick_lstms(block), window, test,
+                    label=f"signals {label}",
+                )  # fmt: skip
+            else:
+                picks = run(
+                    select, features, pick_cnns(month), research.selection, test,
+                    label=f"select {label}",
+                )  # fmt: skip
+                timing = run(
+                    signals, dataset, picks, pick_lstms(block), window, test,
+                    label=f"signals {label}",
+                )  # fmt: skip
+            parts.append(picks)
+            signal_parts.append(timing)
+        return run(chain_months, parts, signal_parts, label=f"chain_months {tag}")
+
+    runs = []
+    for seed in configs:
+        picks, timing = chained(
+            f"seed {seed}", lambda m, s=seed: cnns[s, m], lambda b, s=seed: lstms[s, b]
         )
-        parts.append(picks)
-        signal_parts.append(timing)
-    chained, chained_signals = run(chain_months, parts, signal_parts)
-    market = research.market_config()
-    result = run(backtest, dataset, chained, chained_signals, market, protocol)
-    files = run(
-        report, dataset, chained, chained_signals, result, protocol, market, research.report
+        runs.append(
+            strategy_run(
+                run,
+                research,
+                dataset,
+                str(seed),
+                picks,
+                timing,
+                [cnns[seed, m] for m in months],
+                [lstms[seed, b] for b in blocks],
+                protocol=protocol,
+            )
+        )
+    ensemble = None
+    if len(configs) > 1:
+        picks, timing = chained(
+            "ensemble",
+            lambda m: [cnns[s, m] for s in configs],
+            lambda b: [lstms[s, b] for s in configs],
+        )
+        ensemble = strategy_run(
+            run, research, dataset, "ensemble", picks, timing, [], [], protocol=protocol
+        )
+    files, tracked = report_and_track(
+        run, research, ingested, dataset, protocol, runs, ensemble, flow_name="walk_forward"
     )
-    tracked = None
-    if research.tracking.enabled:
-        logged = research.model_copy(update={"refresh": False, "protocol": protocol})
-        tracked = run(track, logged, [cnn, lstm], result, files, tracking_uri())
     publish_markdown(files.markdown, "walk-forward-table2", "Table 2 of the walk-forward test")
-    publish_table(chained.cnn.read_table(), "walk-forward-selection", "CNN selection per month")
+    publish_table(
+        runs[0].selections.cnn.read_table(), "walk-forward-selection", "CNN selection per month"
+    )
     publish_markdown(
         stage_summary(run.states, run.seconds), "walk-forward-stages", "Stages run or cached"
     )
@@ -181,8 +230,10 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
         "table2": files.markdown,
         "months": len(months),
         "lstm_trainings": len(blocks),
+        "seeds": list(configs),
         "stages": dict(run.states),
         "mlflow_run": None if tracked is None else tracked.run_id,
+        "report": files.model_dump(mode="json"),
     }
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
@@ -134,6 +135,119 @@ def check_benchmark_overlap(bars: pl.DataFrame, benchmark: pl.DataFrame, name: s
             f"benchmark {name} has no close on {missing} of the stocks' {stock_dates.height} dates"
         )
     return None
+
+
+class BenchmarkCoverage(BaseModel):
+    """How a benchmark covers the stocks' sessions of a period (what the report states).
+
+    Attributes:
+        period_start, period_end: The period checked (the test period).
+        sessions: The stocks' sessions in the period (dates with any bar).
+        missing_sessions: Those without a benchmark close (the backtest carries it flat).
+        first, last: The benchmark's first and last close in the period (None: none).
+        longest_gap: The longest run of consecutive missing sessions.
+        gaps: Runs longer than `max_gap_sessions`, and runs at either end of the period, as
+            `(first missing, last missing, sessions)`.
+        max_gap_sessions: The longest run allowed inside the period.
+        covers: No missing session at either end and no run longer than allowed.
+        accepted: The run went on although `covers` is false (`benchmark_coverage="accept"`).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    period_start: date
+    period_end: date
+    sessions: int
+    missing_sessions: int
+    first: date | None
+    last: date | None
+    longest_gap: int
+    gaps: tuple[tuple[date, date, int], ...]
+    max_gap_sessions: int
+    covers: bool
+    accepted: bool = False
+
+    def describe(self) -> str:
+        """One line: the coverage facts."""
+        text = (
+            f"benchmark {self.name} has a close on {self.sessions - self.missing_sessions} of the "
+            f"stocks' {self.sessions} sessions {self.period_start} .. {self.period_end} "
+            f"(closes {self.first} .. {self.last}; longest gap {self.longest_gap} session(s))"
+        )
+        if self.gaps:
+            shown = ", ".join(f"{a} .. {b} ({n})" for a, b, n in self.gaps[:EXAMPLES])
+            text += f"; uncovered: {shown}"
+        return text
+
+
+def benchmark_coverage(
+    bars: pl.DataFrame,
+    benchmark: pl.DataFrame,
+    start: date,
+    end: date,
+    *,
+    name: str,
+    max_gap_sessions: int,
+) -> BenchmarkCoverage:
+    """Measure how `benchmark` covers the stocks' sessions (dates of `bars`) in [start, end]."""
+    sessions = (
+        bars.select(pl.col("date").unique().sort())
+        .filter(pl.col("date").is_between(start, end))
+        .join(
+            benchmark.select("date", has=pl.lit(True)).unique("date"),
+            on="date",
+            how="left",
+        )
+        .with_columns(pl.col("has").fill_null(False))
+    )
+    runs = (
+        sessions.with_row_index("i")
+        .with_columns(run=(pl.col("has") != pl.col("has").shift(1)).fill_null(True).cum_sum())
+        .filter(~pl.col("has"))
+        .group_by("run")
+        .agg(a=pl.col("date").min(), b=pl.col("date").max(), n=pl.len(), i0=pl.col("i").min())
+        .sort("a")
+    )
+    n = sessions.height
+    edge = (pl.col("i0") == 0) | (pl.col("i0") + pl.col("n") == n)
+    bad = runs.filter(edge | (pl.col("n") > max_gap_sessions))
+    present = sessions.filter("has")["date"]
+    return BenchmarkCoverage(
+        name=name,
+        period_start=start,
+        period_end=end,
+        sessions=n,
+        missing_sessions=int(runs["n"].sum()) if runs.height else 0,
+        first=present.min() if present.len() else None,
+        last=present.max() if present.len() else None,
+        longest_gap=int(runs["n"].max()) if runs.height else 0,
+        gaps=tuple((a, b, int(k)) for a, b, k in bad.select("a", "b", "n").iter_rows()),
+        max_gap_sessions=max_gap_sessions,
+        covers=bad.height == 0,
+    )
+
+
+def check_benchmark_coverage(
+    coverage: BenchmarkCoverage, policy: Literal["fail", "accept"]
+) -> BenchmarkCoverage:
+    """Raise unless the benchmark covers the period or `policy` accepts it (then say so).
+
+    Raises:
+        UserInputError: the coverage falls short and `policy` is `fail`.
+    """
+    if coverage.covers:
+        return coverage
+    if policy == "accept":
+        return coverage.model_copy(update={"accepted": True})
+    raise UserInputError(
+        f"{coverage.describe()}. Over uncovered sessions the benchmark would be carried flat, "
+        "which changes every excess return. Give a benchmark that covers the test period, or "
+        "accept it (--set data.benchmark_coverage=accept; DataParams.benchmark_coverage) and "
+        "the report states the coverage; gaps of up to "
+        f"{coverage.max_gap_sessions} session(s) inside the period are allowed "
+        "(data.max_benchmark_gap_sessions)"
+    )
 
 
 def check_symbol_case(symbols: list[str], stored: list[str] = ()) -> None:

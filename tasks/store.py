@@ -347,8 +347,9 @@ def _refuse(restated: list[Restatement], what: str) -> RestatementError:
         lines.append(f"  - ... and {len(restated) - EXAMPLES} more")
     lines.append(
         "to replace each of these symbols' whole stored history with the incoming rows, re-run "
-        "with --on-restated replace (DataParams.on_restated='replace'); the replacement is "
-        "logged in the store's restatements.jsonl"
+        "`cnnlstm ingest` with --on-restated replace (a backtest: --set data.on_restated=replace; "
+        "DataParams.on_restated='replace'); the replacement is logged in the store's "
+        "restatements.jsonl"
     )
     return RestatementError("\n".join(lines), restated)
 

@@ -42,9 +42,14 @@ from cnnlstm.tasks.features import (
     build_cnn_features_counted,
     build_lstm_windows,
 )
-from cnnlstm.tasks.ingest import ingest_data
-from cnnlstm.tasks.sources.base import load_benchmark, load_source, parse_spec
-from cnnlstm.tasks.store import read_bars, read_benchmark
+from cnnlstm.tasks.ingest import (
+    BenchmarkCoverage,
+    benchmark_coverage,
+    check_benchmark_coverage,
+    ingest_data,
+)
+from cnnlstm.tasks.sources.base import PATHLESS_KINDS, load_benchmark, load_source, parse_spec
+from cnnlstm.tasks.store import read_bars, read_benchmark, store_generation
 from cnnlstm.tasks.strategies import EW_UNIVERSE, equal_weight_index
 
 #: Months of history before the training period that the CNN's features need (t-13 .. t-2).
@@ -70,6 +75,8 @@ class Dataset(BaseModel):
     benchmark: ArtifactRef
     benchmark_name: str
     benchmark_derived: bool
+    benchmark_coverage: BenchmarkCoverage | None = None
+    """How the benchmark covers the test period's sessions (None: derived from the bars)."""
 
 
 def input_fingerprint(data: DataParams, today: date | None = None) -> str:
@@ -77,7 +84,8 @@ def input_fingerprint(data: DataParams, today: date | None = None) -> str:
 
     Files and folders: names, sizes and modification times (editing a file re-ingests); online
     sources: the day (a new day may bring new bars); the simulated market: its config (already
-    in the key).
+    in the key). An explicitly named store (which other ingests may write) adds its generation
+    (`tasks.store.store_generation`), so a store restated since the last run re-ingests.
     """
     parts = []
     for spec in (data.source, data.benchmark):
@@ -90,24 +98,45 @@ def input_fingerprint(data: DataParams, today: date | None = None) -> str:
             parts.append(f"{parsed.kind}@{today or date.today()}")
         else:
             parts.append(fingerprint_input_path(parsed.path))
+    if data.store:
+        parts.append(f"store@{store_generation(data.store)}")
     return "+".join(parts)
+
+
+ONLINE_KINDS = frozenset({"akshare-online", "yfinance"})
+"""Kinds whose spec names tickers, not a path."""
+
+
+def resolved_spec(spec: str, *, allow_symbol: bool = False) -> str:
+    """A source spec with its path made absolute (`csv:stocks` -> `csv:/home/me/proj/stocks`).
+
+    Two projects that both say `csv:stocks` mean two folders: the store name must tell them apart.
+    """
+    parsed = parse_spec(spec, allow_symbol=allow_symbol)
+    if parsed.kind in PATHLESS_KINDS or parsed.kind in ONLINE_KINDS:
+        where = parsed.path
+    else:
+        where = str(Path(parsed.path).expanduser().resolve())
+    return f"{parsed.kind}:{where}" + (f"#{parsed.symbol}" if parsed.symbol else "")
 
 
 def default_store(data: DataParams) -> Path:
     """The store of a source: `data.store`, else one folder per (source, benchmark) spec.
 
     A store holds one benchmark index, and a research run must not read another source's stocks,
-    so each source spec gets its own store by default.
+    so each source gets its own store by default, named from its kind, its resolved absolute
+    path and its reader options (and the benchmark's), never from the spec's text alone.
     """
     if data.store:
-        return Path(data.store)
-    spec = f"{data.source}|{data.benchmark}|{sorted(data.source_options.items())}"
+        return Path(data.store).expanduser().resolve()
+    bench = resolved_spec(data.benchmark, allow_symbol=True) if data.benchmark else None
+    spec = f"{resolved_spec(data.source)}|{bench}|{sorted(data.source_options.items())}"
     slug = hashlib.sha256(spec.encode()).hexdigest()[:12]
     kind = parse_spec(data.source).kind
     return data_home() / "stores" / f"{kind}-{slug}"
 
 
-@stage_task("ingest", version=1, retries=1, retry_delay_seconds=5)
+@stage_task("ingest", version=2, retries=1, retry_delay_seconds=5)
 def ingest(data: DataParams, source_fingerprint: str) -> Ingested:
     """Read the source into its store (validated, incremental) and snapshot the source's bars."""
     logger = get_run_logger()
@@ -115,7 +144,12 @@ def ingest(data: DataParams, source_fingerprint: str) -> Ingested:
     loaded = load_source(data.source, **data.reader_options())
     bench = load_benchmark(data.benchmark) if data.benchmark else None
     report = ingest_data(
-        loaded, store, benchmark=bench, benchmark_name=data.benchmark, on_invalid=data.on_invalid
+        loaded,
+        store,
+        benchmark=bench,
+        benchmark_name=data.benchmark,
+        on_invalid=data.on_invalid,
+        on_restated=data.on_restated,
     )
     for line in report.lines():
         logger.info(line)
@@ -137,14 +171,21 @@ def research_span(protocol: Protocol) -> Period:
     return Period(start=date(index // 12, index % 12 + 1, 1), end=protocol.test.end)
 
 
-@stage_task("validate", version=1)
-def validate(ingested: Ingested, protocol: Protocol) -> Dataset:
+@stage_task("validate", version=2)
+def validate(ingested: Ingested, protocol: Protocol, data: DataParams | None = None) -> Dataset:
     """Check the bars and benchmark against their schemas and the protocol's dates.
+
+    A benchmark index must have a close on the stocks' first and last test sessions and no run
+    of more than `data.max_benchmark_gap_sessions` sessions without one (else it would be
+    carried flat), unless `data.benchmark_coverage="accept"`; the coverage is returned in
+    `Dataset.benchmark_coverage` either way, for the report to state.
 
     Raises:
         DataValidationError: a table breaks its schema.
-        UserInputError: the data do not cover the training or test period.
+        UserInputError: the data do not cover the training or test period, or the benchmark
+            does not cover the test period (naming the dates).
     """
+    data = data or DataParams()
     logger = get_run_logger()
     span = research_span(protocol)
     bars = ingested.bars.read_table().filter(pl.col("date").is_between(span.start, span.end))
@@ -166,18 +207,31 @@ def validate(ingested: Ingested, protocol: Protocol) -> Dataset:
         bench = ingested.benchmark.read_table().filter(
             pl.col("date").is_between(span.start, span.end)
         )
-        name, derived = str(bench["symbol"][0]), False
+        name, derived = str(bench["symbol"][0]) if bench.height else "benchmark", False
     else:
         bench = equal_weight_index(bars, start=first, end=last)
         name, derived = EW_UNIVERSE, True
         logger.info("no benchmark index given: using the equal-weighted universe (EW_UNIVERSE)")
     bench = validate_table(bench, BenchmarkSchema, table="benchmark").valid
+    coverage = None
+    if not derived:
+        coverage = benchmark_coverage(
+            bars,
+            bench,
+            protocol.test.start,
+            protocol.test.end,
+            name=name,
+            max_gap_sessions=data.max_benchmark_gap_sessions,
+        )
+        coverage = check_benchmark_coverage(coverage, data.benchmark_coverage)
+        logger.info(coverage.describe() + (" (accepted)" if coverage.accepted else ""))
     logger.info(f"bars: {bars['symbol'].n_unique()} stocks, {bars.height} rows, {first}..{last}")
     return Dataset(
         bars=write_table(bars, "validate", meta={"first": str(first), "last": str(last)}),
         benchmark=write_table(bench, "validate"),
         benchmark_name=name,
         benchmark_derived=derived,
+        benchmark_coverage=coverage,
     )
 
 
