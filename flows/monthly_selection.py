@@ -88,7 +88,7 @@ def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> dict:  # 
             trained = run(train_cnn_stage, features_ref, params.cnn, period)
             checkpoint = trained.checkpoint.local_path()
             tracking.log_files([checkpoint], "checkpoints/cnn")
-            registered = tracking.log_torch_model(
+            registered = tracking.log_network(
                 load_classifier(checkpoint),
                 name="cnn",
                 registered_name=f"{params.model_prefix}-cnn",

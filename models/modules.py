@@ -131,3 +131,27 @@ class Classifier(pl.LightningModule):
         return torch.optim.Adam(
             self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
         )
+
+
+def network_config(module: Classifier) -> dict:
+    """The typed configuration that rebuilds `module`'s network: kind, shape and training args.
+
+    Plain JSON values only, so a stored model is its weights plus this dict, never a pickled
+    class (it does not depend on the module path the class had when it was saved).
+    """
+    hp = dict(module.hparams)
+    shape = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(hp["shape"]).items()}
+    return {
+        "kind": hp["kind"],
+        "shape": shape,
+        "lr": float(hp.get("lr", 1e-3)),
+        "weight_decay": float(hp.get("weight_decay", 0.0)),
+        "init": hp.get("init", "default"),
+    }
+
+
+def classifier_from_state(config: dict, state: dict[str, torch.Tensor]) -> Classifier:
+    """Rebuild a trained `Classifier` from `network_config(...)` and its `state_dict()`."""
+    module = Classifier(**{**config, "init": "default"})
+    module.load_state_dict(state, strict=True)
+    return module.eval()

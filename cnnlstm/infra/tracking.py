@@ -13,6 +13,7 @@ every training; `champion` is set explicitly (`promote`) or by a `PromotionRule`
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -199,32 +201,48 @@ class RegisteredModel:
     model_uri: str  # models:/<name>/<version>
 
 
-def log_torch_model(
-    module: Any, *, name: str, registered_name: str, input_example: Any
+def log_network(
+    module: Any,
+    *,
+    name: str,
+    registered_name: str,
+    input_example: Any,
+    tags: Mapping[str, str] | None = None,
 ) -> RegisteredModel:
-    """Log a torch module to the active run, register it and tag it `challenger`.
+    """Log a trained network to the active run, register it and tag it `challenger`.
+
+    The model is stored as its weights (`state_dict`) and its typed config (JSON), served by
+    `cnnlstm/infra/network_model.py` logged as code: no pickled class, so it does not depend
+    on module paths and loads without running pickled code.
 
     Args:
-        module: The trained `torch.nn.Module` (pickled with its class, importable from `models`).
+        module: The trained `cnnlstm.models.modules.Classifier`.
         name: The model's name inside the run (`cnn`, `lstm`).
         registered_name: The registry name (`cnnlstm-cnn`, ...).
         input_example: A small numpy batch used for the model signature.
+        tags: Model-version tags (the lineage: `Lineage.tags()`).
     """
     import mlflow
-    import mlflow.pytorch
+    import torch
     from mlflow import MlflowClient
+
+    from cnnlstm.models.modules import network_config
 
     run = mlflow.active_run()
     if run is None:
-        raise RuntimeError("log_torch_model needs an active MLflow run")
-    info = mlflow.pytorch.log_model(
-        module,
-        name=name,
-        input_example=input_example,
-        pip_requirements=list(MODEL_PIP_REQUIREMENTS),
-        registered_model_name=registered_name,
-        serialization_format="pickle",
-    )
+        raise RuntimeError("log_network needs an active MLflow run")
+    with tempfile.TemporaryDirectory(prefix="cnnlstm-model-") as tmp:
+        weights, config = Path(tmp) / "weights.pt", Path(tmp) / "network.json"
+        torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, weights)
+        config.write_text(json.dumps(network_config(module), indent=1, sort_keys=True))
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=str(Path(__file__).with_name("network_model.py")),
+            artifacts={"weights": str(weights), "network": str(config)},
+            input_example=np.asarray(input_example, dtype=np.float32).tolist(),
+            pip_requirements=list(MODEL_PIP_REQUIREMENTS),
+            registered_model_name=registered_name,
+        )
     version = str(info.registered_model_version)
     MlflowClient().set_registered_model_alias(registered_name, CHALLENGER, version)
     return RegisteredModel(
@@ -307,12 +325,12 @@ def promote_by_rule(registered_names: Sequence[str], run_id: str, rule: Promotio
 
 
 def load_model(registered_name: str, alias: str = CHAMPION) -> tuple[Any, RegisteredModel]:
-    """Load the torch module behind `registered_name@alias`; returns (module, model version).
+    """Load the network behind `registered_name@alias`; returns (Classifier, model version).
 
     Raises:
         UserInputError: No version carries the alias (train and promote one first).
     """
-    import mlflow.pytorch
+    import mlflow.pyfunc
 
     version = alias_version(registered_name, alias)
     if version is None:
@@ -321,7 +339,7 @@ def load_model(registered_name: str, alias: str = CHAMPION) -> tuple[Any, Regist
             "run the backtest flow (it registers challengers) and promote one with "
             f"`cnnlstm promote {registered_name} VERSION`, or retrain=True"
         )
-    module = mlflow.pytorch.load_model(version.model_uri, map_location="cpu")
+    module = mlflow.pyfunc.load_model(version.model_uri).unwrap_python_model().module
     return module, version
 
 

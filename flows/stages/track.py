@@ -94,7 +94,7 @@ def track(
         for net in networks:
             tracking.log_files([net.checkpoint.local_path()], f"checkpoints/{net.network}")
             if cfg.register_models:
-                registered = tracking.log_torch_model(
+                registered = tracking.log_network(
                     load_classifier(net.checkpoint.local_path()),
                     name=net.network,
                     registered_name=cfg.registered_name(net.network),

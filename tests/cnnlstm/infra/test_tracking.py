@@ -19,6 +19,8 @@ from support import stop_process
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
 from cnnlstm.infra import tracking
+from cnnlstm.models.lstm import LstmShape
+from cnnlstm.models.modules import Classifier
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.store.*"),
@@ -93,16 +95,16 @@ def test_run_holds_params_curves_metrics_and_files(local_mlflow, tmp_path):
     assert (data_home() / "mlartifacts").is_dir()
 
 
-def _model(seed: int) -> torch.nn.Module:
+def _model(seed: int) -> Classifier:
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    return Classifier.for_network("lstm", LstmShape(n_features=2, hidden=3)).eval()
 
 
 def _log_run(sharpe: float, seed: int) -> tuple[str, tracking.RegisteredModel]:
-    example = np.zeros((2, 4), dtype=np.float32)
+    example = np.zeros((2, 4, 2), dtype=np.float32)
     with tracking.tracked_run("cnnlstm-test") as run:
         tracking.log_metrics({"cnn_lstm": {"sharpe": sharpe}})
-        reg = tracking.log_torch_model(
+        reg = tracking.log_network(
             _model(seed), name="cnn", registered_name="t-cnn", input_example=example
         )
     return run.info.run_id, reg
@@ -126,7 +128,7 @@ def test_models_registered_as_challenger_and_promoted_by_rule(local_mlflow):
     assert tracking.promote_by_rule(["t-cnn"], better_run, rule)
     module, version = tracking.load_model("t-cnn")
     assert version.version == better.version
-    x = torch.ones(3, 4)
+    x = torch.ones(3, 4, 2)
     assert torch.allclose(module(x), _model(3)(x))
     tracking.promote("t-cnn", worse.version)  # explicit promotion overrides the rule
     assert tracking.alias_version("t-cnn").version == worse.version
