@@ -1,68 +1,142 @@
-"""The daily timing flow: today's LSTM signals for the month's selection, and the orders.
+"""The daily timing flow: after a session's close, the LSTM's decisions and the next orders.
 
 Input contract: `DailyParams` (a form in the Prefect UI) and the selection the monthly flow
-published for the current month (`live/selection-YYYY-MM.parquet`). Steps: ingest what is new,
-check that `as_of` is a trading day of the data's own calendar (else log and skip), compute the
-champion LSTM's signal for each selected stock from the window ending today, append it to the
-month's decision history (`live/timing-state.json`, so the next day continues it), and turn the
-held-days rule into orders (`tasks.daily_orders`): `live/orders-YYYY-MM-DD.parquet`, a Prefect
-table artifact and the flow's return value. Re-running a day replaces that day's decision
-instead of appending it twice.
+published for the decision month (`live/selection-YYYY-MM.parquet`). Steps:
+
+1. a day that is not a session of the exchange calendar is a green no-op naming the holiday;
+2. the session must be complete (close + data delay) and the data must reach it, else red;
+3. the champion LSTM of the data's dataset (refused if trained on another) and its run's
+   window, hold days and execution (the flow's own values, if given, must match);
+4. today's signal for each selected stock from the window ending today, appended to the decision
+   month's history (`tasks.daily_orders.record_decisions`; a re-run of the day replaces it, an
+   earlier day refuses unless `rebuild`);
+5. the next session's orders (`tasks.daily_orders.next_session_orders`):
+   `live/orders-YYYY-MM-DD.parquet`, a Prefect table artifact and the typed outcome.
 """
 
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.flows.live import (
+    LineageError,
     LiveParams,
+    NoSession,
+    agree,
+    champion,
     champion_checkpoint,
-    is_last_weekday_of_month,
     live_dir,
+    orders_path,
     read_state,
+    require_closed,
+    require_fresh,
     selection_path,
+    settings_from_run,
+    state_lock,
     write_atomic,
     write_state,
 )
+from cnnlstm.flows.ops import TIMEOUTS, retry_transient, run_namer
 from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import bars_as_of, ingest, input_fingerprint
 from cnnlstm.flows.stages.publish import publish_table
-from cnnlstm.tasks.daily_orders import daily_orders, held_after
+from cnnlstm.tasks.backtest import MarketConfig
+from cnnlstm.tasks.daily_orders import (
+    TimingState,
+    decision_month,
+    next_session_orders,
+    record_decisions,
+)
 from cnnlstm.tasks.features import LstmWindowConfig, build_lstm_windows
 from cnnlstm.tasks.train import predict_lstm
 
 
 class DailyParams(LiveParams):
-    """What the daily timing takes."""
+    """What the daily timing takes (window and hold days come from the champion's run)."""
 
-    window: LstmWindowConfig = Field(default_factory=LstmWindowConfig)
-    hold_days: int = Field(5, ge=1, le=60, description="held days a +1 sets (paper: 5)")
+    window: int | None = Field(
+        None, ge=2, description="LSTM window; none: the champion's (a value must match it)"
+    )
+    hold_days: int | None = Field(
+        None, ge=1, le=60, description="held days a +1 sets; none: the champion's (must match)"
+    )
     capital: float | None = Field(
-        None, gt=0, description="capital to size orders in shares (none: weights only)"
+        None, gt=0, description="capital to size orders in shares and lots (none: weights only)"
+    )
+    rebuild: bool = Field(
+        False, description="allow a day before the state's last day (drops the later days)"
     )
 
 
-@flow(name="daily_timing", description="Turn today's LSTM signals into orders.")
-def daily_timing_flow(params: DailyParams = DailyParams()) -> dict:  # noqa: B008
-    """Compute today's signals and orders for the current month's selection."""
+class TimingOutcome(BaseModel):
+    """What a daily timing run did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: date
+    status: Literal["orders", "no_session"]
+    reason: str | None = None
+    decision_month: date | None = None
+    trade_date: date | None = None
+    model: str | None = None
+    signals: dict[str, int] = Field(default_factory=dict)
+    orders: list[dict] = Field(default_factory=list)
+    dropped_days: list[date] = Field(default_factory=list)
+
+
+def _state_from_file() -> TimingState:
+    raw = read_state()
+    if not raw or "month" not in raw:
+        return TimingState()
+    return TimingState.model_validate(raw)
+
+
+live_ingest = ingest.with_options(
+    retries=3, retry_delay_seconds=60, retry_condition_fn=retry_transient
+)
+
+
+@flow(
+    name="daily_timing",
+    description="Turn the session's LSTM signals into the next session's orders.",
+    flow_run_name=run_namer("daily-timing"),
+    timeout_seconds=TIMEOUTS["daily_timing"],
+)
+def daily_timing_flow(params: DailyParams = DailyParams()) -> TimingOutcome:  # noqa: B008
+    """Compute the session's signals and the next session's orders for the decision month."""
     logger = get_run_logger()
-    run = StageRunner()
+    cal = params.calendar_of()
     day = params.day()
-    ingested = run(ingest, params.data, input_fingerprint(params.data, today=day))
+    if not cal.is_session(day):
+        closed = NoSession(day=day, calendar=cal.name, reason=cal.closed_reason(day))
+        logger.info(closed.message)
+        return TimingOutcome(day=day, status="no_session", reason=closed.message)
+    require_closed(cal, day, params)
+    run = StageRunner()
+    ingested = run(live_ingest, params.data, input_fingerprint(params.data, today=day))
     bars = run(bars_as_of, ingested, day).read_table()
-    if bars["date"].max() != day:
-        logger.info(
-            f"{day} is not a trading day in the data (last bars: {bars['date'].max()}): skipped"
+    last = bars["date"].max() if bars.height else None
+    require_fresh(last, day, what=f"daily timing for {day}", source=params.data.source)
+
+    month = decision_month(day, cal.month_last_session(day))
+    lstm = champion("lstm", params)
+    settings = settings_from_run(lstm.params, lstm.run_id)
+    window = agree("window", params.window, settings.window, lstm)
+    hold_days = agree("hold_days", params.hold_days, settings.hold_days, lstm)
+    if settings.execution != "open":
+        raise LineageError(
+            f"{lstm.name} v{lstm.version} was trained for execution={settings.execution!r}: a "
+            "flow run after the close can only trade at the next open (execution='open')"
         )
-        return {"day": day, "skipped": True, "orders": []}
-    month = day.replace(day=1)
     path = selection_path(month)
     if not path.exists():
         raise UserInputError(
@@ -70,38 +144,58 @@ def daily_timing_flow(params: DailyParams = DailyParams()) -> dict:  # noqa: B00
         )
     symbols = pl.read_parquet(path)["symbol"].to_list()
     keys = pl.DataFrame({"symbol": symbols, "date": [day] * len(symbols)})
-    windows = build_lstm_windows(bars, params.window, keys=keys, with_labels=False)
+    wanted = {"window": window, "horizon": hold_days, "execution": "open"}
+    cfg = LstmWindowConfig(
+        **{k: v for k, v in wanted.items() if k in LstmWindowConfig.model_fields}
+    )
+    windows = build_lstm_windows(bars, cfg, keys=keys, with_labels=False)
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint, version = champion_checkpoint("lstm", params, Path(tmp))
+        checkpoint = champion_checkpoint(lstm, "lstm", Path(tmp))
         signals = predict_lstm(checkpoint, windows) if len(windows) else None
     today = {} if signals is None else dict(signals.select("symbol", "signal").iter_rows())
     for row in windows.skipped.iter_rows(named=True):
         logger.info(f"{row['symbol']}: no signal today ({row['reason']}); counted as -1")
 
-    state = read_state()
-    if state.get("month") != str(month):
-        state = {"month": str(month), "days": [], "history": {}}
-    if str(day) in state["days"]:  # a re-run of the same day replaces its decision
-        cut = state["days"].index(str(day))
-        state["days"] = state["days"][:cut]
-        state["history"] = {s: h[:cut] for s, h in state["history"].items()}
-    for symbol in symbols:
-        past = state["history"].get(symbol, [])
-        past += [-1] * (len(state["days"]) - len(past))  # selected later than day one: flat
-        state["history"][symbol] = [*past, int(today.get(symbol, -1))]
-    state["days"].append(str(day))
+    trade_date = cal.next_session(day)
     closes = dict(bars.filter(pl.col("date") == day).select("symbol", "close").iter_rows())
-    orders = daily_orders(
-        symbols,
-        state["history"],
-        hold_days=params.hold_days,
-        month_end=is_last_weekday_of_month(day),
-        closes=closes,
-        capital=params.capital,
+    with state_lock():
+        state, dropped = record_decisions(
+            _state_from_file(),
+            month=month,
+            day=day,
+            symbols=symbols,
+            signals=today,
+            rebuild=params.rebuild,
+        )
+        orders = next_session_orders(
+            symbols,
+            state.history,
+            trade_date=trade_date,
+            hold_days=hold_days,
+            month_last=cal.is_month_last_session(trade_date),
+            closes=closes,
+            capital=params.capital,
+            lot_size=MarketConfig.preset(params.market).lot_size,
+        )
+        write_state(state.model_dump_json(indent=1))
+        for later in dropped:  # a rebuild withdraws the orders of the dropped days
+            orders_path(later).unlink(missing_ok=True)
+        write_atomic(orders, orders_path(day))
+    publish_table(
+        orders, "daily-orders", f"Orders for {trade_date} after the close of {day} "
+        f"(LSTM {lstm.name} v{lstm.version})"
+    )  # fmt: skip
+    logger.info(f"{day}: {orders.height} orders for {trade_date} ({len(symbols)} selected stocks)")
+    return TimingOutcome(
+        day=day,
+        status="orders",
+        decision_month=month,
+        trade_date=trade_date,
+        model=f"{lstm.name} v{lstm.version}",
+        signals={s: int(v) for s, v in today.items()},
+        orders=orders.to_dicts(),
+        dropped_days=dropped,
     )
-    state["held"] = {s: held_after(state["history"][s], params.hold_days)[1] for s in symbols}
-    write_state(state)
-    write_atomic(orders, live_dir() / f"orders-{day}.parquet")
-    publish_table(orders, "daily-orders", f"Orders after the close of {day} (LSTM v{version})")
-    logger.info(f"{day}: {orders.height} orders for {len(symbols)} selected stocks")
-    return {"day": day, "skipped": False, "orders": orders.to_dicts(), "signals": today}
+
+
+__all__ = ["DailyParams", "TimingOutcome", "daily_timing_flow", "live_dir"]

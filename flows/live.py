@@ -1,25 +1,63 @@
-"""What the scheduled flows share: the live folder, the champion's checkpoint, the trading calendar.
+"""What the scheduled flows share: sessions, freshness, the champion, its settings, files.
 
 Input contract: the data directory (`cnnlstm.core.paths.data_home`) and the MLflow registry of
 `infra.tracking`. The published selection of month t is `live/selection-YYYY-MM.parquet`; the
-daily timing state is `live/timing-state.json` (the month and each symbol's decisions so far);
-each day's orders are `live/orders-YYYY-MM-DD.parquet`. Files are written atomically.
+daily timing state is `live/timing-state.json` (the decision month and each symbol's decisions
+so far); each day's orders are `live/orders-YYYY-MM-DD.parquet`. Files are written atomically,
+the timing state under a lock.
+
+Sessions come from the exchange calendar of the market preset (`cn`: XSHG, `us`: XNYS; the
+simulated market: its own calendar), overridable with `calendar`. A live run acts for a day:
+the flow checks that the session's close plus `data_delay_minutes` has passed (else it fails:
+too early) and that the data reach the session it needs (else it fails: stale data), so a dead
+feed is red, never a quiet green.
+
+The champion is the model tagged `champion` of the dataset's registered models
+(`<prefix>-<dataset>-cnn/-lstm`, see `cnnlstm.flows.lineage`); a version whose lineage tags name
+another dataset is refused, and the live settings (window, hold days, execution, selection size)
+are read from the champion run's logged parameters: a flow's own value must match or the run
+fails naming both.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-from datetime import date, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any, Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
+from cnnlstm.core.sessions import (
+    SIM_CALENDAR,
+    SessionCalendar,
+    calendar_from_sessions,
+    calendar_name,
+    exchange_calendar,
+)
+from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import DataParams
 from cnnlstm.infra import tracking
+from cnnlstm.tasks.select import SelectionConfig
+
+
+class StaleDataError(UserInputError):
+    """The data do not reach the session a live flow needs (a dead or late feed)."""
+
+
+class TooEarlyError(UserInputError):
+    """The session a live flow acts for has not closed (plus the data delay) yet."""
+
+
+class LineageError(UserInputError):
+    """The champion was trained on another dataset, or its settings differ from the flow's."""
 
 
 class LiveParams(BaseModel):
@@ -30,13 +68,98 @@ class LiveParams(BaseModel):
     data: DataParams = Field(
         default_factory=DataParams, description="the source to ingest new bars from"
     )
-    as_of: date | None = Field(None, description="the day to act for; none: today")
-    model_prefix: str = Field("cnnlstm", description="registered models <prefix>-cnn/-lstm")
+    as_of: date | None = Field(None, description="the day to act for; none: today (exchange time)")
+    market: Literal["cn", "us"] = Field(
+        "cn", description="market preset: trading rules, costs and the exchange calendar"
+    )
+    calendar: str | None = Field(
+        None, description="exchange-calendars code overriding the market's (XSHG, XNYS, ...)"
+    )
+    data_delay_minutes: int = Field(
+        60, ge=0, le=24 * 60, description="minutes after the close until the feed has the bars"
+    )
+    model_prefix: str = Field("cnnlstm", description="registered models <prefix>-<dataset>-cnn")
     alias: str = Field(tracking.CHAMPION, description="registry alias of the production models")
+    now: datetime | None = Field(
+        None, description="the clock (replays and tests); none: the real time"
+    )
+
+    def clock(self) -> datetime:
+        """The current time, timezone-aware."""
+        now = self.now or datetime.now(UTC)
+        return now if now.tzinfo else now.replace(tzinfo=UTC)
+
+    def calendar_of(self) -> SessionCalendar:
+        """The session calendar of the flow's data and market."""
+        return session_calendar(self.data, self.market, self.calendar)
 
     def day(self) -> date:
-        """The day the flow acts for."""
-        return self.as_of or date.today()
+        """The day the flow acts for: `as_of`, else today in the exchange's time zone."""
+        return self.as_of or self.calendar_of().today(self.clock())
+
+    def delay(self) -> timedelta:
+        """The feed's delay after the close."""
+        return timedelta(minutes=self.data_delay_minutes)
+
+    def dataset(self) -> tracking.Lineage:
+        """The lineage of the flow's data (its dataset key)."""
+        return lineage_of(self.data, self.market)
+
+    def registered_name(self, network: str) -> str:
+        """The registered model of `network` for the flow's dataset."""
+        return tracking.registry_name(self.model_prefix, network, self.dataset())
+
+
+def session_calendar(data: DataParams, market: str, override: str | None = None) -> SessionCalendar:
+    """The calendar a live flow runs on: the simulated market's own, else the exchange's."""
+    if data.is_sim and override is None:
+        from cnnlstm.tasks.sources.sim_calendar import FIXED_HOLIDAYS, trading_calendar
+
+        cal = trading_calendar(data.sim.start, data.sim.end)
+        days = [d.astype(object) for d in cal.days]
+        names = {1: "New Year's Day", 5: "Labour Day", 10: "National Day"}
+        holidays: dict[date, str] = {}
+        for year in range(data.sim.start.year, data.sim.end.year + 1):
+            for month, day in FIXED_HOLIDAYS:
+                holidays[date(year, month, day)] = names.get(month, "holiday")
+        return calendar_from_sessions(
+            SIM_CALENDAR,
+            days,
+            tz="Asia/Shanghai",
+            close=time(15, 0),
+            holiday_names=holidays,
+            first=data.sim.start,
+            last=data.sim.end,
+        )
+    return exchange_calendar(calendar_name(market, override))
+
+
+def require_closed(cal: SessionCalendar, session: date, params: LiveParams) -> None:
+    """Fail unless `session`'s close plus the data delay has passed.
+
+    Raises:
+        TooEarlyError: the session is not complete yet.
+    """
+    ready = cal.close_at(session) + params.delay()
+    if params.clock() < ready:
+        raise TooEarlyError(
+            f"{cal.name} session {session} is not complete: its close plus the data delay "
+            f"({params.data_delay_minutes} min) is {ready.isoformat()}, now is "
+            f"{params.clock().astimezone(ready.tzinfo).isoformat()}"
+        )
+
+
+def require_fresh(last_bar: date | None, needed: date, *, what: str, source: str) -> None:
+    """Fail when the data's last bar comes before the session the flow needs.
+
+    Raises:
+        StaleDataError: with both dates and the source.
+    """
+    if last_bar is None or last_bar < needed:
+        raise StaleDataError(
+            f"stale data: {what} needs bars through {needed}, but {source} ends "
+            f"{last_bar or 'with no bars'}; is the feed down? (run `cnnlstm data-health`)"
+        )
 
 
 def live_dir() -> Path:
@@ -51,6 +174,11 @@ def selection_path(month: date) -> Path:
     return live_dir() / f"selection-{month:%Y-%m}.parquet"
 
 
+def orders_path(day: date) -> Path:
+    """Where the orders decided after `day`'s close live."""
+    return live_dir() / f"orders-{day}.parquet"
+
+
 def write_atomic(frame_or_text: pl.DataFrame | str, path: Path) -> Path:
     """Write a frame (Parquet) or text to `path` through a temporary file."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -62,47 +190,169 @@ def write_atomic(frame_or_text: pl.DataFrame | str, path: Path) -> Path:
     return path
 
 
+@contextmanager
+def state_lock() -> Iterator[None]:
+    """An exclusive lock on the timing state (a second writer waits)."""
+    with open(live_dir() / ".timing-state.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def read_state() -> dict:
     """The daily timing state (empty before the first run)."""
     path = live_dir() / "timing-state.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def write_state(state: dict) -> Path:
-    """Persist the daily timing state for the next day's run."""
-    return write_atomic(
-        json.dumps(state, indent=1, sort_keys=True), live_dir() / "timing-state.json"
-    )
+def write_state(state: dict | str) -> Path:
+    """Persist the daily timing state (a mapping or its JSON text) for the next day's run."""
+    text = state if isinstance(state, str) else json.dumps(state, indent=1, sort_keys=True)
+    return write_atomic(text, live_dir() / "timing-state.json")
 
 
-def champion_checkpoint(network: str, params: LiveParams, dest: Path) -> tuple[Path, str]:
-    """Download the checkpoint of `<prefix>-<network>@<alias>`; returns (path, version).
+class Champion(BaseModel):
+    """The production model a live flow uses, with its lineage and its run's parameters."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    version: str
+    run_id: str
+    tags: dict[str, str]
+    params: dict[str, str]
+
+
+def champion(network: str, params: LiveParams) -> Champion:
+    """The `<prefix>-<dataset>-<network>@<alias>` version, refused if its lineage differs.
 
     Raises:
-        UserInputError: no version carries the alias, or its run holds no checkpoint.
+        UserInputError: no version of the dataset carries the alias.
+        LineageError: the version's tags name another dataset (or none).
     """
-    import mlflow
-
-    name = f"{params.model_prefix}-{network}"
+    name = params.registered_name(network)
     version = tracking.alias_version(name, params.alias)
     if version is None:
         raise UserInputError(
-            f"no model {name!r} is tagged @{params.alias} in {tracking.tracking_uri()}: run the "
-            "backtest flow (it registers challengers and promotes by its rule), promote a version "
-            "with `cnnlstm promote`, or run with retrain=True"
+            f"no model {name!r} is tagged @{params.alias} in {tracking.tracking_uri()} (dataset "
+            f"{params.dataset().dataset}): run the backtest flow on this dataset (it registers "
+            "challengers and promotes by its gate), promote a version with `cnnlstm promote`, "
+            "or run with retrain=True"
         )
-    folder = mlflow.artifacts.download_artifacts(
-        run_id=version.run_id, artifact_path=f"checkpoints/{network}", dst_path=str(dest)
+    tags = tracking.version_tags(name, version.version)
+    check_lineage(tags, params.dataset(), f"{name} v{version.version}")
+    return Champion(
+        name=name,
+        version=version.version,
+        run_id=version.run_id,
+        tags=tags,
+        params=tracking.run_params(version.run_id),
     )
-    found = sorted(Path(folder).glob("*.ckpt"))
-    if not found:
-        raise UserInputError(f"run {version.run_id} of {name} v{version.version} has no checkpoint")
-    return found[0], version.version
 
 
-def is_last_weekday_of_month(day: date) -> bool:
-    """Whether no weekday of `day`'s month follows it (the month's last session, by weekdays)."""
-    following = day + timedelta(days=1)
-    while following.weekday() >= 5:
-        following += timedelta(days=1)
-    return following.month != day.month
+def check_lineage(tags: dict[str, str], expected: tracking.Lineage, what: str) -> None:
+    """Refuse a model whose lineage tags differ from the live data's.
+
+    Raises:
+        LineageError: naming each differing tag.
+    """
+    wanted = expected.tags()
+    wrong = {k: (tags.get(k), v) for k, v in wanted.items() if tags.get(k) != v}
+    if wrong:
+        detail = ", ".join(f"{k}: model {a!r}, live data {b!r}" for k, (a, b) in wrong.items())
+        raise LineageError(
+            f"{what} was not trained on this dataset ({detail}); train and promote a model on "
+            f"{expected.dataset} instead of using it"
+        )
+
+
+def champion_checkpoint(found: Champion, network: str, dest: Path) -> Path:
+    """Download the champion run's checkpoint of `network` into `dest`.
+
+    Raises:
+        UserInputError: the run holds no checkpoint.
+    """
+    import mlflow
+
+    folder = mlflow.artifacts.download_artifacts(
+        run_id=found.run_id, artifact_path=f"checkpoints/{network}", dst_path=str(dest)
+    )
+    checkpoints = sorted(Path(folder).glob("*.ckpt"))
+    if not checkpoints:
+        raise UserInputError(
+            f"run {found.run_id} of {found.name} v{found.version} has no checkpoint"
+        )
+    return checkpoints[0]
+
+
+class LiveSettings(BaseModel):
+    """The settings a live flow takes from the champion's run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window: int
+    hold_days: int
+    execution: Literal["open", "close"]
+    selection: SelectionConfig
+
+
+#: Where each live setting is logged in a research run (flattened `ResearchParams`), first found.
+_SETTING_KEYS = {
+    "window": ("lstm_windows.window",),
+    "hold_days": ("protocol.hold_days", "lstm_windows.horizon"),
+    "execution": ("protocol.execution", "lstm_windows.execution"),
+}
+
+
+def _logged(params: dict[str, str], keys: tuple[str, ...], what: str, run: str) -> str:
+    for key in keys:
+        if key in params:
+            return params[key]
+    raise LineageError(f"champion run {run} logged no {what} ({' or '.join(keys)})")
+
+
+def settings_from_run(run_params: dict[str, str], run_id: str) -> LiveSettings:
+    """Read window, hold days, execution and selection size from a research run's parameters."""
+    selection: dict[str, Any] = {}
+    for field in ("top_fraction", "top_count", "min_count"):
+        value = run_params.get(f"selection.{field}")
+        if value is not None and value != "None":
+            selection[field] = value
+    return LiveSettings(
+        window=int(_logged(run_params, _SETTING_KEYS["window"], "window", run_id)),
+        hold_days=int(_logged(run_params, _SETTING_KEYS["hold_days"], "hold days", run_id)),
+        execution=_logged(run_params, _SETTING_KEYS["execution"], "execution", run_id),
+        selection=SelectionConfig(**selection),
+    )
+
+
+def agree(name: str, override: Any, champion_value: Any, found: Champion) -> Any:
+    """The champion's value of a setting; a flow's own value (not None) must equal it.
+
+    Raises:
+        LineageError: the override differs from what the champion was trained with.
+    """
+    if override is not None and override != champion_value:
+        raise LineageError(
+            f"{name}={override!r} differs from the champion's {champion_value!r} "
+            f"({found.name} v{found.version}, run {found.run_id}): drop the override or "
+            "train and promote a model with it"
+        )
+    return champion_value
+
+
+class NoSession(BaseModel):
+    """A day the exchange is closed: the flow did nothing, and says why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: date
+    calendar: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """One line for the log."""
+        return f"{self.day} is not a {self.calendar} session: {self.reason}; nothing to do"

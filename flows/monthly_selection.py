@@ -1,10 +1,13 @@
-"""The monthly selection flow: as of a day, pick the month's stocks with the production CNN.
+"""The monthly selection flow: the decision month's stocks, picked with the champion CNN.
 
-Input contract: `MonthlyParams` (a form in the Prefect UI). Steps: ingest what is new into the
-store, cut the bars at `as_of`, build the CNN features, take the checkpoint of the model tagged
-`champion` in the MLflow registry (or retrain on the history before the month when asked, when
-there is none, or when it is older than `max_model_age_days`), score the latest month whose
-decision the data allow, select its top fraction and publish it: `live/selection-YYYY-MM.parquet`
+Input contract: `MonthlyParams` (a form in the Prefect UI). The decision month of `as_of` is the
+next month from the last session of `as_of`'s month on, else `as_of`'s month; its selection
+needs the bars through the last session before it (the rebalance date). Steps: that session must
+be complete and the data must reach it (else the run fails red with the dates: a dead feed never
+publishes an old month's selection); the CNN features of the month from those bars; the champion
+CNN of the data's dataset (refused if trained on another; or a retraining when asked, when there
+is none, or when it is older than `max_model_age_days`), with the selection size of the
+champion's run (the flow's own, if given, must match); publish `live/selection-YYYY-MM.parquet`
 (read by the daily timing flow), a Prefect table artifact and an MLflow run.
 """
 
@@ -18,9 +21,22 @@ from pathlib import Path
 import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.flows.live import LiveParams, champion_checkpoint, selection_path, write_atomic
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.live import (
+    Champion,
+    LiveParams,
+    agree,
+    champion,
+    champion_checkpoint,
+    require_closed,
+    require_fresh,
+    selection_path,
+    settings_from_run,
+    write_atomic,
+)
+from cnnlstm.flows.ops import TIMEOUTS, retry_transient, run_namer
 from cnnlstm.flows.params import Period
 from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import bars_as_of, cnn_features, ingest, input_fingerprint
@@ -28,6 +44,7 @@ from cnnlstm.flows.stages.publish import publish_link, publish_table
 from cnnlstm.flows.stages.track import input_example
 from cnnlstm.flows.stages.training import train_cnn_stage
 from cnnlstm.infra import tracking
+from cnnlstm.tasks.daily_orders import decision_month
 from cnnlstm.tasks.features import CnnFeatureConfig
 from cnnlstm.tasks.select import SelectionConfig, select_top
 from cnnlstm.tasks.train import CnnTrainConfig, score_cnn
@@ -44,8 +61,24 @@ class MonthlyParams(LiveParams):
     train_months: int = Field(84, ge=6, description="months of history a retraining uses")
     cnn_features: CnnFeatureConfig = Field(default_factory=CnnFeatureConfig)
     cnn: CnnTrainConfig = Field(default_factory=CnnTrainConfig)
-    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    selection: SelectionConfig | None = Field(
+        None, description="selection size; none: the champion run's (a value must match it)"
+    )
     experiment: str = Field("cnnlstm-monthly-selection", description="MLflow experiment")
+
+
+class SelectionOutcome(BaseModel):
+    """What a monthly selection run published."""
+
+    model_config = ConfigDict(frozen=True)
+
+    month: date
+    rebalance_date: date
+    symbols: list[str]
+    path: str
+    model: str
+    model_source: str
+    stages: dict[str, str] = Field(default_factory=dict)
 
 
 def _months_before(month: date, months: int) -> date:
@@ -57,7 +90,7 @@ def _champion_is_stale(params: MonthlyParams) -> bool:
     """Whether the champion is missing or older than `max_model_age_days`."""
     from mlflow import MlflowClient
 
-    version = tracking.alias_version(f"{params.model_prefix}-cnn", params.alias)
+    version = tracking.alias_version(params.registered_name("cnn"), params.alias)
     if version is None:
         return True
     if params.max_model_age_days is None:
@@ -66,21 +99,45 @@ def _champion_is_stale(params: MonthlyParams) -> bool:
     return (time.time() - created / 1000) / 86400 > params.max_model_age_days
 
 
-@flow(name="monthly_selection", description="Select this month's stocks with the champion CNN.")
-def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> dict:  # noqa: B008
-    """Publish the selection of the latest month the data allow a decision for."""
+live_ingest = ingest.with_options(
+    retries=3, retry_delay_seconds=60, retry_condition_fn=retry_transient
+)
+
+
+@flow(
+    name="monthly_selection",
+    description="Select the decision month's stocks with the champion CNN.",
+    flow_run_name=run_namer("monthly-selection"),
+    timeout_seconds=TIMEOUTS["monthly_selection"],
+)
+def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> SelectionOutcome:  # noqa: B008
+    """Publish the selection of the decision month of `as_of`."""
     logger = get_run_logger()
-    run = StageRunner()
+    cal = params.calendar_of()
     day = params.day()
-    ingested = run(ingest, params.data, input_fingerprint(params.data, today=day))
-    bars = run(bars_as_of, ingested, day)
-    features_ref = run(cnn_features, bars, params.cnn_features)
+    month = decision_month(day, cal.month_last_session(day))
+    rebalance = cal.previous_session(month)
+    require_closed(cal, rebalance, params)
+    run = StageRunner()
+    ingested = run(live_ingest, params.data, input_fingerprint(params.data, today=day))
+    bars = run(bars_as_of, ingested, rebalance)
+    last = bars.read_table()["date"].max()
+    require_fresh(
+        last, rebalance, what=f"the selection for {month:%Y-%m}", source=params.data.source
+    )
+    feature_cfg = params.cnn_features.model_copy(update={"next_month": "always"})
+    features_ref = run(cnn_features, bars, feature_cfg)
     features = features_ref.read_table()
-    month = features["month"].max()
     current = features.filter(pl.col("month") == month)
+    if current.height == 0:
+        raise UserInputError(
+            f"no CNN features for {month:%Y-%m} from bars through {rebalance} (features end "
+            f"{features['month'].max()}): too few eligible stocks?"
+        )
     tracking.configure()
     with tempfile.TemporaryDirectory() as tmp, tracking.tracked_run(params.experiment) as mlrun:
         tracking.log_params(params.model_dump(mode="json"))
+        found: Champion | None = None
         if params.retrain or _champion_is_stale(params):
             period = Period(
                 start=_months_before(month, params.train_months), end=_day_before(month)
@@ -91,24 +148,36 @@ def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> dict:  # 
             registered = tracking.log_network(
                 load_classifier(checkpoint),
                 name="cnn",
-                registered_name=f"{params.model_prefix}-cnn",
+                registered_name=params.registered_name("cnn"),
                 input_example=input_example("cnn", 30),
+                tags=params.dataset().tags(),
             )
-            version, source = registered.version, "retrained"
+            model, source = f"{registered.name} v{registered.version}", "retrained"
             if tracking.alias_version(registered.name, params.alias) is None:
-                tracking.promote(registered.name, version, params.alias)
+                tracking.promote(registered.name, registered.version, params.alias)
+            selection_cfg = params.selection or SelectionConfig()
         else:
-            checkpoint, version = champion_checkpoint("cnn", params, Path(tmp))
-            source = f"@{params.alias}"
-        selection = select_top(score_cnn(checkpoint, current), params.selection)
+            found = champion("cnn", params)
+            checkpoint = champion_checkpoint(found, "cnn", Path(tmp))
+            model, source = f"{found.name} v{found.version}", f"@{params.alias}"
+            logged = settings_from_run(found.params, found.run_id).selection
+            selection_cfg = agree("selection", params.selection, logged, found)
+        selection = select_top(score_cnn(checkpoint, current), selection_cfg)
         tracking.log_frame(selection, f"selection/{month:%Y-%m}.csv")
-        tracking.log_params({"selection_month": str(month), "model_version": version})
+        tracking.log_params({"selection_month": str(month), "model": model})
     path = write_atomic(selection, selection_path(month))
-    publish_table(selection, "monthly-selection", f"Selection for {month:%Y-%m} (CNN v{version})")
+    publish_table(selection, "monthly-selection", f"Selection for {month:%Y-%m} ({model})")
     publish_link(tracking.run_link(mlrun.info.run_id), "mlflow-selection-run", "MLflow run")
-    logger.info(f"{month:%Y-%m}: {selection.height} stocks selected with CNN v{version} ({source})")
-    return {"month": month, "symbols": selection["symbol"].to_list(), "path": str(path),
-            "model_version": version, "model_source": source, "stages": run.states}  # fmt: skip
+    logger.info(f"{month:%Y-%m}: {selection.height} stocks selected with {model} ({source})")
+    return SelectionOutcome(
+        month=month,
+        rebalance_date=rebalance,
+        symbols=selection["symbol"].to_list(),
+        path=str(path),
+        model=model,
+        model_source=source,
+        stages=run.states,
+    )
 
 
 def _day_before(day: date) -> date:

@@ -197,15 +197,15 @@ class TrackingParams(BaseModel):
         True, description="register both networks (alias 'challenger' on every training)"
     )
     model_prefix: str = Field(
-        "cnnlstm", min_length=1, description="registered names: <prefix>-cnn, <prefix>-lstm"
+        "cnnlstm", min_length=1, description="registered names: <prefix>-<dataset>-cnn/-lstm"
     )
     promotion: PromotionRule = Field(
         default_factory=PromotionRule, description="when a challenger becomes 'champion'"
     )
 
-    def registered_name(self, network: str) -> str:
-        """The registry name of `network` (`cnn` or `lstm`)."""
-        return f"{self.model_prefix}-{network}"
+    def registered_name(self, network: str, dataset: str) -> str:
+        """The registry name of `network` (`cnn` or `lstm`) for a dataset key (`Lineage`)."""
+        return f"{self.model_prefix}-{dataset}-{network}"
 
 
 class LstmWindowParams(BaseModel):

@@ -1,90 +1,208 @@
-"""Today's orders from the LSTM timing signals and the month's signal history (live trading).
+"""Live timing: the month's decision history and the next session's orders (pure functions).
 
-Input contract: the month's selection (symbols, equal slots), the month's decision history per
+Input contract: the month's selection (symbols, equal slots), the decision month's history per
 symbol (`history`: symbol -> list of +1/-1 in decision order, today's signal last) and whether
-today is the month's last trading day. The held-days rule is `tasks.timing.held_states` itself,
-replayed over the month's history, so live orders follow exactly the rule the backtest tested:
+the next session is the month's last. The held-days rule is `tasks.timing.held_states` itself,
+replayed over the month's history with the backtest's conventions (`tasks.timing.timing_plan`),
+so live orders follow exactly the rule the backtest tested:
 
-  +1 while flat -> buy (held days = 5); +1 while holding -> held days = 5;
+  +1 while flat -> buy (held days = hold_days); +1 while holding -> held days = hold_days;
   -1 while flat -> stay flat; -1 while holding -> held days - 1, sell at 0;
-  everything is sold at the month's last trading day, and the next month starts flat.
+  month t's decisions are taken after the closes of its rebalance date (the previous month's
+  last session) through its second-to-last session and trade at the next session's open; no
+  buy opens at the month's last session, and everything is sold at that session's close.
 
-A decision taken after today's close trades at the next session (the backtest's `open` mode).
+So after the close of the month's last session the flow decides for the next month (its first
+decision, with the next month's selection), and after the close of the second-to-last session
+the orders hold both the last session's open trades and its closing sells.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from datetime import date
 
 import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
 
+from cnnlstm.core.errors import UserInputError
 from cnnlstm.tasks.timing import held_states
 
 ORDER_SCHEMA = {
     "symbol": pl.Utf8,
     "side": pl.Utf8,
+    "session": pl.Utf8,
+    "trade_date": pl.Date,
     "weight": pl.Float64,
     "shares": pl.Float64,
+    "lots": pl.Int64,
     "reason": pl.Utf8,
     "held_after": pl.Boolean,
 }
 
 
-def held_after(history: Sequence[int], hold_days: int) -> tuple[bool, bool]:
-    """(held before today's decision, held after it) for one symbol's month of decisions."""
+class TimingState(BaseModel):
+    """The decision month's history: its decision days and each symbol's +1/-1 decisions."""
+
+    model_config = ConfigDict(frozen=True)
+
+    month: date | None = None
+    days: list[date] = Field(default_factory=list)
+    history: dict[str, list[int]] = Field(default_factory=dict)
+
+
+class EarlierDayError(UserInputError):
+    """A day before the state's last decision day was asked for without `rebuild`."""
+
+
+def record_decisions(
+    state: TimingState,
+    *,
+    month: date,
+    day: date,
+    symbols: Sequence[str],
+    signals: Mapping[str, int],
+    rebuild: bool = False,
+) -> tuple[TimingState, list[date]]:
+    """Append `day`'s decisions for `month`'s selection to the history.
+
+    A re-run of the last recorded day replaces its decisions (idempotent). A day before the last
+    recorded day refuses unless `rebuild`, which drops the later days (returned, so their orders
+    can be withdrawn). A symbol without a signal decides -1 (no evidence to hold); a symbol
+    selected after the month's first decision day is flat (-1) before.
+
+    Returns:
+        (new state, the later days dropped by a rebuild).
+
+    Raises:
+        EarlierDayError: `day` comes before the last recorded day and `rebuild` is False.
+    """
+    if state.month != month:
+        if state.month is not None and state.month > month and not rebuild:
+            raise EarlierDayError(
+                f"the timing state is at month {state.month:%Y-%m}, after {month:%Y-%m}: "
+                "re-run with rebuild=True to rebuild from this day"
+            )
+        state = TimingState(month=month)
+    days = list(state.days)
+    history = {s: list(h) for s, h in state.history.items()}
+    dropped: list[date] = []
+    if days and day <= days[-1]:
+        if day < days[-1] and not rebuild:
+            raise EarlierDayError(
+                f"{day} comes before the timing state's last day {days[-1]}: a re-run would "
+                f"erase {[str(d) for d in days if d > day]}; re-run with rebuild=True to "
+                "rebuild from this day"
+            )
+        cut = next(i for i, d in enumerate(days) if d >= day)
+        dropped = [d for d in days[cut:] if d != day]
+        days = days[:cut]
+        history = {s: h[:cut] for s, h in history.items()}
+    for symbol in symbols:
+        past = history.get(symbol, [])
+        past += [-1] * (len(days) - len(past))
+        history[symbol] = [*past, int(signals.get(symbol, -1))]
+    days.append(day)
+    return TimingState(month=month, days=days, history=history), dropped
+
+
+def held_around(
+    history: Sequence[int], hold_days: int, *, last_step_may_buy: bool = True
+) -> tuple[bool, bool]:
+    """(held before the last decision, held after it) for one symbol's month of decisions."""
     if not history:
         return False, False
-    held = held_states(list(history), hold_days=hold_days)
+    last_buy = None if last_step_may_buy else len(history) - 2
+    held = held_states(list(history), hold_days=hold_days, last_buy_step=last_buy)
     before = bool(held[-2]) if len(held) > 1 else False
     return before, bool(held[-1])
 
 
-def daily_orders(
+def size_in_lots(
+    budget: float, price: float | None, lot_size: int
+) -> tuple[float | None, int | None]:
+    """Local lot sizing for live orders: whole lots of `lot_size` shares `budget` buys at `price`.
+
+    (shares, lots); `lot_size` 0 means one share per lot (fractional shares are not ordered).
+    None when the price is unknown. The backtest's kernel rounds to lots the same way
+    (`floor(shares / lot)`); this is a stand-in until the backtest exposes its sizing.
+    """
+    if price is None or not math.isfinite(price) or price <= 0:
+        return None, None
+    lot = max(int(lot_size), 1)
+    lots = int(math.floor(budget / price / lot + 1e-9))
+    return float(lots * lot), lots
+
+
+def next_session_orders(
     symbols: Sequence[str],
     history: Mapping[str, Sequence[int]],
     *,
+    trade_date: date,
     hold_days: int = 5,
-    month_end: bool = False,
+    month_last: bool = False,
     closes: Mapping[str, float] | None = None,
     capital: float | None = None,
+    lot_size: int = 0,
 ) -> pl.DataFrame:
-    """The orders that today's decisions imply, one row per symbol that trades.
+    """The orders that today's decisions imply for the next session, one row per trade.
 
     Args:
-        symbols: The month's selected symbols (each an equal slot of capital).
+        symbols: The decision month's selected symbols (each an equal slot of capital).
         history: Per symbol, the month's +1/-1 decisions so far, today's last.
+        trade_date: The next session, when the orders trade.
         hold_days: Held days a +1 sets.
-        month_end: Today is the month's last trading day: everything held is sold.
-        closes: Today's close per symbol, to turn a slot into shares (with `capital`).
-        capital: Capital to size orders in shares; None leaves `shares` null.
+        month_last: The next session is the month's last: no buy opens at its open, and every
+            position still held is sold at its close.
+        closes: Today's close per symbol, to size a slot in shares and lots (with `capital`).
+        capital: Capital to size orders; None leaves shares and lots null.
+        lot_size: Shares per lot (0: single shares).
 
     Returns:
-        symbol, side (buy/sell), weight (slot share of capital), shares, reason, held_after.
+        symbol, side (buy/sell), session (open/close), trade_date, weight, shares, lots,
+        reason, held_after.
     """
     weight = 1.0 / len(symbols) if symbols else 0.0
     rows = []
     for symbol in symbols:
         steps = list(history.get(symbol, []))
-        before, after = held_after(steps, hold_days)
+        before, after = held_around(steps, hold_days, last_step_may_buy=not month_last)
         signal = steps[-1] if steps else None
-        if month_end:
-            if before or after:
-                rows.append((symbol, "sell", weight, "month_end: all positions close", False))
-            continue
         if after and not before:
             rows.append(
-                (symbol, "buy", weight, f"signal +1 while flat: hold {hold_days} days", True)
+                (symbol, "buy", "open", f"signal +1 while flat: hold {hold_days} days", True)
             )
         elif before and not after:
             reason = "held days ran out after -1 signals" if signal == -1 else "position closed"
-            rows.append((symbol, "sell", weight, reason, False))
+            rows.append((symbol, "sell", "open", reason, False))
+        if month_last and after:
+            rows.append((symbol, "sell", "close", "month end: every position closes", False))
     frame = pl.DataFrame(
         rows,
-        schema={k: ORDER_SCHEMA[k] for k in ("symbol", "side", "weight", "reason", "held_after")},
+        schema={k: ORDER_SCHEMA[k] for k in ("symbol", "side", "session", "reason", "held_after")},
         orient="row",
     )
-    price = pl.col("symbol").replace_strict(
-        dict(closes or {}), default=None, return_dtype=pl.Float64
-    )
-    shares = (pl.lit(capital) * pl.col("weight") / price).floor() if capital else pl.lit(None)
-    return frame.with_columns(shares=shares.cast(pl.Float64)).select(list(ORDER_SCHEMA))
+    shares, lots = [], []
+    for symbol in frame["symbol"]:
+        if capital is None:
+            shares.append(None)
+            lots.append(None)
+            continue
+        s, n = size_in_lots(capital * weight, (closes or {}).get(symbol), lot_size)
+        shares.append(s)
+        lots.append(n)
+    return frame.with_columns(
+        trade_date=pl.lit(trade_date, dtype=pl.Date),
+        weight=pl.lit(weight, dtype=pl.Float64),
+        shares=pl.Series(shares, dtype=pl.Float64),
+        lots=pl.Series(lots, dtype=pl.Int64),
+    ).select(list(ORDER_SCHEMA))
+
+
+def decision_month(day: date, month_last_session: date) -> date:
+    """The month a decision on `day` is for: the next month from its month's last session on."""
+    first = day.replace(day=1)
+    if day >= month_last_session:
+        return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return first

@@ -6,6 +6,14 @@ atomically (a temporary file in the same folder, then a rename) to
 file's bytes. Downstream stages receive an `ArtifactRef` (path + fingerprint + a few facts),
 never the frame itself, so Prefect's result store holds kilobytes, not gigabytes.
 
+Artifacts are checked when read: a reference carries the file's size, and `local_path()` (what
+every read and every copy to --out goes through) refuses a file whose size or SHA-256 does not
+match (`ArtifactCorruptError`, naming the file and the fix); `arrays` are checked by size and,
+once loaded, by their content fingerprint. A write whose target already exists keeps it only if
+its bytes still match the name; otherwise the new bytes replace it, so `--refresh` heals a
+damaged cache. Files are written mode 0644, like the rest of the data directory, so a worker
+running as another user can read them.
+
 A stage's cache key (`stage_cache_key`) is built from its inputs' fingerprints, its parameters
 (pydantic models dumped as JSON) and its stage version, never from pickled frames: changing any of
 those re-runs the stage and, through the new output fingerprint, what follows it.
@@ -18,6 +26,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -40,8 +49,16 @@ FINGERPRINT_CHARS = 32
 _CHUNK = 1 << 20
 
 
+#: Permissions of an artifact file (mkstemp's 0600 would hide it from other users' workers).
+FILE_MODE = 0o644
+
+
 class ArtifactMissingError(UserInputError):
     """A reference points at an artifact file that is gone (the data directory was cleaned)."""
+
+
+class ArtifactCorruptError(UserInputError):
+    """An artifact file's bytes do not match its reference (truncated, edited, disk damage)."""
 
 
 class ArtifactRef(BaseModel):
@@ -56,6 +73,7 @@ class ArtifactRef(BaseModel):
             dtypes, shapes and bytes for `arrays`, as zip archives carry timestamps).
         rows: Row count for tables.
         columns: Column names for tables.
+        size: The file's size in bytes when written (None in references from before it).
         meta: Small facts worth showing without opening the file (metrics, counts).
     """
 
@@ -68,16 +86,18 @@ class ArtifactRef(BaseModel):
     rows: int | None = None
     columns: tuple[str, ...] | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    size: int | None = None
 
     def exists(self) -> bool:
         """Whether the file is still on disk."""
         return Path(self.path).is_file()
 
     def local_path(self) -> Path:
-        """The file's path, checked to exist.
+        """The file's path, checked to exist and to hold the bytes it was written with.
 
         Raises:
             ArtifactMissingError: The file was deleted after the reference was cached.
+            ArtifactCorruptError: Its size or checksum does not match the reference.
         """
         path = Path(self.path)
         if not path.is_file():
@@ -86,7 +106,21 @@ class ArtifactRef(BaseModel):
                 f"{self.fingerprint}). The data directory was cleaned after the run that cached "
                 "it; re-run with refresh=True (`--refresh` on the command line)."
             )
+        size = path.stat().st_size
+        if self.size is not None and size != self.size:
+            raise self._corrupt(f"it holds {size} bytes, not the {self.size} written")
+        if self.kind != "arrays":  # arrays: checked by content once loaded (`read_arrays`)
+            found = fingerprint_file(path)
+            if found != self.fingerprint:
+                raise self._corrupt(f"its checksum is {found}")
         return path
+
+    def _corrupt(self, what: str) -> ArtifactCorruptError:
+        return ArtifactCorruptError(
+            f"artifact of stage {self.stage!r} is damaged: {self.path} ({what}; expected "
+            f"fingerprint {self.fingerprint}). Re-run with refresh=True (`--refresh` on the "
+            "command line): the recomputed file replaces it (or delete the file)."
+        )
 
     def read_table(self) -> pl.DataFrame:
         """Read a `table` artifact into a polars frame."""
@@ -98,8 +132,15 @@ class ArtifactRef(BaseModel):
         """Read an `arrays` artifact into a name -> array mapping."""
         if self.kind != "arrays":
             raise TypeError(f"artifact {self.path} is a {self.kind}, not arrays")
-        with np.load(self.local_path(), allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
+        try:
+            with np.load(self.local_path(), allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise self._corrupt(f"it cannot be read: {err}") from None
+        found = fingerprint_arrays(arrays)
+        if found != self.fingerprint:
+            raise self._corrupt(f"its arrays' fingerprint is {found}")
+        return arrays
 
     def read_json(self) -> Any:
         """Read a `json` artifact."""
@@ -164,12 +205,17 @@ def _atomic_target(stage: str, ext: str) -> Iterator[Path]:
 
 
 def _commit(tmp: Path, stage: str, ext: str) -> tuple[Path, str]:
-    """Rename a finished temporary file to its content address; returns (path, fingerprint)."""
+    """Rename a finished temporary file to its content address; returns (path, fingerprint).
+
+    An existing file of that name is kept only if its bytes still match the name; a damaged one
+    is replaced (so a recomputation heals it).
+    """
     fingerprint = fingerprint_file(tmp)
     target = tmp.parent / f"{fingerprint}.{ext}"
-    if target.exists():
+    if target.is_file() and fingerprint_file(target) == fingerprint:
         tmp.unlink()  # identical content already stored: keep the first copy
     else:
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, target)  # atomic on one file system: readers never see a partial file
     return target, fingerprint
 
@@ -189,6 +235,7 @@ def write_table(
         rows=df.height,
         columns=tuple(df.columns),
         meta=dict(meta or {}),
+        size=path.stat().st_size,
     )
 
 
@@ -209,10 +256,11 @@ def write_arrays(
     fingerprint = fingerprint_arrays(arrays)
     folder = artifacts_root() / stage
     target = folder / f"{fingerprint}.npz"
-    if not target.exists():
+    if not _arrays_intact(target, fingerprint):
         with _atomic_target(stage, "npz") as tmp:
             with open(tmp, "wb") as handle:
                 np.savez(handle, **arrays)
+            os.chmod(tmp, FILE_MODE)
             os.replace(tmp, target)
     first = next(iter(arrays.values()), None)
     return ArtifactRef(
@@ -223,7 +271,19 @@ def write_arrays(
         rows=None if first is None else int(first.shape[0]) if first.ndim else 1,
         columns=tuple(arrays),
         meta=dict(meta or {}),
+        size=target.stat().st_size,
     )
+
+
+def _arrays_intact(path: Path, fingerprint: str) -> bool:
+    """Whether an `.npz` file exists and holds the arrays its name says."""
+    if not path.is_file():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return fingerprint_arrays({n: archive[n] for n in archive.files}) == fingerprint
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return False
 
 
 def write_json(obj: Any, stage: str, *, meta: Mapping[str, Any] | None = None) -> ArtifactRef:
@@ -233,7 +293,12 @@ def write_json(obj: Any, stage: str, *, meta: Mapping[str, Any] | None = None) -
         tmp.write_text(text)
         path, fingerprint = _commit(tmp, stage, "json")
     return ArtifactRef(
-        stage=stage, kind="json", path=str(path), fingerprint=fingerprint, meta=dict(meta or {})
+        stage=stage,
+        kind="json",
+        path=str(path),
+        fingerprint=fingerprint,
+        meta=dict(meta or {}),
+        size=path.stat().st_size,
     )
 
 
@@ -251,7 +316,12 @@ def store_file(
         shutil.copyfile(source, tmp)
         path, fingerprint = _commit(tmp, stage, ext)
     return ArtifactRef(
-        stage=stage, kind=kind, path=str(path), fingerprint=fingerprint, meta=dict(meta or {})
+        stage=stage,
+        kind=kind,
+        path=str(path),
+        fingerprint=fingerprint,
+        meta=dict(meta or {}),
+        size=path.stat().st_size,
     )
 
 

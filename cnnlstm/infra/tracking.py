@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
@@ -244,27 +244,147 @@ def log_network(
             registered_model_name=registered_name,
         )
     version = str(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(registered_name, CHALLENGER, version)
+    client = MlflowClient()
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(registered_name, version, key, str(value))
+    client.set_registered_model_alias(registered_name, CHALLENGER, version)
     return RegisteredModel(
         registered_name, version, run.info.run_id, f"models:/{registered_name}/{version}"
     )
 
 
 class PromotionRule(BaseModel):
-    """When a new challenger becomes `champion` automatically.
+    """When a new challenger becomes `champion` automatically: a gate of out-of-sample metrics.
 
-    The challenger's run metric `metric` is compared with the current champion's; with no
-    champion yet, the first challenger is promoted.
+    The challenger must beat the current champion by more than `min_improvement` on every metric
+    of `metrics` (default: the CNN's out-of-sample mean rank IC and the CNN-LSTM strategy's net
+    annualized excess return over the benchmark), and only a champion of the same dataset and
+    protocol (the model versions' `dataset` and `protocol` tags) is compared; with no champion
+    yet, the first challenger is promoted. A champion of another dataset or protocol is never
+    replaced automatically: promote explicitly (`cnnlstm promote`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     enabled: bool = Field(True, description="promote automatically after each training")
-    metric: str = Field("cnn_lstm.sharpe", description="run metric compared between versions")
-    higher_is_better: bool = Field(True, description="direction of `metric`")
+    metrics: tuple[str, ...] = Field(
+        ("cnn_oos.mean_rank_ic", "cnn_lstm.excess_return"),
+        min_length=1,
+        description="run metrics the challenger must beat the champion on (all of them)",
+    )
+    higher_is_better: bool = Field(True, description="direction of the metrics")
     min_improvement: float = Field(
         0.0, ge=0, description="the challenger must beat the champion by more than this"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_metric(cls, data: Any) -> Any:
+        """Accept `metric=NAME` (one metric) as the older spelling of `metrics=(NAME,)`."""
+        if isinstance(data, Mapping) and "metric" in data:
+            data = dict(data)
+            metric = data.pop("metric")
+            if "metrics" in data:
+                raise ValueError("give metric or metrics, not both")
+            data["metrics"] = (metric,)
+        return data
+
+
+class GateRow(BaseModel):
+    """One metric of a promotion comparison."""
+
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    challenger: float | None
+    champion: float | None
+    margin: float | None
+    passed: bool
+
+
+class PromotionDecision(BaseModel):
+    """What the promotion gate decided for one run's models, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    registered_name: str
+    challenger_version: str
+    champion_version: str | None
+    promote: bool
+    reason: str
+    rows: list[GateRow] = Field(default_factory=list)
+
+    def describe(self) -> str:
+        """A short table of the comparison."""
+        lines = [
+            f"{self.registered_name}: challenger v{self.challenger_version} vs champion "
+            + (f"v{self.champion_version}" if self.champion_version else "(none)")
+        ]
+        for row in self.rows:
+            lines.append(
+                f"  {row.metric}: challenger {_num(row.challenger)}, champion "
+                f"{_num(row.champion)}, margin {_num(row.margin)} -> "
+                + ("pass" if row.passed else "fail")
+            )
+        verdict = "PROMOTE" if self.promote else "keep champion"
+        lines.append(f"  decision: {verdict} ({self.reason})")
+        return "\n".join(lines)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.4f}"
+
+
+#: Model-version tags that say what a model was trained on (see `Lineage`).
+LINEAGE_TAGS = ("dataset", "source_kind", "market", "universe", "protocol")
+
+
+class Lineage(BaseModel):
+    """What a model was trained on: its dataset (source kind, market preset, universe) and protocol.
+
+    `dataset` keys the registry: each dataset has its own registered models and champion.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_kind: str = Field(description="the data source's kind (sim, qlib, csv, ...)")
+    market: str = Field(description="market preset (cn, us)")
+    universe: str = Field(description="fingerprint of the source's universe (10 hex digits)")
+    protocol: str | None = Field(None, description="fingerprint of the train/test protocol")
+
+    @property
+    def dataset(self) -> str:
+        """The dataset key: `<source kind>-<market>-<universe>`."""
+        return f"{self.source_kind}-{self.market}-{self.universe}"
+
+    def tags(self) -> dict[str, str]:
+        """The lineage as model-version tags."""
+        out = {"dataset": self.dataset, "source_kind": self.source_kind, "market": self.market}
+        out["universe"] = self.universe
+        if self.protocol:
+            out["protocol"] = self.protocol
+        return out
+
+
+def registry_name(prefix: str, network: str, lineage: Lineage) -> str:
+    """The registered model of `network` for a dataset: `<prefix>-<dataset>-<network>`."""
+    return f"{prefix}-{lineage.dataset}-{network}"
+
+
+def version_tags(registered_name: str, version: str) -> dict[str, str]:
+    """The tags of one model version."""
+    from mlflow import MlflowClient
+
+    configure()
+    return dict(MlflowClient().get_model_version(registered_name, str(version)).tags)
+
+
+def run_params(run_id: str) -> dict[str, str]:
+    """The logged (flattened) parameters of a run."""
+    from mlflow import MlflowClient
+
+    configure()
+    return dict(MlflowClient().get_run(run_id).data.params)
 
 
 def promote(registered_name: str, version: str, alias: str = CHAMPION) -> None:
@@ -291,11 +411,72 @@ def alias_version(registered_name: str, alias: str = CHAMPION) -> RegisteredMode
     )
 
 
+def _run_version(client: Any, name: str, run_id: str) -> Any:
+    versions = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
+    if not versions:
+        raise UserInputError(f"run {run_id} registered no version of model {name!r}")
+    return max(versions, key=lambda v: int(v.version))
+
+
+def compare_to_champion(
+    registered_name: str, run_id: str, rule: PromotionRule, alias: str = CHAMPION
+) -> PromotionDecision:
+    """Compare the version `run_id` registered under `registered_name` with the champion.
+
+    Only a champion of the same dataset and protocol (model-version tags) is compared; the
+    metrics are the runs' logged metrics named by `rule.metrics`.
+    """
+    from mlflow import MlflowClient
+
+    configure()
+    client = MlflowClient()
+    challenger = _run_version(client, registered_name, run_id)
+    current = alias_version(registered_name, alias)
+    base = {"registered_name": registered_name, "challenger_version": str(challenger.version)}
+    if current is None:
+        return PromotionDecision(
+            **base, champion_version=None, promote=True, reason="no champion yet"
+        )
+    if current.run_id == run_id:
+        return PromotionDecision(
+            **base, champion_version=current.version, promote=True, reason="same run"
+        )
+    held = client.get_model_version(registered_name, current.version)
+    for key in ("dataset", "protocol"):
+        mine, theirs = challenger.tags.get(key), held.tags.get(key)
+        if mine is None or mine != theirs:
+            return PromotionDecision(
+                **base,
+                champion_version=current.version,
+                promote=False,
+                reason=f"not comparable: {key} {mine!r} (challenger) vs {theirs!r} (champion "
+                f"v{current.version}); promote explicitly if intended",
+            )
+    ours = client.get_run(run_id).data.metrics
+    theirs = client.get_run(current.run_id).data.metrics
+    rows = []
+    for metric in rule.metrics:
+        a, b = ours.get(metric), theirs.get(metric)
+        margin = None if a is None or b is None else (a - b if rule.higher_is_better else b - a)
+        passed = margin is not None and margin > rule.min_improvement
+        rows.append(GateRow(metric=metric, challenger=a, champion=b, margin=margin, passed=passed))
+    promote_it = all(r.passed for r in rows)
+    failed = [r.metric for r in rows if not r.passed]
+    reason = (
+        f"beats the champion by more than {rule.min_improvement} on every metric"
+        if promote_it
+        else f"does not beat the champion by more than {rule.min_improvement} on {failed}"
+    )
+    return PromotionDecision(
+        **base, champion_version=current.version, promote=promote_it, reason=reason, rows=rows
+    )
+
+
 def promote_by_rule(registered_names: Sequence[str], run_id: str, rule: PromotionRule) -> bool:
     """Promote the versions logged by `run_id` to champion when `rule` says so.
 
-    All `registered_names` (the CNN and the LSTM of one run) move together, judged by the run's
-    metric against the run of the current CNN champion.
+    All `registered_names` (the CNN and the LSTM of one run) move together, judged by the gate
+    against the run of the current CNN champion (`compare_to_champion`).
 
     Returns:
         Whether the run's models became champion.
@@ -304,23 +485,12 @@ def promote_by_rule(registered_names: Sequence[str], run_id: str, rule: Promotio
 
     if not rule.enabled:
         return False
+    if not compare_to_champion(registered_names[0], run_id, rule).promote:
+        return False
     configure()
     client = MlflowClient()
-    candidate = client.get_run(run_id).data.metrics.get(rule.metric)
-    current = alias_version(registered_names[0])
-    if current is not None and current.run_id != run_id:
-        if candidate is None:
-            return False
-        held = client.get_run(current.run_id).data.metrics.get(rule.metric)
-        if held is not None:
-            margin = candidate - held if rule.higher_is_better else held - candidate
-            if margin <= rule.min_improvement:
-                return False
     for name in registered_names:
-        versions = client.search_model_versions(f"name='{name}' and run_id='{run_id}'")
-        if not versions:
-            raise UserInputError(f"run {run_id} registered no version of model {name!r}")
-        promote(name, max(versions, key=lambda v: int(v.version)).version)
+        promote(name, _run_version(client, name, run_id).version)
     return True
 
 

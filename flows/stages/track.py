@@ -21,6 +21,7 @@ import numpy as np
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
+from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import ResearchParams
 from cnnlstm.flows.stages.cache import stage_task
 from cnnlstm.flows.stages.strategy import Backtest, ReportFiles
@@ -68,7 +69,7 @@ def input_example(network: str, window: int) -> np.ndarray:
     return np.zeros(shape, dtype=np.float32)
 
 
-@stage_task("track", version=1)
+@stage_task("track", version=2)  # 2: per-dataset registered names, lineage tags
 def track(
     params: ResearchParams,
     networks: list[TrainedRef],
@@ -81,6 +82,8 @@ def track(
     cfg = params.tracking
     tags = {"flow": "backtest", "source": params.data.source, "profile": params.profile}
     models: dict[str, str] = {}
+    lineage = lineage_of(params.data, params.market, params.protocol)  # the registry's key
+    tags["dataset"] = lineage.dataset
     with tracking.tracked_run(cfg.experiment, tags=tags) as run:
         tracking.log_params(params)
         for net in networks:
@@ -97,7 +100,8 @@ def track(
                 registered = tracking.log_network(
                     load_classifier(net.checkpoint.local_path()),
                     name=net.network,
-                    registered_name=cfg.registered_name(net.network),
+                    registered_name=tracking.registry_name(cfg.model_prefix, net.network, lineage),
+                    tags=lineage.tags(),
                     input_example=input_example(net.network, params.lstm_windows.window),
                 )
                 models[registered.name] = registered.version

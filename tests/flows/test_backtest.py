@@ -5,6 +5,7 @@ from mlflow import MlflowClient
 
 import cnnlstm.flows.stages.strategy as strategy_stages
 from cnnlstm.flows.backtest import backtest_flow
+from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import ResearchParams, TrackingParams
 from cnnlstm.infra import tracking
 from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
@@ -71,11 +72,13 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
         "ledger/trades.csv",
         "ledger/nav.csv",
     }
-    assert first.tracked.models == {"t-cnn": "1", "t-lstm": "1"}
-    assert tracking.alias_version("t-lstm", tracking.CHALLENGER).version == "2"  # third run
-    champion = tracking.alias_version("t-cnn", tracking.CHAMPION)
+    key = lineage_of(params.data, params.market).dataset  # registered per dataset (issue 12)
+    cnn_name, lstm_name = f"t-{key}-cnn", f"t-{key}-lstm"
+    assert first.tracked.models == {cnn_name: "1", lstm_name: "1"}
+    assert tracking.alias_version(lstm_name, tracking.CHALLENGER).version == "2"  # third run
+    champion = tracking.alias_version(cnn_name, tracking.CHAMPION)
     assert champion is not None and champion.run_id in {first.tracked.run_id, third.tracked.run_id}
-    module, _ = tracking.load_model("t-cnn")
+    module, _ = tracking.load_model(cnn_name)
     assert module(__import__("torch").zeros(3, 1, 32)).shape == (3, 2)
 
 
