@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.months import add_months, months_spanned
 from cnnlstm.infra.tracking import PromotionRule
 from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.features import CnnFeatureConfig, LstmWindowConfig
@@ -159,26 +160,20 @@ class Protocol(BaseModel):
         The first 14 months are lookback for the CNN's features; of the rest, the first 68%
         trains (the paper: 7 of 10.25 years) and the remainder tests.
         """
-        first = _add_months(date(start.year, start.month, 1), 14)
-        months = (end.year - first.year) * 12 + end.month - first.month + 1
+        first = add_months(start, 14)
+        months = months_spanned(first, end)
         if months < 6:
             raise UserInputError(
                 f"data span {start}..{end} is too short for a train/test split after 14 months "
                 "of lookback"
             )
         train_months = max(3, round(months * 0.68))
-        test_start = _add_months(first, train_months)
+        test_start = add_months(first, train_months)
         return cls(
             train=Period(start=first, end=_day_before(test_start)),
             test=Period(start=test_start, end=end),
             **overrides,
         )
-
-
-def _add_months(day: date, months: int) -> date:
-    """The first day of the month `months` after `day`'s month."""
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
 
 
 def _day_before(day: date) -> date:
@@ -285,7 +280,7 @@ class ResearchParams(BaseModel):
         protocol = overrides.pop("protocol", None)
         if protocol is None:
             paper = Protocol.paper()
-            fits = data.sim.start <= _add_months(paper.train.start, -LOOKBACK_MONTHS_FOR_SPLIT)
+            fits = data.sim.start <= add_months(paper.train.start, -LOOKBACK_MONTHS_FOR_SPLIT)
             fits = fits and data.sim.end >= paper.test.end
             protocol = paper if fits else Protocol.fitted_to(data.sim.start, data.sim.end)
         return cls(data=data, protocol=protocol, **overrides)

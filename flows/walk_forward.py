@@ -13,13 +13,14 @@ into one selection and one signal table, backtested and reported once, and logge
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from cnnlstm.core import months
 from cnnlstm.flows.backtest import report_and_track, seeded_configs, strategy_run
 from cnnlstm.flows.params import Period, Protocol, ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
@@ -63,29 +64,17 @@ class WalkForwardParams(BaseModel):
 
 def month_starts(span: Period) -> list[date]:
     """First days of the months that start inside `span`."""
-    out, index = [], span.start.year * 12 + span.start.month - 1
-    if span.start.day != 1:
-        index += 1
-    while (first := date(index // 12, index % 12 + 1, 1)) <= span.end:
-        out.append(first)
-        index += 1
-    return out
+    return months.month_starts(span.start, span.end)
 
 
-def history_before(month: date, months: int) -> Period:
-    """The `months` months ending the day before `month`."""
-    index = month.year * 12 + month.month - 1 - months
-    return Period(
-        start=date(index // 12, index % 12 + 1, 1),
-        end=date.fromordinal(month.toordinal() - 1),
-    )
+def history_before(month: date, n_months: int) -> Period:
+    """The `n_months` months ending the day before `month`."""
+    return Period(start=months.add_months(month, -n_months), end=month - timedelta(days=1))
 
 
 def month_period(month: date, span_end: date) -> Period:
     """Month `month` as a test period (cut at the span's end)."""
-    index = month.year * 12 + month.month
-    end = date.fromordinal(date(index // 12, index % 12 + 1, 1).toordinal() - 1)
-    return Period(start=month, end=min(end, span_end))
+    return Period(start=month, end=min(months.month_end(month), span_end))
 
 
 @stage_task("chain_months", version=1)

@@ -22,6 +22,7 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.months import add_months
 from cnnlstm.core.paths import data_home
 from cnnlstm.flows.params import DataParams, Period, Protocol
 from cnnlstm.flows.stages.cache import stage_task
@@ -166,9 +167,8 @@ def ingest(data: DataParams, source_fingerprint: str) -> Ingested:
 
 def research_span(protocol: Protocol) -> Period:
     """The bars a research run may read: lookback before training, nothing after the test."""
-    start = protocol.train.start
-    index = start.year * 12 + start.month - 1 - LOOKBACK_MONTHS
-    return Period(start=date(index // 12, index % 12 + 1, 1), end=protocol.test.end)
+    start = add_months(protocol.train.start, -LOOKBACK_MONTHS)
+    return Period(start=start, end=protocol.test.end)
 
 
 @stage_task("validate", version=2)
