@@ -55,6 +55,8 @@ LOCK_TIMEOUT_S = 600.0
 #: this relative part (rounding of exported prices), for every overlapping price.
 _ROUNDING = 0.005
 _RELATIVE = 1e-6
+#: Relative difference below which a value equals its stored one (float noise of a re-export).
+_NOISE = 1e-9
 EXAMPLES = 5
 
 
@@ -84,11 +86,14 @@ class Restatement:
     """The near-constant price ratio new / stored of a re-adjustment (None for a correction)."""
     example: str
     """One differing row, `2017-12-29 close 10.65 -> 5.33`."""
+    through: date | None = None
+    """A re-adjustment of the history up to this date only (the later rows are unchanged)."""
 
     def describe(self) -> str:
         """One readable line."""
+        upto = f" up to {self.through}" if self.through else ""
         what = (
-            f"re-adjustment: every price x{self.factor:.4f}"
+            f"re-adjustment: every price{upto} x{self.factor:.4f}"
             if self.kind == "re-adjustment"
             else f"correction, e.g. {self.example}"
         )
@@ -287,13 +292,22 @@ def read_restatements(store: Path | str) -> list[dict]:
 # --- restatements ------------------------------------------------------------------------------
 
 
+def _differs(column: str) -> pl.Expr:
+    """Whether a value differs from its stored one (beyond float noise; null vs value counts)."""
+    a, b = pl.col(column), pl.col(f"{column}_stored")
+    noise = _NOISE * pl.max_horizontal(a.abs(), b.abs())
+    return (a.is_null() != b.is_null()) | ((a - b).abs() > noise).fill_null(False)
+
+
 def find_restatements(
     stored: pl.DataFrame, new: pl.DataFrame, values: list[str], prices: list[str]
 ) -> list[Restatement]:
     """The symbols whose stored rows arrive in `new` with other values, each classified.
 
-    A re-adjustment: every overlapping price of the symbol is `factor x` its stored value
-    (within rounding to cents), with one factor. Anything else: a correction.
+    A re-adjustment: every differing price is `factor x` its stored value (within rounding to
+    cents), with one factor, and the differing rows are the whole overlap or all of it up to
+    a date (back-adjusted data after a dividend or split: the history before the event is
+    rescaled, the rows after it are not). Anything else: a correction.
     """
     if stored.height == 0:
         return []
@@ -302,24 +316,28 @@ def find_restatements(
         on=_KEY,
         how="inner",
     )
-    differs = pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_stored")) for c in values)
-    joined = joined.with_columns(_differs=differs)
+    joined = joined.with_columns(_differs=pl.any_horizontal(_differs(c) for c in values))
     changed = joined.filter("_differs")["symbol"].unique().sort().to_list()
     out = []
     for symbol in changed:
         rows = joined.filter(pl.col("symbol") == symbol)
-        factor = (rows["close"] / rows["close_stored"]).median()
+        bad = rows.filter("_differs")
+        same = rows.filter(~pl.col("_differs"))
+        factor = (bad["close"] / bad["close_stored"]).median()
         fits = pl.all_horizontal(
             (pl.col(c) - factor * pl.col(f"{c}_stored")).abs()
             <= _ROUNDING * (1 + factor) + _RELATIVE * pl.col(c).abs()
             for c in prices
         )
+        prefix = same.height == 0 or bad["date"].max() < same["date"].min()
         readjusted = (
-            factor is not None and abs(factor - 1) > 1e-6 and bool(rows.select(fits.all()).item())
+            factor is not None
+            and abs(factor - 1) > 1e-6
+            and prefix
+            and bool(bad.select(fits.all()).item())
         )
-        bad = rows.filter("_differs")
         first_bad = bad.row(0, named=True)
-        column = next(c for c in values if first_bad[c] != first_bad[f"{c}_stored"])
+        column = next(c for c in values if bad.head(1).select(_differs(c)).item())
         was, now = first_bad[f"{column}_stored"], first_bad[column]
         example = f"{first_bad['date']} {column} {was} -> {now}"
         out.append(
@@ -332,6 +350,7 @@ def find_restatements(
                 last=rows["date"].max(),
                 factor=float(factor) if readjusted else None,
                 example=example,
+                through=bad["date"].max() if readjusted and same.height else None,
             )
         )
     return out

@@ -99,6 +99,22 @@ def test_replace_rewrites_the_whole_history_on_one_basis_and_logs_it(tmp_path):
     assert store_generation(tmp_path) != before  # downstream fingerprints change
 
 
+def test_a_dividend_rescales_the_history_before_it_and_is_named_a_readjustment(tmp_path):
+    """Back-adjusted data after a dividend: rows before the ex-date x0.98, later ones as before."""
+    old = bars_for("AAA", HISTORY, base=50.0)
+    write_bars(tmp_path, old)
+    ex_date = HISTORY[40]
+    before = pl.col("date") < ex_date
+    new = old.with_columns(
+        *[
+            pl.when(before).then((pl.col(c) * 0.98).round(2)).otherwise(pl.col(c)).alias(c)
+            for c in ("open", "high", "low", "close")
+        ]
+    )
+    with pytest.raises(RestatementError, match=rf"every price up to {HISTORY[39]} x0\.98"):
+        write_bars(tmp_path, pl.concat([new, bars_for("AAA", NEW_DAYS, base=50.0)]))
+
+
 def test_an_ordinary_correction_is_named_and_replaced_only_by_policy(tmp_path):
     old = bars_for("AAA", HISTORY)
     write_bars(tmp_path, old)
@@ -167,7 +183,7 @@ def test_two_concurrent_writers_lose_no_rows(tmp_path):
     store = str(tmp_path / "store")
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(2)
-    n = 12
+    n = 8
     procs = [ctx.Process(target=_writer, args=(store, p, n, barrier)) for p in ("A", "B")]
     for p in procs:
         p.start()
