@@ -206,7 +206,7 @@ def market_arrays(
     listing_day[~(first > store_days[0]).to_numpy()] = np.datetime64("NaT")
     ends = symbol_frame.join(last_trade, on="symbol", how="left")["last"]
     cutoff = store_days[max(len(store_days) - 1 - delist_after, 0)]
-    gone = (ends.fill_null(data_end) < cutoff).to_numpy()
+    gone = (ends.fill_null(data_end) <= cutoff).to_numpy() & (len(store_days) > delist_after)
     end_day = ends.to_numpy().astype("datetime64[D]")
     if listing is not None:
         told = symbol_frame.join(

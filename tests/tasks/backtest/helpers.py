@@ -37,7 +37,8 @@ def bars_from(
                 continue
             o = opens[sym][i]
             v = 1000.0 if volume is None else volume[sym][i]
-            rows.append((sym, d, o, max(o, close[i]), min(o, close[i]), close[i], v, v * o))
+            # amount = close x volume, as the readers derive it: raw close = amount / volume.
+            rows.append((sym, d, o, max(o, close[i]), min(o, close[i]), close[i], v, v * close[i]))
     return pl.DataFrame(
         rows,
         schema=["symbol", "date", "open", "high", "low", "close", "volume", "amount"],
