@@ -18,6 +18,7 @@ import math
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,11 +66,32 @@ def ensure_experiment(name: str) -> str:
     uri = configure()
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
+        _warn_if_elsewhere(experiment, uri)
         return experiment.experiment_id
     location = None
     if _is_local_store(uri):
         location = (data_home() / "mlartifacts" / name).resolve().as_uri()
     return mlflow.create_experiment(name, artifact_location=location)
+
+
+def _warn_if_elsewhere(experiment: Any, uri: str) -> None:
+    """Say so when a shared local tracking store keeps this data directory's artifacts elsewhere.
+
+    An experiment's artifact location is fixed when it is created: with one tracking database
+    shared by several data directories, every run's artifacts go into the first one's.
+    """
+    location = str(experiment.artifact_location or "")
+    if not _is_local_store(uri) or not location.startswith("file:"):
+        return
+    home = data_home().resolve().as_uri()
+    if not location.startswith(home + "/"):
+        warnings.warn(
+            f"MLflow experiment {experiment.name!r} keeps run artifacts in {location}, not in "
+            f"this data directory ({data_home()}): the tracking store {uri} is shared with "
+            "another data directory. Leave MLFLOW_TRACKING_URI unset (one database per data "
+            "directory) to keep each directory's artifacts in it.",
+            stacklevel=3,
+        )
 
 
 @contextmanager
