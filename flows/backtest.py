@@ -13,26 +13,25 @@ from the last stage that finished.
 
 from __future__ import annotations
 
-import re
-import shutil
-from collections.abc import Callable
-from pathlib import Path
-
 from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.flows.export import export_run
-from cnnlstm.flows.params import Protocol, ResearchParams
+from cnnlstm.flows.params import ResearchParams
 from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import (
-    Dataset,
-    Ingested,
     cnn_features,
     ingest,
     input_fingerprint,
     lstm_windows,
     validate,
+)
+from cnnlstm.flows.stages.evaluate import (  # noqa: F401 - export: the flows' --out copy
+    export,
+    report_and_track,
+    seeded_configs,
+    strategy_run,
 )
 from cnnlstm.flows.stages.publish import (
     publish_link,
@@ -42,21 +41,13 @@ from cnnlstm.flows.stages.publish import (
 )
 from cnnlstm.flows.stages.strategy import (
     ReportFiles,
-    RunContext,
-    SeedRun,
-    Selections,
-    backtest,
-    report,
     select,
     select_ensemble,
     signals,
     signals_ensemble,
 )
-from cnnlstm.flows.stages.track import TrackedRun, count_trials, track, trial_keys
+from cnnlstm.flows.stages.track import TrackedRun
 from cnnlstm.flows.stages.training import TrainedRef, train_cnn_stage, train_lstm_stage
-from cnnlstm.infra.artifacts import ArtifactRef
-from cnnlstm.infra.tracking import tracking_uri
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 
 
 class BacktestOutcome(BaseModel):
@@ -115,6 +106,7 @@ def backtest_flow(
             signals_ensemble, dataset, picks, lstms, params.lstm_window_config(), protocol.test
         )
         ensemble = strategy_run(run, params, dataset, "ensemble", picks, timing, [], [])
+
     def write_out(files: ReportFiles) -> None:  # before tracking: a tracking failure keeps it
         if out_dir:
             export_run(
@@ -152,106 +144,3 @@ def backtest_flow(
         seconds=dict(run.seconds),
         out_dir=out_dir,
     )
-
-
-def seeded_configs(params: ResearchParams) -> dict[int, tuple[CnnTrainConfig, LstmTrainConfig]]:
-    """The CNN and LSTM training configs of each seed (`params.seeds`; none: as configured)."""
-    cnn, lstm = params.cnn_config(), params.lstm_config()
-    if params.seeds is None:
-        return {cnn.seed: (cnn, lstm)}
-    return {
-        s: (cnn.model_copy(update={"seed": s}), lstm.model_copy(update={"seed": s}))
-        for s in params.training_seeds()
-    }
-
-
-def strategy_run(
-    run: StageRunner,
-    params: ResearchParams,
-    dataset: Dataset,
-    label: str,
-    picks: Selections,
-    timing: ArtifactRef,
-    cnns: list[TrainedRef],
-    lstms: list[TrainedRef],
-    protocol: Protocol | None = None,
-) -> SeedRun:
-    """Backtest one seed's (or the ensemble's) selection and signals, with cost sensitivity."""
-    protocol = protocol or params.protocol
-    tag = "" if params.seeds is None else f" {label}"
-    result = run(
-        backtest,
-        dataset,
-        picks,
-        timing,
-        params.market_config(),
-        protocol,
-        tuple(params.report.cost_multipliers),
-        label=f"backtest{tag}",
-    )
-    return SeedRun(
-        label=label, selections=picks, signals=timing, backtest=result, cnns=cnns, lstms=lstms
-    )
-
-
-def report_and_track(
-    run: StageRunner,
-    params: ResearchParams,
-    ingested: Ingested,
-    dataset: Dataset,
-    protocol: Protocol,
-    runs: list[SeedRun],
-    ensemble: SeedRun | None,
-    *,
-    flow_name: str = "backtest",
-    before_tracking: Callable[[ReportFiles], None] | None = None,
-) -> tuple[ReportFiles, TrackedRun | None]:
-    """The tail both research flows share: the report over seeds, then the MLflow runs.
-
-    `before_tracking(files)` runs between the two (the flows write `--out` there, so a tracking
-    failure never loses the results).
-    """
-    seeds = tuple(int(r.label) for r in runs)
-    n_trials = len(seeds)
-    if params.tracking.enabled:
-        n_trials = count_trials(params.tracking.experiment, trial_keys(params, seeds))
-    quarantined, total = ingest_counts(ingested.report.read_json())
-    context = RunContext(
-        seeds=seeds, n_trials=n_trials, rows_quarantined=quarantined, rows_total=total
-    )
-    market = params.market_config()
-    files = run(report, dataset, runs, ensemble, protocol, market, params.report, context)
-    if before_tracking is not None:
-        before_tracking(files)
-    tracked = None
-    if params.tracking.enabled:
-        logged = params.model_copy(update={"refresh": False, "protocol": protocol})
-        tracked = run(track, logged, runs, files, tracking_uri(), flow_name)
-    return files, tracked
-
-
-def ingest_counts(summary: dict) -> tuple[int, int]:
-    """(rows quarantined, valid rows read) from the ingest stage's summary."""
-    if "rows_rejected" in summary:
-        return int(summary["rows_rejected"]), int(summary.get("rows", 0))
-    rejected = total = 0
-    for line in summary.get("lines", []):
-        if found := re.match(r"rows rejected: (\d+)", line):
-            rejected = int(found.group(1))
-        if found := re.match(r"read: \d+ stocks, (\d+) valid rows", line):
-            total = int(found.group(1))
-    return rejected, total
-
-
-def export(files: ReportFiles, result, out: Path) -> list[Path]:
-    """Copy the report's files (original names) and the ledger into `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for ref in files.files.values():
-        target = out / ref.meta.get("name", Path(ref.path).name)
-        shutil.copyfile(ref.local_path(), target)
-        written.append(target)
-    for name, ref in (("trades.csv", result.trades), ("nav.csv", result.nav)):
-        ref.read_table().write_csv(out / name)
-        written.append(out / name)
-    return written

@@ -14,6 +14,7 @@ into one selection and one signal table, backtested and reported once, and logge
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import polars as pl
 from prefect import flow
@@ -21,7 +22,6 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core import months
-from cnnlstm.flows.backtest import report_and_track, seeded_configs, strategy_run
 from cnnlstm.flows.params import Period, Protocol, ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
 from cnnlstm.flows.stages.cache import StageRunner, stage_task
@@ -32,6 +32,7 @@ from cnnlstm.flows.stages.data import (
     lstm_windows,
     validate,
 )
+from cnnlstm.flows.stages.evaluate import export, report_and_track, seeded_configs, strategy_run
 from cnnlstm.flows.stages.publish import publish_markdown, publish_table, stage_summary
 from cnnlstm.flows.stages.strategy import (
     Selections,
@@ -97,7 +98,7 @@ def chain_months(parts: list[Selections], signal_parts: list[ArtifactRef]) -> tu
 
 
 @flow(name="walk_forward", description="Walk-forward: monthly CNN, k-monthly LSTM retraining.")
-def walk_forward_inner(params: WalkForwardParams) -> dict:
+def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) -> dict:
     """The walk-forward chain (runs on the task runner `walk_forward_flow` chose)."""
     logger = get_run_logger()
     research = params.research
@@ -214,6 +215,8 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
     publish_markdown(
         stage_summary(run.states, run.seconds), "walk-forward-stages", "Stages run or cached"
     )
+    if out_dir:
+        export(files, runs[0].backtest, Path(out_dir))
     logger.info(f"walk-forward over {len(months)} months, LSTM retrained {len(blocks)} times")
     return {
         "table2": files.markdown,
@@ -227,6 +230,9 @@ def walk_forward_inner(params: WalkForwardParams) -> dict:
 
 
 @flow(name="walk_forward_run", description="Walk-forward backtest on the chosen task runner.")
-def walk_forward_flow(params: WalkForwardParams = WalkForwardParams()) -> dict:  # noqa: B008
-    """Run the walk-forward chain as a subflow on `params.task_runner`."""
-    return with_task_runner(walk_forward_inner, params.task_runner)(params)
+def walk_forward_flow(
+    params: WalkForwardParams = WalkForwardParams(),  # noqa: B008
+    out_dir: str | None = None,
+) -> dict:
+    """Run the walk-forward chain as a subflow on `params.task_runner` (report into `out_dir`)."""
+    return with_task_runner(walk_forward_inner, params.task_runner)(params, out_dir)

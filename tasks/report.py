@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.schemas.strategy import NavSchema
 from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks import report_evidence as evidence
 from cnnlstm.tasks.report_figures import (
     LABELS,
     drawdown_chart,
@@ -68,6 +69,18 @@ class ReportConfig(BaseModel):
     seed: int = Field(0, description="bootstrap seed")
     survivorship_caveat: bool = Field(False, description="add the survivorship-bias caveat line")
     title: str = Field("CNN-LSTM backtest", description="heading of the markdown table")
+    cost_multipliers: tuple[float, ...] = Field(
+        (0.0, 2.0),
+        description="cost sensitivity: the same orders re-run at these multiples of the "
+        "preset's costs (0 = gross); 1x is the run itself",
+    )
+    auc_samples: int = Field(500, ge=50, description="bootstrap resamples of the LSTM's AUC")
+    caveat_one_class: float = Field(0.95, gt=0.5, le=1, description="LSTM one-class share")
+    caveat_cnn_val_auc: float = Field(0.52, description="CNN validation AUC at or below: caveat")
+    caveat_min_selected: int = Field(5, ge=1, description="fewer stocks in a month: caveat")
+    caveat_commission_bps: float = Field(
+        10.0, gt=0, description="minimum commission above this share of the typical slot: caveat"
+    )
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,12 @@ class ReportInputs:
     signal_outcomes: pl.DataFrame | None = None  # symbol, date, signal, fwd_return
     blocked: dict[str, int] = field(default_factory=dict)  # BacktestResult.blocked
     notes: list[str] = field(default_factory=list)
+    cost_navs: dict[str, pl.DataFrame] = field(default_factory=dict)  # multiplier -> nav
+    index_nav: pl.DataFrame | None = None  # frictionless EW universe index (nav rows)
+    n_trials: int = 1  # trials behind the deflated Sharpe ratio
+    training: dict[str, list[dict]] = field(default_factory=dict)  # cnn/lstm best metrics
+    min_commission: float = 0.0
+    commission_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -144,7 +163,59 @@ def build_report(inputs: ReportInputs, cfg: ReportConfig | None = None) -> Repor
         "lstm": _lstm_metrics(inputs),
         "notes": _notes(inputs, cfg),
     }
+    metrics.update(_evidence(inputs, nav, cfg, metrics))
     return Report(table=table, metrics=metrics, markdown=_markdown(table, metrics, cfg))
+
+
+def _evidence(inputs: ReportInputs, nav: pl.DataFrame, cfg: ReportConfig, metrics: dict) -> dict:
+    """Statistics, gross/net, cost sensitivity, yearly table, paired intervals, model skill."""
+    boot = {
+        "block_days": cfg.bootstrap_block_days,
+        "samples": cfg.bootstrap_samples,
+        "level": cfg.ci_level,
+        "seed": cfg.seed,
+    }
+    sharpe = evidence.sharpe_block(nav, inputs.n_trials)
+    costs = evidence.cost_sensitivity(nav, inputs.cost_navs)
+    for name, numbers in metrics["strategies"].items():
+        numbers.update({k: sharpe[name][k] for k in ("sharpe_se", "psr", "dsr", "sr0")})
+        numbers["net_return"] = numbers["annualized_return"]
+        numbers["gross_return"] = costs.get(name, {}).get("0x", numbers["annualized_return"])
+    out = {
+        "n_trials": inputs.n_trials,
+        "cost_sensitivity": costs,
+        "paired": evidence.paired_differences(nav, **boot),
+        "yearly": evidence.yearly_returns(nav),
+        "training": inputs.training,
+        "commission": evidence.commission_burden(
+            inputs.trades,
+            capital=inputs.capital,
+            min_commission=inputs.min_commission,
+            commission_rate=inputs.commission_rate,
+            threshold_bps=cfg.caveat_commission_bps,
+        ),
+    }
+    if inputs.index_nav is not None and inputs.index_nav.height:
+        index = performance(inputs.index_nav)
+        index.update(evidence.sharpe_block(inputs.index_nav, inputs.n_trials)["ew_index"])
+        index["net_return"] = index["gross_return"] = index["annualized_return"]
+        out["ew_index"] = index
+        out["yearly"]["ew_index"] = evidence.yearly_returns(inputs.index_nav)["ew_index"]
+    if inputs.cnn_selection is not None:
+        counts = inputs.cnn_selection.group_by("month").len()["len"]
+        out["selection"] = {
+            "min_per_month": int(counts.min()) if counts.len() else 0,
+            "months_below": int((counts < cfg.caveat_min_selected).sum()),
+            "months": counts.len(),
+        }
+    if metrics["cnn"] is not None:
+        monthly = score_diagnostics(inputs.cnn_scored, inputs.cnn_selection)
+        metrics["cnn"].update(evidence.cnn_ic_stats(monthly, inputs.cnn_scored))
+    if metrics["lstm"] is not None:
+        metrics["lstm"]["skill"] = evidence.lstm_skill(
+            inputs.signal_outcomes, samples=cfg.auc_samples, level=cfg.ci_level, seed=cfg.seed
+        )
+    return out
 
 
 def write_report(report: Report, nav: pl.DataFrame, out_dir: Path | str) -> dict[str, Path]:

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from cnnlstm.tasks.backtest.api import MarketArrays
+from cnnlstm.tasks.features_lstm import forward_returns
 
 TRADING_DAYS = 252
 
@@ -148,16 +149,14 @@ def signal_outcomes(
     opens = np.where(market.tradable, market.open, np.nan)
     closes = np.where(market.tradable, market.close, np.nan)
     n_days = len(market.dates)
-    rows = signals.select("symbol", "date", "signal")
+    keep = [c for c in ("symbol", "date", "signal", "prob_up") if c in signals.columns]
+    rows = signals.select(keep)
     d = np.array([day.get(x, -1) for x in rows["date"].to_list()])
     s = np.array([stock.get(x, -1) for x in rows["symbol"].to_list()])
-    ok = (d >= 0) & (s >= 0) & (d + horizon < n_days)
-    entry = np.full(len(d), np.nan)
-    exit_ = np.full(len(d), np.nan)
-    di, si = d[ok], s[ok]
-    entry[ok] = opens[di + 1, si] if execution == "open" else closes[di, si]
-    exit_[ok] = closes[di + horizon, si]
-    fwd = exit_ / entry - 1.0
+    ok = (d >= 0) & (s >= 0) & (d < n_days)
+    grid = forward_returns(opens.T, closes.T, horizon=horizon, execution=execution)  # (S, D)
+    fwd = np.full(len(d), np.nan)
+    fwd[ok] = grid[s[ok], d[ok]]
     return rows.with_columns(fwd_return=pl.Series(fwd).fill_nan(None))
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 from prefect.logging import get_run_logger
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.flows.params import Period, Protocol
@@ -35,10 +35,23 @@ from cnnlstm.schemas.strategy import (
 from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.features import LstmWindowConfig, build_lstm_windows
-from cnnlstm.tasks.report import ReportConfig, ReportInputs, build_report, write_report
+from cnnlstm.tasks.report import (
+    Report,
+    ReportConfig,
+    ReportInputs,
+    build_report,
+    write_report,
+)
+from cnnlstm.tasks.report_caveats import RunFacts
 from cnnlstm.tasks.report_metrics import signal_outcomes
+from cnnlstm.tasks.report_seeds import combine, seeds_table
 from cnnlstm.tasks.select import SelectionConfig, momentum_scores, select_top, universe_selection
-from cnnlstm.tasks.strategies import StrategySet, run_strategies
+from cnnlstm.tasks.strategies import (
+    StrategySet,
+    benchmark_nav,
+    equal_weight_index,
+    run_strategies,
+)
 from cnnlstm.tasks.timing import month_days
 from cnnlstm.tasks.train import predict_lstm, score_cnn
 
@@ -62,6 +75,8 @@ class Backtest(BaseModel):
     trades: ArtifactRef
     nav: ArtifactRef
     notes: dict[str, int]
+    sensitivity: dict[str, ArtifactRef] = Field(default_factory=dict)  # cost multiple -> nav
+    texts: list[str] = Field(default_factory=list)  # what the cost sensitivity could not do
 
 
 class ReportFiles(BaseModel):
@@ -84,10 +99,28 @@ def select(
     features: ArtifactRef, cnn: TrainedRef, cfg: SelectionConfig, test: Period
 ) -> Selections:
     """Score the test months with the CNN and pick the top fraction; momentum and universe too."""
+    return _select(features, [cnn], cfg, test)
+
+
+@stage_task("select_ensemble", version=1)
+def select_ensemble(
+    features: ArtifactRef, cnns: list[TrainedRef], cfg: SelectionConfig, test: Period
+) -> Selections:
+    """As `select`, on the CNN scores averaged over the seeds' networks (the seed ensemble)."""
+    return _select(features, cnns, cfg, test)
+
+
+def _select(
+    features: ArtifactRef, cnns: list[TrainedRef], cfg: SelectionConfig, test: Period
+) -> Selections:
     table = months_in(features.read_table(), test)
     if table.height == 0:
         raise UserInputError(f"no eligible stock-months in the test period {test}")
-    scores = score_cnn(cnn.checkpoint.local_path(), table)
+    parts = [score_cnn(cnn.checkpoint.local_path(), table) for cnn in cnns]
+    scores = parts[0]
+    if len(parts) > 1:
+        mean = pl.concat(parts).group_by("symbol", "month").agg(pl.col("score").mean())
+        scores = scores.drop("score").join(mean, on=["symbol", "month"]).select(parts[0].columns)
     scores = validate_table(scores, ScoresSchema, table="scores").valid
     momentum = validate_table(momentum_scores(table), ScoresSchema, table="momentum scores").valid
     picks = {
@@ -134,28 +167,87 @@ def signals(
     test: Period,
 ) -> ArtifactRef:
     """The LSTM's +1/-1 signal for each selected stock on each of its decision days."""
+    return _signals(dataset, selections, [lstm], window, test)
+
+
+@stage_task("signals_ensemble", version=1)
+def signals_ensemble(
+    dataset: Dataset,
+    selections: Selections,
+    lstms: list[TrainedRef],
+    window: LstmWindowConfig,
+    test: Period,
+) -> ArtifactRef:
+    """As `signals`, on P(up) averaged over the seeds' LSTMs (+1 when the mean is above 0.5)."""
+    return _signals(dataset, selections, lstms, window, test)
+
+
+def _signals(
+    dataset: Dataset,
+    selections: Selections,
+    lstms: list[TrainedRef],
+    window: LstmWindowConfig,
+    test: Period,
+) -> ArtifactRef:
     bars = dataset.bars.read_table().filter(pl.col("date") <= test.end)
     calendar = bars["date"].unique().sort().to_list()
     keys = decision_keys(selections.cnn.read_table(), calendar)
     windows = build_lstm_windows(bars, window, keys=keys, with_labels=False)
     if len(windows) == 0:
         raise UserInputError("no selected stock has a complete LSTM window on its decision days")
-    table = predict_lstm(lstm.checkpoint.local_path(), windows)
+    parts = [predict_lstm(lstm.checkpoint.local_path(), windows) for lstm in lstms]
+    table = parts[0]
+    if len(parts) > 1:
+        prob = sum(p["prob_up"] for p in parts) / len(parts)
+        table = table.with_columns(
+            prob_up=prob, signal=pl.when(prob > 0.5).then(1).otherwise(-1).cast(pl.Int8)
+        )
     table = validate_table(table, SignalsSchema, table="signals").valid
     skipped = windows.skipped.height
     get_run_logger().info(f"signals: {table.height} (no complete window for {skipped} decisions)")
     return write_table(table, "signals", meta={"requested": keys.height, "skipped": skipped})
 
 
-@stage_task("backtest", version=1)
+def scaled_costs(market: MarketConfig, multiplier: float) -> tuple[MarketConfig, str | None]:
+    """`market` with every cost multiplied by `multiplier` (0 = gross), and a caveat if any.
+
+    The seam for cost sensitivity: a `cost_multiplier` field of `MarketConfig` is used when it
+    exists; otherwise the flat rates are scaled here. Stamp duty from the dated rule table
+    (`stamp_duty_rate=None`) is set to 0 at 0x but cannot be scaled to other multiples.
+    """
+    if multiplier == 1.0:
+        return market, None
+    if "cost_multiplier" in type(market).model_fields:
+        return market.model_copy(update={"cost_multiplier": multiplier}), None
+    update = {
+        "commission_rate": market.commission_rate * multiplier,
+        "min_commission": market.min_commission * multiplier,
+        "slippage_rate": market.slippage_rate * multiplier,
+    }
+    note = None
+    if market.stamp_duty_rate is not None:
+        update["stamp_duty_rate"] = market.stamp_duty_rate * multiplier
+    elif multiplier == 0.0:
+        update["stamp_duty_rate"] = 0.0
+    else:
+        note = f"{multiplier:g}x costs: the rule table's dated stamp duty is kept at 1x"
+    return MarketConfig(**{**market.model_dump(), **update}), note
+
+
+@stage_task("backtest", version=2)
 def backtest(
     dataset: Dataset,
     selections: Selections,
     signals: ArtifactRef,
     market: MarketConfig,
     protocol: Protocol,
+    cost_multipliers: tuple[float, ...] = (),
 ) -> Backtest:
-    """Backtest every strategy and the benchmark over the test period."""
+    """Backtest every strategy and the benchmark over the test period.
+
+    The same orders are re-run at each of `cost_multipliers` times the market's costs (their
+    daily values in `Backtest.sensitivity`, keyed by the multiplier as text).
+    """
     bars = dataset.bars.read_table()
     inputs = StrategySet(
         universe=selections.universe.read_table(),
@@ -163,66 +255,152 @@ def backtest(
         cnn=selections.cnn.read_table(),
         signals=signals.read_table(),
     )
-    run = run_strategies(
-        bars,
-        inputs,
-        market,
-        start=protocol.test.start,
-        end=protocol.test.end,
-        benchmark=dataset.benchmark.read_table(),
-        execution=protocol.execution,
-        hold_days=protocol.hold_days,
-    )
+
+    def simulate(cfg: MarketConfig):
+        return run_strategies(
+            bars,
+            inputs,
+            cfg,
+            start=protocol.test.start,
+            end=protocol.test.end,
+            benchmark=dataset.benchmark.read_table(),
+            execution=protocol.execution,
+            hold_days=protocol.hold_days,
+        )
+
+    run = simulate(market)
     trades = validate_table(run.result.trades, TradesSchema, table="trades").valid
     nav = validate_table(run.result.nav, NavSchema, table="nav").valid
     notes = {**run.notes, **{f"blocked.{k}": v for k, v in run.result.blocked.items()}}
+    sensitivity, texts = {}, []
+    for mult in cost_multipliers:
+        if mult == 1.0:
+            continue
+        cfg, note = scaled_costs(market, mult)
+        texts += [note] if note else []
+        other = validate_table(simulate(cfg).result.nav, NavSchema, table="nav").valid
+        sensitivity[f"{mult:g}"] = write_table(other, "backtest")
     get_run_logger().info(f"backtest: {trades.height} trades, notes {notes}")
     return Backtest(
         trades=write_table(trades, "backtest"),
         nav=write_table(nav, "backtest"),
         notes={k: int(v) for k, v in notes.items()},
+        sensitivity=sensitivity,
+        texts=texts,
     )
 
 
-@stage_task("report", version=2)
+class SeedRun(BaseModel):
+    """One seed's (or the seed ensemble's) networks, selection, signals and backtest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str  # the seed as text, or "ensemble"
+    selections: Selections
+    signals: ArtifactRef
+    backtest: Backtest
+    cnns: list[TrainedRef] = Field(default_factory=list)
+    lstms: list[TrainedRef] = Field(default_factory=list)
+
+
+class RunContext(BaseModel):
+    """What the report knows about the run beyond its seeds (caveat facts, trials)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seeds: tuple[int, ...] = (0,)
+    n_trials: int = 1
+    rows_quarantined: int = 0
+    rows_total: int = 0
+    benchmark_gaps: int | None = None
+
+
+@stage_task("report", version=3)
 def report(
     dataset: Dataset,
-    selections: Selections,
-    signals: ArtifactRef,
-    result: Backtest,
+    runs: list[SeedRun],
+    ensemble: SeedRun | None,
     protocol: Protocol,
     market: MarketConfig,
     cfg: ReportConfig,
+    context: RunContext,
 ) -> ReportFiles:
-    """Table 2, metrics.json and the figures of the backtest.
+    """Table 2 over the seeds, the per-seed table, metrics.json and the figures.
 
-    The signals' outcomes are measured over the protocol's hold days from its execution price.
+    The signals' outcomes are measured over the protocol's hold days from its execution price;
+    the figures show the first seed.
     """
     from cnnlstm.tasks.backtest import market_arrays
 
-    nav = result.nav.read_table()
-    trades = result.trades.read_table()
     bars = dataset.bars.read_table()
-    arrays = market_arrays(bars, start=nav["date"].min(), end=protocol.test.end)
-    outcomes = signal_outcomes(
-        signals.read_table(), arrays, horizon=protocol.hold_days, execution=protocol.execution
+    first_nav = runs[0].backtest.nav.read_table()
+    arrays = market_arrays(bars, start=first_nav["date"].min(), end=protocol.test.end)
+    dates = arrays.dates
+    index = benchmark_nav(
+        equal_weight_index(bars, start=dates[0], end=dates[-1]), dates, name="ew_index"
+    ).with_columns(strategy=pl.lit("ew_index"))
+
+    def one(run: SeedRun, n_trials: int) -> Report:
+        nav = run.backtest.nav.read_table()
+        outcomes = signal_outcomes(
+            run.signals.read_table(),
+            arrays,
+            horizon=protocol.hold_days,
+            execution=protocol.execution,
+        )
+        return build_report(
+            ReportInputs(
+                nav=nav,
+                trades=run.backtest.trades.read_table(),
+                capital=market.initial_capital,
+                benchmark_label=dataset.benchmark_name,
+                benchmark_derived=dataset.benchmark_derived,
+                cnn_scored=run.selections.scores.read_table(),
+                cnn_selection=run.selections.cnn.read_table(),
+                signal_outcomes=outcomes,
+                notes=[f"{k}: {v}" for k, v in run.backtest.notes.items() if v],
+                cost_navs={k: ref.read_table() for k, ref in run.backtest.sensitivity.items()},
+                index_nav=index,
+                n_trials=n_trials,
+                training={
+                    "cnn": [dict(n.metrics) for n in run.cnns],
+                    "lstm": [dict(n.metrics) for n in run.lstms],
+                },
+                min_commission=market.min_commission,
+                commission_rate=market.commission_rate,
+            ),
+            cfg,
+        )
+
+    per_seed = {run.label: one(run, context.n_trials) for run in runs}
+    ens = one(ensemble, context.n_trials + 1) if ensemble is not None else None
+    gaps = context.benchmark_gaps
+    coverage = getattr(dataset, "benchmark_coverage", None)  # the validate stage's facts
+    if gaps is None and coverage is not None:
+        gaps = int(coverage.missing_sessions)
+    if gaps is None and not dataset.benchmark_derived:
+        have = set(dataset.benchmark.read_table()["date"].to_list())
+        gaps = sum(d not in have for d in dates)
+    facts = RunFacts(
+        seeds=tuple(context.seeds),
+        rows_quarantined=context.rows_quarantined,
+        rows_total=context.rows_total,
+        benchmark_gaps=gaps,
+        benchmark_derived=dataset.benchmark_derived,
+        survivorship_biased=cfg.survivorship_caveat,
     )
-    built = build_report(
-        ReportInputs(
-            nav=nav,
-            trades=trades,
-            capital=market.initial_capital,
-            benchmark_label=dataset.benchmark_name,
-            benchmark_derived=dataset.benchmark_derived,
-            cnn_scored=selections.scores.read_table(),
-            cnn_selection=selections.cnn.read_table(),
-            signal_outcomes=outcomes,
-            notes=[f"{k}: {v}" for k, v in result.notes.items() if v],
-        ),
-        cfg,
-    )
+    notes = sorted({n for r in runs for n in r.backtest.texts})
+    seen: dict[str, list[str]] = {}
+    for r in runs:
+        for k, v in r.backtest.notes.items():
+            if v:
+                seen.setdefault(f"{k}: {v}", []).append(r.label)
+    notes += [f"{text} (seeds {', '.join(labels)})" for text, labels in seen.items()]
+    built = combine(per_seed, ens, facts, cfg, notes=notes)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_report(built, nav, Path(tmp))
+        paths = write_report(built, first_nav, Path(tmp))
+        paths["seeds"] = Path(tmp) / "seeds.csv"
+        seeds_table(built.metrics).write_csv(paths["seeds"])
         files = {
             name: store_file(path, "report", meta={"name": path.name})
             for name, path in paths.items()

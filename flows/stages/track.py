@@ -1,11 +1,14 @@
-"""The MLflow stage: one run per research backtest, holding everything needed to compare runs.
+"""The MLflow stage: a parent run per research backtest and a child run per training seed.
 
-Input contract: the flow's `ResearchParams`, the trained networks (`TrainedRef`), the backtest
-(`Backtest`) and the report (`ReportFiles`). The run gets every parameter (flattened), both
-networks' per-epoch curves (`cnn/...`, `lstm/...` with step = epoch), their best-epoch metrics,
-the report's metrics per strategy (`cnn_lstm.sharpe`, `benchmark.max_drawdown`, ...), Table 2,
-`metrics.json`, the figures, the trade ledger and the daily net values, and both networks as
-registered MLflow PyTorch models (alias `challenger`; `champion` by the promotion rule).
+Input contract: the flow's `ResearchParams`, each seed's `SeedRun` (networks, backtest) and the
+report (`ReportFiles`). The parent run gets every parameter (flattened), the report's metrics
+per strategy as means over the seeds (`cnn_lstm.sharpe`, `benchmark.max_drawdown`, ...), the
+number of trials behind the deflated Sharpe ratio (`dsr.n_trials`), the caveats as tags
+(`caveat.<code>`), Table 2, `metrics.json`, `seeds.csv`, the figures, the first seed's trade
+ledger and daily values, its networks' per-epoch curves and best-epoch metrics, and those
+networks as registered MLflow PyTorch models (alias `challenger`; `champion` by the promotion
+rule). Each seed's child run holds that seed's metrics, curves and daily values, tagged with
+its trial key (`cnnlstm.trial`, see `count_trials`).
 
 The stage is cached like the others (its key holds the tracking URI): re-running an identical
 backtest points at the MLflow run already logged instead of logging a duplicate.
@@ -13,6 +16,7 @@ backtest points at the MLflow run already logged instead of logging a duplicate.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,8 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import ResearchParams
 from cnnlstm.flows.stages.cache import stage_task
-from cnnlstm.flows.stages.strategy import Backtest, ReportFiles
-from cnnlstm.flows.stages.training import TrainedRef
+from cnnlstm.flows.stages.strategy import ReportFiles, SeedRun
 from cnnlstm.infra import tracking
 from cnnlstm.tasks.train_loop import load_classifier
 
@@ -69,31 +72,94 @@ def input_example(network: str, window: int) -> np.ndarray:
     return np.zeros(shape, dtype=np.float32)
 
 
-@stage_task("track", version=2)  # 2: per-dataset registered names, lineage tags
+def trial_keys(params: ResearchParams, seeds: tuple[int, ...]) -> list[str]:
+    """One key per trial this run makes: its configuration (tracking aside) and seed."""
+    config = params.model_dump_json(exclude={"refresh", "tracking", "seeds"})
+    return [hashlib.sha256(f"{config}|seed={s}".encode()).hexdigest()[:16] for s in seeds]
+
+
+def count_trials(experiment: str, keys: list[str]) -> int:
+    """Distinct trials in the MLflow experiment, this run's `keys` included (for the DSR).
+
+    A trial is one (configuration, seed) backtested: each seed's child run carries its key as
+    tag `cnnlstm.trial`; a run without one (logged before seeds were runs) counts once; parent
+    runs are not trials. Re-running an identical configuration adds no trial.
+    """
+    from mlflow import MlflowClient
+
+    tracking.configure()
+    client = MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    seen = set(keys)
+    if found is None:
+        return len(seen)
+    for run in client.search_runs([found.experiment_id], max_results=50_000):
+        tags = run.data.tags
+        if tags.get("cnnlstm.kind") == "parent":
+            continue
+        seen.add(tags.get("cnnlstm.trial") or run.info.run_id)
+    return len(seen)
+
+
+def caveat_tags(metrics: dict) -> dict[str, str]:
+    """MLflow tags `caveat.<code>` (message, at most 500 characters) of the report's caveats."""
+    return {f"caveat.{c['code']}": c["message"][:500] for c in metrics.get("caveats", [])}
+
+
+# 2: per-dataset registered names, lineage tags; 3: parent run + a child run per seed
+@stage_task("track", version=3)
 def track(
     params: ResearchParams,
-    networks: list[TrainedRef],
-    result: Backtest,
+    runs: list[SeedRun],
     report: ReportFiles,
     tracking_uri: str,
+    flow: str = "backtest",
 ) -> TrackedRun:
-    """Log the backtest to MLflow, register both networks and apply the promotion rule."""
+    """Log the run to MLflow: a parent run and a child run per seed (see the module docstring).
+
+    The first seed's networks are registered under the parent run, which the promotion rule
+    judges by its seed-mean metrics.
+    """
+    import mlflow
+
     logger = get_run_logger()
     cfg = params.tracking
-    tags = {"flow": "backtest", "source": params.data.source, "profile": params.profile}
+    metrics = report.metrics.read_json()
+    keys = trial_keys(params, tuple(int(r.label) for r in runs))
+    tags = {
+        "flow": flow,
+        "source": params.data.source,
+        "profile": params.profile,
+        "cnnlstm.kind": "parent",
+        "seeds": ",".join(r.label for r in runs),
+        **caveat_tags(metrics),
+    }
     models: dict[str, str] = {}
     lineage = lineage_of(params.data, params.market, params.protocol)  # the registry's key
     tags["dataset"] = lineage.dataset
+    first = runs[0]
+    networks = [*first.cnns[:1], *first.lstms[:1]]
     with tracking.tracked_run(cfg.experiment, tags=tags) as run:
         tracking.log_params(params)
         for net in networks:
             tracking.log_history(net.network, net.history)
             tracking.log_metrics(net.metrics, prefix=f"{net.network}_best")
-        tracking.log_metrics(report_metrics(report.metrics.read_json()))
+        tracking.log_metrics(report_metrics(metrics))
+        tracking.log_metrics({"dsr.n_trials": float(metrics.get("n_trials", 1))})
         files = dict(report.files)
         _log_named_files(files, "report")
-        tracking.log_frame(result.trades.read_table(), "ledger/trades.csv")
-        tracking.log_frame(result.nav.read_table(), "ledger/nav.csv")
+        tracking.log_frame(first.backtest.trades.read_table(), "ledger/trades.csv")
+        tracking.log_frame(first.backtest.nav.read_table(), "ledger/nav.csv")
+        for seed_run, key in zip(runs, keys, strict=True):
+            child = {"cnnlstm.kind": "seed", "cnnlstm.trial": key, "seed": seed_run.label}
+            with mlflow.start_run(run_name=f"seed {seed_run.label}", nested=True, tags=child):
+                mlflow.log_param("seed", seed_run.label)
+                for net in [*seed_run.cnns, *seed_run.lstms]:
+                    if len(seed_run.cnns) == 1:  # walk-forward: one curve per month is too many
+                        tracking.log_history(net.network, net.history)
+                    tracking.log_metrics(net.metrics, prefix=f"{net.network}_best")
+                tracking.log_metrics(report_metrics(metrics["per_seed"].get(seed_run.label, {})))
+                tracking.log_frame(seed_run.backtest.nav.read_table(), "ledger/nav.csv")
         for net in networks:
             tracking.log_files([net.checkpoint.local_path()], f"checkpoints/{net.network}")
             if cfg.register_models:

@@ -34,7 +34,7 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
     params = _params(tiny_data, tiny_protocol)
     first = backtest_flow(params, out_dir=str(tmp_path / "out"))
     assert first.stages == dict.fromkeys([*STAGES, "track"], "Completed")
-    assert "| Annualized rate of return |" in first.table2
+    assert "| Annualized return, net of costs |" in first.table2
     exported = {p.name for p in (tmp_path / "out").iterdir()}
     assert {
         "table2.md",
