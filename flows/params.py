@@ -243,6 +243,12 @@ class ResearchParams(BaseModel):
     report: ReportConfig = Field(default_factory=ReportConfig)
     tracking: TrackingParams = Field(default_factory=TrackingParams)
     refresh: bool = Field(False, description="recompute every stage, ignoring cached results")
+    seeds: tuple[int, ...] | None = Field(
+        None,
+        min_length=1,
+        description="training seeds (each trains its own CNN and LSTM; Table 2 reports mean ± "
+        "std over them and a seed ensemble); none: the training configs' own seed",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ResearchParams:
@@ -256,6 +262,12 @@ class ResearchParams(BaseModel):
             horizon=self.protocol.hold_days,
             execution=self.protocol.execution,
         )
+
+    def training_seeds(self) -> tuple[int, ...]:
+        """The seeds the run trains with (`seeds`, else the CNN config's own seed)."""
+        if self.seeds:
+            return tuple(dict.fromkeys(self.seeds))
+        return (self.cnn_config().seed,)
 
     def cnn_config(self) -> CnnTrainConfig:
         """The CNN training configuration in force."""
