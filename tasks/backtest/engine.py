@@ -189,7 +189,7 @@ def _round_step_nb(raw: float, lot_step: float) -> float:
 
 
 @njit(cache=True)
-def _trade_cost_nb(side: int, q: float, price: float, day: int, s: int, r: Rules, p) -> float:
+def trade_cost_nb(side: int, q: float, price: float, day: int, s: int, r: Rules, p) -> float:
     """Commission (with its minimum) + stamp duty + transfer fee + slippage of a trade."""
     value = q * price
     if value <= 0:
@@ -242,7 +242,7 @@ def affordable_nb(budget: float, price: float, day: int, s: int, r: Rules, p):
     for _ in range(64):
         if raw <= 0:
             break
-        total = raw * raw_price + _trade_cost_nb(SIDE_BUY, raw / f, price, day, s, r, p)
+        total = raw * raw_price + trade_cost_nb(SIDE_BUY, raw / f, price, day, s, r, p)
         if total <= budget:
             break
         if step > 0:
@@ -343,7 +343,7 @@ def sell_nb(b: Book, trades, costs, day, s, session, price, q, reason, flag, r, 
     the cash the sale leaves is capped there (FLAG_CASH).
     """
     value = q * price
-    cost = 0.0 if flag == FLAG_DUST else _trade_cost_nb(SIDE_SELL, q, price, day, s, r, p)
+    cost = 0.0 if flag == FLAG_DUST else trade_cost_nb(SIDE_SELL, q, price, day, s, r, p)
     room = b.cash[0] + value
     if cost > room:
         cost = max(room, 0.0)
@@ -534,7 +534,7 @@ def buy_wanted_nb(b: Book, trades, costs, instr, px, tradable, day, session, is_
         elif cause != BLOCK_NONE:
             wait_nb(b, s, cause)
             continue
-        cost = _trade_cost_nb(SIDE_BUY, q, price, day, s, r, p)
+        cost = trade_cost_nb(SIDE_BUY, q, price, day, s, r, p)
         b.cash[0] -= q * price + cost
         if b.cash[0] < 0.0:  # rounding of the last digits only (sized net of costs)
             b.cash[0] = 0.0
