@@ -79,14 +79,20 @@ class LstmWindows:
         return int(self.x.shape[0])
 
 
-def _forward_returns(panel, cfg: LstmWindowConfig) -> np.ndarray:
-    """(S, D) return from the execution price of a decision on d to close(d+h); NaN if unknown."""
-    close, open_ = panel.values["close"], panel.values["open"]  # NaN where not traded
+def forward_returns(
+    open_: np.ndarray, close: np.ndarray, *, horizon: int, execution: str
+) -> np.ndarray:
+    """The LSTM's label return: from a decision on day d's execution price to close(d+horizon).
+
+    `open_` and `close` are (S, D) grids, NaN where the stock did not trade; the entry is
+    open(d+1) (`execution="open"`) or close(d) (`"close"`). Returns (S, D), NaN where either end
+    is unknown. The LSTM's labels and the report's realized signal outcomes both use this.
+    """
     n_d = close.shape[1]
     fwd = np.full(close.shape, np.nan)
-    h = cfg.horizon
+    h = horizon
     if n_d > h:
-        entry = open_[:, 1 : n_d - h + 1] if cfg.execution == "open" else close[:, : n_d - h]
+        entry = open_[:, 1 : n_d - h + 1] if execution == "open" else close[:, : n_d - h]
         fwd[:, : n_d - h] = close[:, h:] / entry - 1.0
     return fwd
 
@@ -153,7 +159,9 @@ def build_lstm_windows(
     full = np.zeros_like(panel.traded)
     if n_d >= w:  # traded days in [d - w + 1, d] == w
         full[:, w - 1 :] = (run[:, w - 1 :] - np.pad(run, ((0, 0), (1, 0)))[:, : n_d - w + 1]) == w
-    fwd = _forward_returns(panel, cfg)
+    fwd = forward_returns(
+        panel.values["open"], panel.values["close"], horizon=cfg.horizon, execution=cfg.execution
+    )
     labelled = ~np.isnan(fwd)
 
     counts: dict[str, int] = {}
