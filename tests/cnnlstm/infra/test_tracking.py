@@ -100,12 +100,21 @@ def _model(seed: int) -> Classifier:
     return Classifier.for_network("lstm", LstmShape(n_features=2, hidden=3)).eval()
 
 
-def _log_run(sharpe: float, seed: int) -> tuple[str, tracking.RegisteredModel]:
+LINEAGE = tracking.Lineage(source_kind="sim", market="cn", universe="abc", protocol="p1")
+
+
+def _log_run(
+    sharpe: float, seed: int, lineage: tracking.Lineage = LINEAGE
+) -> tuple[str, tracking.RegisteredModel]:
     example = np.zeros((2, 4, 2), dtype=np.float32)
     with tracking.tracked_run("cnnlstm-test") as run:
         tracking.log_metrics({"cnn_lstm": {"sharpe": sharpe}})
         reg = tracking.log_network(
-            _model(seed), name="cnn", registered_name="t-cnn", input_example=example
+            _model(seed),
+            name="cnn",
+            registered_name="t-cnn",
+            input_example=example,
+            tags=lineage.tags(),
         )
     return run.info.run_id, reg
 
@@ -130,6 +139,15 @@ def test_models_registered_as_challenger_and_promoted_by_rule(local_mlflow):
     assert version.version == better.version
     x = torch.ones(3, 4, 2)
     assert torch.allclose(module(x), _model(3)(x))
+    # never compared across datasets or protocols, however good the metric (issue 12)
+    other_run, _ = _log_run(9.0, seed=4, lineage=LINEAGE.model_copy(update={"universe": "xyz"}))
+    decision = tracking.compare_to_champion("t-cnn", other_run, rule)
+    assert not decision.promote and "not comparable: dataset" in decision.reason
+    later_run, _ = _log_run(9.0, seed=5, lineage=LINEAGE.model_copy(update={"protocol": "p2"}))
+    assert not tracking.promote_by_rule(["t-cnn"], later_run, rule)
+    gate = tracking.compare_to_champion("t-cnn", worse_run, rule)  # the dry run's table
+    assert not gate.promote and gate.rows[0].metric == "cnn_lstm.sharpe"
+    assert gate.rows[0].margin == pytest.approx(0.2 - 0.9) and "keep champion" in gate.describe()
     tracking.promote("t-cnn", worse.version)  # explicit promotion overrides the rule
     assert tracking.alias_version("t-cnn").version == worse.version
 
