@@ -12,7 +12,7 @@ close. Where no benchmark index is given, `equal_weight_index` derives one (`EW_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -147,6 +147,7 @@ class StrategyRun:
     benchmark_label: str
     benchmark_derived: bool
     notes: dict[str, int]
+    texts: list[str] = field(default_factory=list)  # caveats in words (rules, capacity, ruin)
 
 
 def run_strategies(
@@ -217,7 +218,62 @@ def run_strategies(
     result.nav = pl.concat(navs)
     result.trades = pl.concat(ledgers) if ledgers else result.trades.clear()
     notes.update(rule_notes(result, market))
-    return StrategyRun(result, label, derived, notes)
+    texts = rule_texts(result, market, cfg)
+    return StrategyRun(result, label, derived, notes, texts)
+
+
+RAW_BASIS_TEXT = {
+    "factor": "limits and lots on real prices from the data's adjustment factor",
+    "amount/volume": (
+        "limits and lots on real prices derived as amount / volume (exact where the amount is "
+        "the real close x volume, as for Qlib folders; the day's average traded price otherwise)"
+    ),
+    "as given": (
+        "limits and lots on the prices as given (no factor, no amount): on adjusted prices an "
+        "approximation"
+    ),
+}
+
+
+def rule_texts(result: BacktestResult, market: MarketArrays, cfg: MarketConfig) -> list[str]:
+    """Caveats in words: how real prices were found, capacity, ruined and failed strategies."""
+    texts = [RAW_BASIS_TEXT.get(market.raw_basis, market.raw_basis)]
+    share = cfg.participation or 0.1
+    for name, cut in capacity_capital(result.trades, market, cfg.initial_capital, share).items():
+        texts.append(
+            f"capacity of {name} at {share:.0%} of the day's amount: fills start being cut at a "
+            f"capital of {cut['first']:,.0f} (5% of its trades cut from {cut['p05']:,.0f}; "
+            "scaled from this run's trades)"
+        )
+    for name, day in result.ruined.items():
+        texts.append(f"{name} was ruined on {day}: its NAV reached zero and it stopped trading")
+    for name, why in result.failed.items():
+        texts.append(f"{name} failed and has no results ({why.splitlines()[0]})")
+    return texts
+
+
+def capacity_capital(
+    trades: pl.DataFrame, market: MarketArrays, capital: float, share: float
+) -> dict[str, dict[str, float]]:
+    """Per strategy, the capital at which its first fill (and 5% of fills) would be cut.
+
+    A trade of value v on a day with traded amount A is cut once capital x v / capital exceeds
+    `share` x A, i.e. from capital x share x A / v. Needs the bars' amount (else empty).
+    """
+    if market.amount is None or trades.height == 0:
+        return {}
+    day = market.day_index()
+    col = market.stock_index()
+    out = {}
+    for (name,), part in trades.group_by("strategy", maintain_order=True):
+        i = np.array([day[d] for d in part["date"].to_list()])
+        j = np.array([col[s] for s in part["symbol"].to_list()])
+        value = (part["price"] * part["shares"]).to_numpy()
+        room = share * market.amount[i, j] * capital / np.where(value > 0, value, np.nan)
+        room = room[np.isfinite(room)]
+        if room.size:
+            out[str(name)] = {"first": float(room.min()), "p05": float(np.quantile(room, 0.05))}
+    return out
 
 
 def rule_notes(result: BacktestResult, market: MarketArrays) -> dict[str, int]:

@@ -370,3 +370,18 @@ def _last_traded_close(market):
     for i in range(1, close.shape[0]):
         close[i] = np.where(np.isnan(close[i]), close[i - 1], close[i])
     return close
+
+
+def test_capacity_line_is_the_capital_where_fills_start_being_cut():
+    from cnnlstm.tasks.strategies import capacity_capital
+
+    days = [date(2021, 3, 1), date(2021, 3, 2), date(2021, 3, 3), date(2021, 4, 1)]
+    prices = {"SH600000": [10.0] * 4}
+    market = market_arrays(bars_from(prices, prices, dates=days))  # amount 10,000 a day
+    cfg = CN.model_copy(update={"initial_capital": 5_000.0})
+    sel = selection(date(2021, 3, 1), "SH600000")
+    res = run_backtest(market, [monthly_orders(market, "s", sel)], cfg)
+    cut = capacity_capital(res.trades, market, 5_000.0, 0.1)["s"]
+    # A 4,000 CNY buy (400 shares) on 10,000 of amount: 10% = 1,000 -> cut from 1,250 capital.
+    assert res.trades["raw_shares"][0] == 400
+    assert cut["first"] == pytest.approx(5_000 * 1_000 / 4_000)
