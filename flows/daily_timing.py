@@ -175,7 +175,7 @@ def daily_timing_flow(params: DailyParams = DailyParams()) -> TimingOutcome:  # 
             month_last=cal.is_month_last_session(trade_date),
             closes=closes,
             capital=params.capital,
-            lot_size=MarketConfig.preset(params.market).lot_size,
+            market=MarketConfig.preset(params.market),
         )
         write_state(state.model_dump_json(indent=1))
         for later in dropped:  # a rebuild withdraws the orders of the dropped days

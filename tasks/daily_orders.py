@@ -19,7 +19,6 @@ the orders hold both the last session's open trades and its closing sells.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import date
 
@@ -27,6 +26,8 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.backtest.market import MarketConfig
+from cnnlstm.tasks.backtest.sizing import size_buy
 from cnnlstm.tasks.timing import held_states
 
 ORDER_SCHEMA = {
@@ -36,7 +37,7 @@ ORDER_SCHEMA = {
     "trade_date": pl.Date,
     "weight": pl.Float64,
     "shares": pl.Float64,
-    "lots": pl.Int64,
+    "cost": pl.Float64,
     "reason": pl.Utf8,
     "held_after": pl.Boolean,
 }
@@ -119,22 +120,6 @@ def held_around(
     return before, bool(held[-1])
 
 
-def size_in_lots(
-    budget: float, price: float | None, lot_size: int
-) -> tuple[float | None, int | None]:
-    """Local lot sizing for live orders: whole lots of `lot_size` shares `budget` buys at `price`.
-
-    (shares, lots); `lot_size` 0 means one share per lot (fractional shares are not ordered).
-    None when the price is unknown. The backtest's kernel rounds to lots the same way
-    (`floor(shares / lot)`); this is a stand-in until the backtest exposes its sizing.
-    """
-    if price is None or not math.isfinite(price) or price <= 0:
-        return None, None
-    lot = max(int(lot_size), 1)
-    lots = int(math.floor(budget / price / lot + 1e-9))
-    return float(lots * lot), lots
-
-
 def next_session_orders(
     symbols: Sequence[str],
     history: Mapping[str, Sequence[int]],
@@ -144,7 +129,7 @@ def next_session_orders(
     month_last: bool = False,
     closes: Mapping[str, float] | None = None,
     capital: float | None = None,
-    lot_size: int = 0,
+    market: MarketConfig | None = None,
 ) -> pl.DataFrame:
     """The orders that today's decisions imply for the next session, one row per trade.
 
@@ -155,12 +140,14 @@ def next_session_orders(
         hold_days: Held days a +1 sets.
         month_last: The next session is the month's last: no buy opens at its open, and every
             position still held is sold at its close.
-        closes: Today's close per symbol, to size a slot in shares and lots (with `capital`).
-        capital: Capital to size orders; None leaves shares and lots null.
-        lot_size: Shares per lot (0: single shares).
+        closes: Today's close per symbol, to size a buy's slot in shares (with `capital`).
+        capital: Capital to size buys; None leaves shares and cost null. A sell sells the whole
+            position (its shares are the book's), so its shares stay null.
+        market: The market whose rules size a buy (`tasks.backtest.sizing.size_buy`: whole
+            lots, net of costs, as the backtest kernel sizes it); default the `cn` preset.
 
     Returns:
-        symbol, side (buy/sell), session (open/close), trade_date, weight, shares, lots,
+        symbol, side (buy/sell), session (open/close), trade_date, weight, shares, cost,
         reason, held_after.
     """
     weight = 1.0 / len(symbols) if symbols else 0.0
@@ -183,20 +170,23 @@ def next_session_orders(
         schema={k: ORDER_SCHEMA[k] for k in ("symbol", "side", "session", "reason", "held_after")},
         orient="row",
     )
-    shares, lots = [], []
-    for symbol in frame["symbol"]:
-        if capital is None:
+    cfg = market or MarketConfig.preset("cn")
+    shares: list[float | None] = []
+    costs: list[float | None] = []
+    for symbol, side in frame.select("symbol", "side").iter_rows():
+        price = (closes or {}).get(symbol)
+        if capital is None or side != "buy" or price is None or not price > 0:
             shares.append(None)
-            lots.append(None)
+            costs.append(None)
             continue
-        s, n = size_in_lots(capital * weight, (closes or {}).get(symbol), lot_size)
-        shares.append(s)
-        lots.append(n)
+        sized = size_buy(symbol, capital * weight, float(price), trade_date, cfg)
+        shares.append(sized.shares)
+        costs.append(sized.cost)
     return frame.with_columns(
         trade_date=pl.lit(trade_date, dtype=pl.Date),
         weight=pl.lit(weight, dtype=pl.Float64),
         shares=pl.Series(shares, dtype=pl.Float64),
-        lots=pl.Series(lots, dtype=pl.Int64),
+        cost=pl.Series(costs, dtype=pl.Float64),
     ).select(list(ORDER_SCHEMA))
 
 

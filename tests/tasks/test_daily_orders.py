@@ -6,13 +6,13 @@ import numpy as np
 import polars as pl
 import pytest
 
+from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.daily_orders import (
     EarlierDayError,
     TimingState,
     decision_month,
     next_session_orders,
     record_decisions,
-    size_in_lots,
 )
 from cnnlstm.tasks.timing import timing_plan
 
@@ -39,18 +39,17 @@ def test_record_decisions_is_idempotent_and_refuses_an_earlier_day():
     assert s3.history == {"A": [1, -1, -1], "B": [-1, -1, -1]}
 
 
-def test_orders_sized_in_whole_lots():
-    assert size_in_lots(10_000, 9.9, 100) == (1000.0, 10)
-    assert size_in_lots(10_000, 9.9, 0) == (1010.0, 1010)
-    assert size_in_lots(10_000, None, 100) == (None, None)
+def test_buys_sized_by_the_backtests_rule_in_whole_lots():
     history = {"A": [1], "B": [-1]}
     orders = next_session_orders(
-        ["A", "B"], history, trade_date=date(2013, 7, 2), closes={"A": 10.0}, capital=1e6,
-        lot_size=100,
+        ["A", "B"], history, trade_date=date(2013, 7, 2), closes={"A": 9.9}, capital=20_000,
+        market=MarketConfig.preset("cn"),
     )  # fmt: skip
-    assert orders.select("symbol", "side", "session", "shares", "lots").rows() == [
-        ("A", "buy", "open", 50_000.0, 500)
+    # a 10,000 slot buys 1,000 shares (10 lots of 100) at 9.9; costs come out of the slot
+    assert orders.select("symbol", "side", "session", "shares").rows() == [
+        ("A", "buy", "open", 1000.0)
     ]
+    assert 0 < orders["cost"][0] < 100
 
 
 def test_month_last_session_orders_no_buy_and_close_everything():
