@@ -1,41 +1,61 @@
-"""Training throughput of both networks: Lightning vs a bare PyTorch loop vs a naive DataLoader.
+"""Training speed, side by side: project path vs bare loop, 1 vs 2 threads, validation cost.
 
-Usage: .venv/bin/python bench/bench_training.py [--threads 1] [--rounds 2] [--accelerator auto]
+Usage: .venv/bin/python bench/bench_training.py [--rounds 5] [--epochs 3] [--compile]
+       [--batches 512,1024,2048] [--full-universe]
 
-For each network, on the same random tensors (CNN: (N, 1, 32); LSTM: (N, 30, 6)) and batch size:
-* lightning: the project's path, `cnnlstm.tasks.train_loop.fit_classifier` (Trainer, tensor-resident
-  `TensorDataModule`, epoch metrics, best-checkpoint callback), `profile="paper"` so every epoch
-  runs; samples/s over the whole fit including Trainer start-up.
-* bare: the same network, Adam and cross-entropy in a hand-written loop over the same
-  `TensorBatches` (index batches of tensors on the device).
-* naive: a per-sample `torch.utils.data.Dataset` over numpy arrays with a shuffling `DataLoader`
-  (default collate, no workers), as many projects write it; timed over `--naive-batches` batches.
-The data path alone (batches drawn, no network) is timed too: on a CPU the network's compute can
-dominate both loops, which hides the per-sample loader's cost that a GPU exposes.
-Rounds alternate the three methods (the machine may be shared); the best round of each counts,
-and the median of each round's lightning/bare ratio is printed beside it.
-Peak memory is the process's peak RSS, and on CUDA the peak allocated device memory.
+Sections (each a set of paired rounds: the variants alternate within one process, the order
+flips every round, the load average is printed per round, the median of the per-round ratios
+counts; a shared machine is noisy, a ratio taken within one round is not fooled by a slow minute):
+* path: `cnnlstm.tasks.train_loop.fit_classifier` (Lightning Trainer, tensor-resident batches,
+  epoch metrics, best-checkpoint callback, `profile="paper"` so every epoch runs, no validation)
+  vs a bare PyTorch loop (same network, Adam, cross-entropy, the same `TensorBatches`) at the same
+  batch, data and thread count. Goal >= 0.95x. The cProfile summary of one project fit follows:
+  what the project path spends outside the network's forward/backward and Adam.
+* threads: the bare loop at 1 and at 2 torch intra-op threads, and what `choose_threads()` picks.
+* validation: `train_lstm` on synthetic windows shaped like the default run (20k sampled training
+  windows, a time-ordered validation tail of 1.7x that), validating the whole tail every epoch
+  (before: `val_max_samples=None`) vs the default fixed 10k sample.
+* batches (and `--compile`): the bare loop's samples/s at other batch sizes, and under
+  `torch.compile`.
+* `--full-universe`: runs bench/bench_full_universe.py (the paper protocol, fast profile, on a
+  simulated 3,000-stock market) in a subprocess and prints its summary lines here.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import os
+import pstats
 import resource
+import subprocess
+import sys
 import tempfile
 import time
+from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
 
 from cnnlstm.models.cnn import CnnShape
 from cnnlstm.models.data import TensorBatches, TensorDataModule
 from cnnlstm.models.lstm import LstmShape
 from cnnlstm.models.modules import Classifier
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.features_lstm import LstmWindows
+from cnnlstm.tasks.threads import choose_threads, torch_threads
+from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig, train_lstm
 from cnnlstm.tasks.train_loop import fit_classifier, seed_all
+
+SHAPES = {"cnn": (1, 32), "lstm": (30, 6)}
+
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.2f}"
 
 
 def peak_rss_gb() -> float:
@@ -47,141 +67,239 @@ def make_module(kind: str) -> Classifier:
     return Classifier.for_network(kind, shape, lr=1e-3, weight_decay=1e-4)
 
 
-def lightning_rate(kind, x, y, epochs, batch, accelerator) -> float:
+def data(kind: str, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn((n, *SHAPES[kind]), generator=gen), torch.randint(0, 2, (n,), generator=gen)
+
+
+def project_rate(kind, x, y, epochs, batch, threads) -> float:
+    """Samples/s of the project's fit (Trainer.fit only, as `fit_seconds` measures it)."""
     cls = CnnTrainConfig if kind == "cnn" else LstmTrainConfig
     cfg = cls(
         profile="paper",
         epochs=epochs,
         batch_size=batch,
-        accelerator=accelerator,
         progress_bar=False,
         val_fraction=0.0,
+        threads=threads,
     )
     seed_all(0)
-    data = TensorDataModule(x, y, batch_size=batch)
+    module = make_module(kind)
     with tempfile.TemporaryDirectory() as tmp:
-        model = fit_classifier(make_module(kind), data, cfg, kind, Path(tmp))
+        model = fit_classifier(
+            module, TensorDataModule(x, y, batch_size=batch), cfg, kind, Path(tmp)
+        )
     return x.shape[0] * epochs / model.metrics["fit_seconds"]
 
 
-def bare_rate(kind, x, y, epochs, batch, device) -> float:
+def bare_rate(kind, x, y, epochs, batch, threads, *, compiled: bool = False) -> float:
+    """Samples/s of a hand-written loop: same network, Adam, loss and index batches."""
     seed_all(0)
-    started = time.perf_counter()
-    net = make_module(kind).net.to(device).train()
+    net = make_module(kind).net.train()
+    step_net = torch.compile(net) if compiled else net
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
-    xd, yd = x.to(device), y.to(device)
-    batches = TensorBatches(xd, yd, batch, shuffle=True, seed=0)
-    for _ in range(epochs):
-        for xb, yb in batches:
-            loss = F.cross_entropy(net(xb), yb)
-            opt.zero_grad(set_to_none=True)
+    with torch_threads(threads):
+        if compiled:  # compilation is not training: one warm-up step outside the clock
+            loss = F.cross_entropy(step_net(x[:batch]), y[:batch])
             loss.backward()
-            opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return x.shape[0] * epochs / (time.perf_counter() - started)
+            opt.zero_grad(set_to_none=True)
+        started = time.perf_counter()
+        batches = TensorBatches(x, y, batch, shuffle=True, seed=0)
+        for _ in range(epochs):
+            for xb, yb in batches:
+                loss = F.cross_entropy(step_net(xb), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        seconds = time.perf_counter() - started
+    return x.shape[0] * epochs / seconds
 
 
-class PerSample(Dataset):
-    """One (x, y) pair per `__getitem__`, converted from numpy each time."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray):
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, i: int):
-        return torch.tensor(self.x[i], dtype=torch.float32), int(self.y[i])
-
-
-def naive_rate(kind, x, y, batch, n_batches, device) -> float:
-    seed_all(0)
-    net = make_module(kind).net.to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
-    loader = DataLoader(PerSample(x.numpy(), y.numpy()), batch_size=batch, shuffle=True)
-    started = time.perf_counter()
-    seen = 0
-    for i, (xb, yb) in enumerate(loader):
-        if i == n_batches:
-            break
-        xb, yb = xb.to(device), yb.to(device)
-        loss = F.cross_entropy(net(xb), yb)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        seen += xb.shape[0]
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return seen / (time.perf_counter() - started)
+def paired(name: str, a, b, rounds: int) -> tuple[float, float, float]:
+    """Run a() and b() alternately (order flipped each round); median a/b and median rates."""
+    ratios, ra, rb = [], [], []
+    for r in range(rounds):
+        if r % 2 == 0:
+            va, vb = a(), b()
+        else:
+            vb, va = b(), a()
+        ratios.append(va / vb)
+        ra.append(va)
+        rb.append(vb)
+        print(f"  {name} round {r}: {va:,.0f} vs {vb:,.0f} samples/s = {va / vb:.3f}x ({load()})")
+    return float(np.median(ratios)), float(np.median(ra)), float(np.median(rb))
 
 
-def loader_only_rates(x, y, batch, n_batches) -> tuple[float, float]:
-    """Samples/s of the data path alone: index batches vs the per-sample DataLoader."""
-    started = time.perf_counter()
-    seen = 0
-    for i, (xb, _) in enumerate(TensorBatches(x, y, batch, shuffle=True, seed=0)):
-        seen += xb.shape[0]
-        if i + 1 == n_batches:
-            break
-    tensor_rate = seen / (time.perf_counter() - started)
-    loader = DataLoader(PerSample(x.numpy(), y.numpy()), batch_size=batch, shuffle=True)
-    started = time.perf_counter()
-    seen = 0
-    for i, (xb, _) in enumerate(loader):
-        seen += xb.shape[0]
-        if i + 1 == n_batches:
-            break
-    return tensor_rate, seen / (time.perf_counter() - started)
+def profile_project(kind, x, y, epochs, batch) -> str:
+    """Top entries by own time of one project fit: where the time outside the network goes."""
+    prof = cProfile.Profile()
+    prof.enable()
+    project_rate(kind, x, y, epochs, batch, 1)
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out)
+    total = stats.total_tt
+    stats.sort_stats("tottime").print_stats(8)
+    network = 0.0
+    for (file, _, func), row in stats.stats.items():
+        own = row[2]
+        if func in ("{method 'run_backward' of 'torch._C._EngineBase' objects}",) or (
+            file == "~" and ("torch." in func or "torch._C" in func)
+        ):
+            network += own
+    lines = [ln for ln in out.getvalue().splitlines() if ln.strip()][-9:]
+    head = (
+        f"  profile {kind.upper()} project fit: {total:.2f} s in Python's view, of which torch "
+        f"kernels (forward, backward, Adam's ops, batching) {network:.2f} s = "
+        f"{network / total:.0%}; the rest is Python: Lightning's loop/hooks, our step "
+        "bookkeeping, Adam's Python"
+    )
+    return "\n".join([head, *("    " + ln for ln in lines)])
+
+
+def synthetic_windows(n_train_days: int, per_day: int, seed: int = 0) -> LstmWindows:
+    """Windows on consecutive days (keys sorted by date), random inputs, random labels."""
+    gen = torch.Generator().manual_seed(seed)
+    n = n_train_days * per_day
+    x = torch.randn((n, 30, 6), generator=gen).numpy()
+    y = torch.randint(0, 2, (n,), generator=gen).numpy().astype(np.int64)
+    day0 = date(2010, 1, 4)
+    dates = [day0 + timedelta(days=i // per_day) for i in range(n)]
+    keys = pl.DataFrame(
+        {
+            "symbol": [f"S{i % per_day:04d}" for i in range(n)],
+            "date": pl.Series(dates, dtype=pl.Date),
+            "fwd_return": np.zeros(n),
+        }
+    )
+    return LstmWindows(x=x, y=y, keys=keys)
+
+
+def validation_seconds(windows, epochs, val_max_samples, threads) -> tuple[float, float]:
+    """(fit seconds, validation samples) of train_lstm with the given validation sample."""
+    cfg = LstmTrainConfig(
+        profile="paper",
+        epochs=epochs,
+        max_windows=20_000,
+        progress_bar=False,
+        threads=threads,
+        val_max_samples=val_max_samples,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        model = train_lstm(windows, cfg, tmp)
+    return model.metrics["fit_seconds"], model.metrics["val_samples"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads on CPU")
-    ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--cnn-n", type=int, default=40_000)
-    ap.add_argument("--lstm-n", type=int, default=15_000)
-    ap.add_argument("--naive-batches", type=int, default=30)
-    ap.add_argument("--accelerator", default="auto")
+    ap.add_argument("--lstm-n", type=int, default=20_000)
+    ap.add_argument("--threads", type=int, default=1, help="threads of the path section")
+    ap.add_argument("--batches", default="512,2048,8192")
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile")
+    ap.add_argument("--full-universe", action="store_true")
+    ap.add_argument("--skip", default="", help="comma list of sections to skip")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    cuda = torch.cuda.is_available() and args.accelerator in ("auto", "gpu", "cuda")
-    device = torch.device("cuda" if cuda else "cpu")
+    skip = set(filter(None, args.skip.split(",")))
+    chosen = choose_threads()
     print(
-        f"device {device} ({torch.cuda.get_device_name() if cuda else 'CPU'}), "
-        f"torch threads {torch.get_num_threads()}, batch {args.batch}, epochs {args.epochs}"
+        f"bench_training: {os.cpu_count()} CPUs, affinity {len(os.sched_getaffinity(0))}, "
+        f"{load()}, torch {torch.__version__}, choose_threads() -> {chosen.threads} "
+        f"({chosen.reason}); batch {args.batch}, epochs {args.epochs}, rounds {args.rounds}"
     )
-    gen = torch.Generator().manual_seed(0)
-    for kind, n, shape in (("cnn", args.cnn_n, (1, 32)), ("lstm", args.lstm_n, (30, 6))):
-        x = torch.randn((n, *shape), generator=gen)
-        y = torch.randint(0, 2, (n,), generator=gen)
-        best = {"lightning": 0.0, "bare": 0.0, "naive": 0.0}
-        paired: dict[str, list[float]] = {"bare": [], "naive": []}
-        for _ in range(args.rounds):
-            rate = {
-                "lightning": lightning_rate(kind, x, y, args.epochs, args.batch, args.accelerator),
-                "bare": bare_rate(kind, x, y, args.epochs, args.batch, device),
-                "naive": naive_rate(kind, x, y, args.batch, args.naive_batches, device),
-            }
-            for k, v in rate.items():
-                best[k] = max(best[k], v)
-            for k in paired:
-                paired[k].append(rate["lightning"] / rate[k])
-        fast_data, naive_data = loader_only_rates(x, y, args.batch, args.naive_batches)
-        rates = ", ".join(f"{k} {v:,.0f}/s" for k, v in best.items())
-        print(f"{kind.upper()} (N={n:,}): samples/s {rates}")
-        print(
-            f"RATIO {kind.upper()}: lightning/bare {best['lightning'] / best['bare']:.2f}x best, "
-            f"{np.median(paired['bare']):.2f}x median of paired rounds "
-            f"{[round(r, 2) for r in paired['bare']]}; lightning/naive "
-            f"{best['lightning'] / best['naive']:.1f}x; data path alone: index batches "
-            f"{fast_data:,.0f}/s vs per-sample loader {naive_data:,.0f}/s "
-            f"({fast_data / naive_data:.0f}x)"
+    summary: list[str] = []
+    sets = {k: data(k, n) for k, n in (("cnn", args.cnn_n), ("lstm", args.lstm_n))}
+
+    if "path" not in skip:
+        for kind, (x, y) in sets.items():
+            print(f"[path] {kind.upper()} N={x.shape[0]:,}, {args.threads} thread(s)")
+            project_rate(kind, x[:2048], y[:2048], 1, args.batch, args.threads)  # warm-up
+            ratio, rp, rb = paired(
+                "project/bare",
+                partial(project_rate, kind, x, y, args.epochs, args.batch, args.threads),
+                partial(bare_rate, kind, x, y, args.epochs, args.batch, args.threads),
+                args.rounds,
+            )
+            summary.append(
+                f"PATH {kind.upper()}: project {rp:,.0f}/s vs bare {rb:,.0f}/s = {ratio:.3f}x "
+                "(median of paired rounds; goal >= 0.95x)"
+            )
+            print(profile_project(kind, x, y, args.epochs, args.batch))
+
+    if "threads" not in skip:
+        for kind, (x, y) in sets.items():
+            print(f"[threads] {kind.upper()} bare loop, 2 vs 1 threads")
+            ratio, r2, r1 = paired(
+                "2/1 threads",
+                partial(bare_rate, kind, x, y, 1, args.batch, 2),
+                partial(bare_rate, kind, x, y, 1, args.batch, 1),
+                args.rounds,
+            )
+            summary.append(
+                f"THREADS {kind.upper()}: 2 threads {r2:,.0f}/s vs 1 thread {r1:,.0f}/s = "
+                f"{ratio:.2f}x ({load()}; choose_threads() now -> {choose_threads().threads})"
+            )
+
+    if "validation" not in skip:
+        # 20k sampled training windows of ~94k; the tail of 20% of the days holds 1.7x that
+        windows = synthetic_windows(n_train_days=400, per_day=425)
+        print(f"[validation] train_lstm, 20k training windows, {len(windows):,} windows in all")
+        before, after = [], []
+        for r in range(max(2, args.rounds // 2)):
+            order = (None, 10_000) if r % 2 == 0 else (10_000, None)
+            for cap in order:
+                secs, n_val = validation_seconds(windows, args.epochs, cap, args.threads)
+                (before if cap is None else after).append((secs, n_val))
+                print(f"  val_max_samples={cap}: {n_val:,.0f} val samples, {secs:.2f} s ({load()})")
+        b, a = np.median([s for s, _ in before]), np.median([s for s, _ in after])
+        summary.append(
+            f"VALIDATION LSTM: whole tail ({before[0][1]:,.0f}/epoch) {b:.2f} s vs 10k sample "
+            f"{a:.2f} s per {args.epochs}-epoch fit = {a / b:.2f}x the time"
         )
-    extra = f", CUDA peak {torch.cuda.max_memory_allocated() / 1024**3:.2f} GiB" if cuda else ""
-    print(f"peak RSS {peak_rss_gb():.2f} GiB{extra}")
+
+    if "batches" not in skip:
+        for kind, (x, y) in sets.items():
+            base = args.batch
+            for batch in [int(b) for b in args.batches.split(",") if int(b) != base]:
+                ratio, rb, r0 = paired(
+                    f"batch {batch}/{base}",
+                    partial(bare_rate, kind, x, y, 1, batch, args.threads),
+                    partial(bare_rate, kind, x, y, 1, base, args.threads),
+                    max(2, args.rounds // 2),
+                )
+                summary.append(
+                    f"BATCH {kind.upper()}: {batch} {rb:,.0f}/s vs {base} {r0:,.0f}/s "
+                    f"= {ratio:.2f}x"
+                )
+            if args.compile:
+                try:
+                    ratio, rc, r0 = paired(
+                        "compiled/eager",
+                        partial(bare_rate, kind, x, y, 1, base, args.threads, compiled=True),
+                        partial(bare_rate, kind, x, y, 1, base, args.threads),
+                        2,
+                    )
+                    summary.append(
+                        f"COMPILE {kind.upper()}: {rc:,.0f}/s vs eager {r0:,.0f}/s = {ratio:.2f}x"
+                    )
+                except Exception as err:  # noqa: BLE001 - report what compile says
+                    summary.append(f"COMPILE {kind.upper()}: failed: {type(err).__name__}: {err}")
+
+    if args.full_universe:
+        bench = Path(__file__).with_name("bench_full_universe.py")
+        done = subprocess.run(
+            [sys.executable, str(bench)], capture_output=True, text=True, check=False
+        )
+        lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("FULL", "STAGE"))]
+        summary.extend(
+            lines or [f"FULL UNIVERSE: failed (rc {done.returncode}): {done.stderr[-500:]}"]
+        )
+
+    print(f"\n== summary ({load()}, peak RSS {peak_rss_gb():.2f} GiB) ==")
+    print("\n".join(summary))
 
 
 if __name__ == "__main__":

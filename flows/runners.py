@@ -12,8 +12,10 @@ runners; nothing here schedules work itself:
 * `dask`: `prefect_dask.DaskTaskRunner` on a `distributed.LocalCluster` started for the flow run
   (`n_workers` x `threads_per_worker`, worker processes by default), or on an existing scheduler
   when `address` is given (`tcp://scheduler:8786`).
-* `ray`: `prefect_ray.RayTaskRunner` (local Ray, or the cluster at `address`) where `prefect-ray`
-  is installed; a clear `UserInputError` otherwise.
+* `ray`: `prefect_ray.RayTaskRunner` (`pip install -e .[ray]`): a local Ray instance started for
+  the flow run (`n_workers` CPUs, default every core; no dashboard), or the cluster at
+  `address`; a clear `UserInputError` where `prefect-ray` is not installed. Ray, like Dask, starts
+  its workers with `OMP_NUM_THREADS=1` (one torch thread per training, tasks/threads.py).
 
 Reproducibility: the same seeds give the same decisions on every runner. Bit-identical training
 also needs the same number of torch intra-op threads: Dask starts its worker processes with
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.threads import declare_concurrent_trainings
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -68,7 +71,9 @@ class TaskRunnerConfig(BaseModel):
         "none starts a local cluster for the run",
     )
     n_workers: int | None = Field(
-        None, ge=1, description="dask LocalCluster: worker count (default: one per core)"
+        None,
+        ge=1,
+        description="dask LocalCluster: worker count; local ray: CPUs (default: one per core)",
     )
     threads_per_worker: int = Field(1, ge=1, description="dask LocalCluster: threads per worker")
     comm_timeout_s: int = Field(
@@ -91,10 +96,10 @@ class TaskRunnerConfig(BaseModel):
             ignored.append("max_workers (threads only)")
         if self.kind == "threads" and self.address is not None:
             ignored.append("address (dask or ray only)")
-        if self.kind != "dask" and self.n_workers is not None:
-            ignored.append("n_workers (dask only)")
-        if self.kind == "dask" and self.address is not None and self.n_workers is not None:
-            ignored.append("n_workers (a remote scheduler sizes its own cluster)")
+        if self.kind == "threads" and self.n_workers is not None:
+            ignored.append("n_workers (dask or ray only)")
+        if self.address is not None and self.n_workers is not None:
+            ignored.append("n_workers (a remote cluster sizes itself)")
         if ignored:
             raise ValueError(f"task runner kind {self.kind!r} does not use: {', '.join(ignored)}")
         return self
@@ -111,7 +116,7 @@ class TaskRunnerConfig(BaseModel):
             return (
                 f"dask LocalCluster ({workers} workers x {self.threads_per_worker} threads, {mode})"
             )
-        return "ray (local)"
+        return f"ray (local, {self.n_workers or 'every'} CPUs)"
 
 
 def _require(module: str, package: str, kind: str) -> None:
@@ -138,6 +143,8 @@ def build_task_runner(cfg: TaskRunnerConfig) -> TaskRunner:
     if cfg.kind == "threads":
         from prefect.task_runners import ThreadPoolTaskRunner
 
+        # trainings in these threads share this process's cores: one share each
+        declare_concurrent_trainings(cfg.max_workers or 1)
         return ThreadPoolTaskRunner(max_workers=cfg.max_workers or 1)
     if cfg.kind == "dask":
         _require("prefect_dask", "prefect-dask", "dask")
@@ -167,9 +174,12 @@ def build_task_runner(cfg: TaskRunnerConfig) -> TaskRunner:
             cluster_kwargs={k: v for k, v in cluster_kwargs.items() if v is not None},
         )
     _require("prefect_ray", "prefect-ray", "ray")
-    from prefect_ray import RayTaskRunner  # pragma: no cover - not installed on these machines
+    from prefect_ray import RayTaskRunner
 
-    return RayTaskRunner(address=cfg.address)  # pragma: no cover
+    if cfg.address is not None:
+        return RayTaskRunner(address=cfg.address)
+    init = {"include_dashboard": False, "num_cpus": cfg.n_workers}
+    return RayTaskRunner(init_kwargs={k: v for k, v in init.items() if v is not None})
 
 
 def with_task_runner(flow: Flow, cfg: TaskRunnerConfig) -> Flow:

@@ -90,6 +90,34 @@ def test_dask_address_connects_to_an_existing_scheduler():
 
 
 @pytest.mark.skipif(
+    importlib.util.find_spec("prefect_ray") is None, reason="prefect-ray not installed (ray extra)"
+)
+def test_ray_builds_a_local_instance_without_dashboard_or_connects_to_a_cluster():
+    from prefect_ray import RayTaskRunner
+
+    local = build_task_runner(TaskRunnerConfig(kind="ray", n_workers=2))
+    assert isinstance(local, RayTaskRunner)
+    assert local.address is None
+    assert local.init_kwargs["include_dashboard"] is False and local.init_kwargs["num_cpus"] == 2
+    remote = build_task_runner(TaskRunnerConfig(kind="ray", address="ray://head:10001"))
+    assert remote.address == "ray://head:10001" and "num_cpus" not in remote.init_kwargs
+    with pytest.raises(ValidationError, match="n_workers"):
+        TaskRunnerConfig(kind="ray", address="ray://head:10001", n_workers=2)
+
+
+def test_a_thread_pool_declares_its_concurrent_trainings():
+    from cnnlstm.tasks import threads
+
+    try:
+        build_task_runner(TaskRunnerConfig(max_workers=3))
+        assert threads.concurrent_trainings() == 3
+        build_task_runner(TaskRunnerConfig())
+        assert threads.concurrent_trainings() == 1
+    finally:
+        threads.declare_concurrent_trainings(1)
+
+
+@pytest.mark.skipif(
     importlib.util.find_spec("prefect_ray") is not None, reason="prefect-ray is installed here"
 )
 def test_ray_without_prefect_ray_is_a_readable_error():

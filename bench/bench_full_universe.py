@@ -1,0 +1,125 @@
+"""The paper protocol on a full-size simulated universe: per-stage seconds and peak memory.
+
+Usage: .venv/bin/python bench/bench_full_universe.py [--stocks 3000] [--profile fast]
+       [--start 2010-01-01] [--end 2017-12-31] [--accelerator auto]
+
+Runs the real `backtest` flow (every stage, `refresh=True`, MLflow off, a temporary Prefect
+home and result storage, the temporary Prefect server) on `SimConfig(n_stocks=...)` over
+2010-2017 (the shape of a real A-share universe), with the paper's split fitted to that span.
+Prints one `STAGE` line per stage (seconds as the flow measured them), then a `FULL` line: the
+flow's wall time, this process's peak RSS (the Prefect server runs in another process and is not
+counted) and the goal (<= 3 min and <= 3 GB on 2 cores with the fast profile).
+`bench/gpu_check.py` calls `run_protocol` with 5,000 stocks and the paper profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import threading
+import time
+from datetime import date
+from typing import Any
+
+
+def _rss_sampler(stop: threading.Event, peak: list[float]) -> None:
+    """Peak resident memory of this process, sampled every 0.1 s (GiB)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    while not stop.wait(0.1):
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * page / 1024**3
+        peak[0] = max(peak[0], rss)
+
+
+def run_protocol(
+    n_stocks: int = 3000,
+    profile: str = "fast",
+    start: date = date(2010, 1, 1),
+    end: date = date(2017, 12, 31),
+    accelerator: str = "auto",
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run the backtest flow on a simulated universe; per-stage seconds, wall time, peak RSS."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    home = tempfile.mkdtemp(prefix="bench-full-universe-")
+    os.environ["PREFECT_HOME"] = home
+    os.environ["PREFECT_LOCAL_STORAGE_PATH"] = os.path.join(home, "storage")
+    os.environ["CNNLSTM_HOME"] = os.path.join(home, "cnnlstm")
+    started = time.perf_counter()
+    from cnnlstm.flows.backtest import backtest_flow
+    from cnnlstm.flows.params import DataParams, ResearchParams, TrackingParams
+    from cnnlstm.tasks.sources.sim import SimConfig
+    from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+
+    imported = time.perf_counter() - started
+    sim = SimConfig(n_stocks=n_stocks, start=start, end=end, seed=seed)
+    base = ResearchParams.default_sim(data=DataParams(source="sim", sim=sim), profile=profile)
+    overrides: dict[str, Any] = {
+        "tracking": TrackingParams(enabled=False),
+        "refresh": True,
+    }
+    if accelerator != "auto":
+        overrides["cnn"] = base.cnn_config().model_copy(update={"accelerator": accelerator})
+        overrides["lstm"] = base.lstm_config().model_copy(update={"accelerator": accelerator})
+    params = base.model_copy(update=overrides)
+    assert isinstance(params.cnn_config(), CnnTrainConfig)
+    assert isinstance(params.lstm_config(), LstmTrainConfig)
+    stop, peak = threading.Event(), [0.0]
+    sampler = threading.Thread(target=_rss_sampler, args=(stop, peak), daemon=True)
+    sampler.start()
+    flow_started = time.perf_counter()
+    try:
+        outcome = backtest_flow(params)
+    finally:
+        stop.set()
+        sampler.join()
+    wall = time.perf_counter() - flow_started
+    metrics = {n.network: n.metrics for n in outcome.networks}
+    return {
+        "n_stocks": n_stocks,
+        "profile": profile,
+        "protocol": f"train {params.protocol.train.start}..{params.protocol.train.end}, "
+        f"test {params.protocol.test.start}..{params.protocol.test.end}",
+        "import_s": imported,
+        "wall_s": wall,
+        "stages": dict(outcome.seconds),
+        "peak_rss_gb": max(peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2),
+        "train_samples": {k: v.get("train_samples") for k, v in metrics.items()},
+        "epochs_run": {k: v.get("epochs_run") for k, v in metrics.items()},
+        "torch_threads": {k: v.get("torch_threads") for k, v in metrics.items()},
+    }
+
+
+def print_result(result: dict[str, Any], goal: str) -> None:
+    """The STAGE lines and the FULL summary line."""
+    for name, secs in result["stages"].items():
+        print(f"STAGE {name}: {secs:.1f} s")
+    print(
+        f"FULL UNIVERSE ({result['n_stocks']:,} stocks, {result['profile']} profile, "
+        f"{result['protocol']}): flow {result['wall_s']:.1f} s (+ imports "
+        f"{result['import_s']:.1f} s), peak RSS {result['peak_rss_gb']:.2f} GiB, training "
+        f"samples {result['train_samples']}, epochs {result['epochs_run']}, torch threads "
+        f"{result['torch_threads']}, load {os.getloadavg()[0]:.2f}; goal {goal}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--stocks", type=int, default=3000)
+    ap.add_argument("--profile", default="fast", choices=["fast", "paper"])
+    ap.add_argument("--start", type=date.fromisoformat, default=date(2010, 1, 1))
+    ap.add_argument("--end", type=date.fromisoformat, default=date(2017, 12, 31))
+    ap.add_argument("--accelerator", default="auto")
+    args = ap.parse_args()
+    print(f"bench_full_universe: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    result = run_protocol(args.stocks, args.profile, args.start, args.end, args.accelerator)
+    print_result(result, "<= 180 s and <= 3 GiB on 2 cores (fast profile)")
+
+
+if __name__ == "__main__":
+    main()
