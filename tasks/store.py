@@ -162,6 +162,9 @@ def locked(store: Path | str, *, create: bool = True) -> Iterator[None]:
     store = Path(store)
     if create:
         store.mkdir(parents=True, exist_ok=True)
+    if not store.is_dir():  # a reader of a store that does not exist: nothing to lock
+        yield
+        return
     lock = _lock(store)
     try:
         lock.acquire()
