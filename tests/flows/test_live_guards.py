@@ -94,3 +94,14 @@ def test_live_settings_come_from_the_champion_run(tiny_data, mlflow_tmp):
         daily_timing_flow(params)
     with pytest.raises(LineageError, match="hold_days=2 differs from the champion's 5"):
         daily_timing_flow(params.model_copy(update={"window": None, "hold_days": 2}))
+
+
+def test_data_health_reports_and_fails_red_when_stale(feed_until_june, tiny_data):
+    from cnnlstm.flows.data_health import HealthParams, data_health_flow
+
+    with pytest.raises(StaleDataError, match=r"ends 2013-06-28, needed 2013-07-02"):
+        data_health_flow(HealthParams(data=feed_until_june, as_of=date(2013, 7, 2)))
+    health = data_health_flow(HealthParams(data=tiny_data, as_of=date(2013, 7, 6)))  # a Saturday
+    assert health.fresh and health.needed == date(2013, 7, 5)
+    assert health.symbols_recent > 0 and 0 <= health.suspended_share < 1
+    assert any("suspended on 2013-07-05" in line for line in health.lines())

@@ -1,0 +1,30 @@
+"""The options the live commands share (`data-health`, `select`, `orders`)."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import date
+
+
+def add_live_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options the live commands share (source, market, calendar, day, delay)."""
+    parser.add_argument("--source", default="sim", help="KIND:PATH of the bars (default sim)")
+    parser.add_argument("--market", choices=["cn", "us"], default="cn", help="market preset")
+    parser.add_argument("--calendar", help="exchange calendar code overriding the market's")
+    parser.add_argument("--as-of", type=date.fromisoformat, help="the day (default today)")
+    parser.add_argument(
+        "--data-delay-minutes", type=int, default=60, help="feed delay after the close"
+    )
+
+
+def live_fields(args: argparse.Namespace) -> dict:
+    """The `LiveParams` fields the shared options give."""
+    from cnnlstm.flows.params import DataParams
+
+    return {
+        "data": DataParams(source=args.source),
+        "market": args.market,
+        "calendar": args.calendar,
+        "as_of": args.as_of,
+        "data_delay_minutes": args.data_delay_minutes,
+    }
