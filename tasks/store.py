@@ -379,8 +379,11 @@ def _refuse(restated: list[Restatement], what: str) -> RestatementError:
 # --- writes and reads --------------------------------------------------------------------------
 
 
-def _stored_rows(store: Path, symbols: list[str]) -> pl.DataFrame:
+def _stored_rows(store: Path, symbols: list[str], years: set[int] | None = None) -> pl.DataFrame:
+    """Stored rows of `symbols`, from the year files of `years` (default: every year)."""
     files = sorted(_bars_dir(store).glob("year=*.parquet"))
+    if years is not None:
+        files = [f for f in files if int(f.stem.split("=")[1]) in years]
     if not files:
         return pl.DataFrame(schema=BARS_DTYPES)
     return pl.scan_parquet(files).filter(pl.col("symbol").is_in(symbols)).collect()
@@ -410,7 +413,9 @@ def write_bars(
     bars = bars.select(BAR_COLUMNS).cast(BARS_DTYPES)
     with locked(store):
         symbols = bars["symbol"].unique().to_list()
-        stored = _stored_rows(store, symbols)
+        # only the year files of the incoming dates can hold the same keys (a daily update
+        # reads one year file, not the whole store)
+        stored = _stored_rows(store, symbols, set(bars["date"].dt.year().unique().to_list()))
         restated = find_restatements(stored, bars, _VALUES, _PRICES)
         if restated and on_restated != "replace":
             raise _refuse(restated, "symbol(s)")
@@ -420,7 +425,7 @@ def write_bars(
         incoming = pl.concat(
             [fresh.filter(~pl.col("symbol").is_in(redo)), bars.filter(pl.col("symbol").is_in(redo))]
         )
-        removed = stored.filter(pl.col("symbol").is_in(redo))
+        removed = _stored_rows(store, redo) if redo else stored.clear()
         if incoming.height == 0:
             return WriteResult(added=0, already_stored=again)
         years = set(incoming["date"].dt.year().unique().to_list())

@@ -115,6 +115,16 @@ def test_a_dividend_rescales_the_history_before_it_and_is_named_a_readjustment(t
         write_bars(tmp_path, pl.concat([new, bars_for("AAA", NEW_DAYS, base=50.0)]))
 
 
+def test_replace_removes_old_basis_rows_in_years_the_download_does_not_reach(tmp_path):
+    early = weekdays(date(2016, 6, 1), 40)
+    write_bars(tmp_path, bars_for("AAA", early + HISTORY))
+    new = split_2_for_1(bars_for("AAA", HISTORY + NEW_DAYS))  # 2017-2018 only
+    result = write_bars(tmp_path, new, on_restated="replace")
+    assert read_bars(tmp_path).equals(new)  # no 2016 row on the old basis is left
+    assert result.replaced == len(early) + len(HISTORY)
+    assert not (tmp_path / "bars" / "year=2016.parquet").exists()
+
+
 def test_an_ordinary_correction_is_named_and_replaced_only_by_policy(tmp_path):
     old = bars_for("AAA", HISTORY)
     write_bars(tmp_path, old)
