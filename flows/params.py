@@ -220,7 +220,8 @@ class LstmWindowParams(BaseModel):
 
 
 #: The `fast` profile's LSTM training sample (windows) and early-stopping budgets.
-FAST_LSTM_WINDOWS = 20_000
+#: 40k (was 20k): one torch thread under load and a 10k validation sample made room (issue 15).
+FAST_LSTM_WINDOWS = 40_000
 
 
 class ResearchParams(BaseModel):

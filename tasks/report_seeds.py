@@ -19,6 +19,7 @@ import polars as pl
 from cnnlstm.tasks.report_caveats import RunFacts, Thresholds, caveats
 from cnnlstm.tasks.report_figures import LABELS
 from cnnlstm.tasks.stats import over_seeds
+from cnnlstm.tasks.train_data import describe_lstm_training
 
 ORDER = (
     "benchmark",
@@ -304,6 +305,10 @@ def _markdown(metrics: dict, cfg) -> str:
             f"{_f(sk.get('accuracy_over_base'), '{:+.3f}')} | {_f(sk.get('share_up_signals'))} |"
         )
     lines.append("")
+    lstm_fits = [
+        n for m in metrics["per_seed"].values() for n in (m.get("training") or {}).get("lstm", [])
+    ]
+    lines += [describe_lstm_training(lstm_fits[0]), ""] if lstm_fits else []  # issue 10 item 7
     lines.append(
         f"Benchmark: {metrics['benchmark']['label']}. Intervals: {level:.0%} circular block "
         f"bootstrap ({cfg.bootstrap_block_days}-day blocks), * = excludes 0; LSTM AUC: "

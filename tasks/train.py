@@ -10,6 +10,11 @@ Validation is the time-ordered tail of what is given, never a shuffle across tim
 before the tail are left out of training, as their labels look into it). The best checkpoint by
 `val/loss` is kept. Profiles: `paper` trains the paper's fixed number of epochs (Table 1: 500 CNN,
 100 LSTM); `fast` stops early when `val/loss` has not improved for `patience` epochs.
+
+Validation costs little: a fixed, seeded sample of at most `val_max_samples` tail samples (the
+same every epoch, so epochs are compared on the same rows), every `val_every` epochs. The LSTM's
+training data is pooled windows of every stock (`describe_lstm_training`). Torch's intra-op
+threads are chosen by `cnnlstm.tasks.threads` (config `threads` wins).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from cnnlstm.models.lstm import LstmShape
 from cnnlstm.models.modules import Classifier
 from cnnlstm.tasks.features_cnn import X_COLUMNS
 from cnnlstm.tasks.features_lstm import LstmWindows
+from cnnlstm.tasks.train_data import describe_lstm_training
 from cnnlstm.tasks.train_loop import TrainedModel, fit_classifier, predict_probabilities, seed_all
 
 PAPER_EPOCHS = {"cnn": 500, "lstm": 100}
@@ -109,7 +115,10 @@ class LstmTrainConfig(_TrainConfig):
         5, ge=0, description="decision days before the validation tail left out of training"
     )
     max_windows: int | None = Field(
-        None, ge=1, description="train on at most this many windows (random, seeded)"
+        None,
+        ge=1,
+        description="pooled training data: at most this many windows of all stocks, drawn at "
+        "random (seeded); None: every window given",
     )
 
 
@@ -294,6 +303,7 @@ def predict_lstm(checkpoint: Path | str, windows: LstmWindows) -> pl.DataFrame:
 
 __all__ = [
     "CnnTrainConfig",
+    "describe_lstm_training",
     "LstmTrainConfig",
     "TrainedModel",
     "predict_lstm",
