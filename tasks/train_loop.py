@@ -20,6 +20,7 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from cnnlstm.models.data import TensorDataModule
 from cnnlstm.models.modules import Classifier
 from cnnlstm.tasks.threads import choose_threads, torch_threads
+from cnnlstm.tasks.train_progress import ProgressLog
 
 _PREDICT_BATCH = 65_536
 
@@ -105,6 +106,7 @@ def fit_classifier(
     )
     history = EpochHistory()
     callbacks: list[Callback] = [checkpoint, history]
+    callbacks.append(ProgressLog(kind, enabled=not cfg.show_progress()))  # no bar: log lines
     if cfg.profile == "fast":
         callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
     threads = choose_threads(getattr(cfg, "threads", None))

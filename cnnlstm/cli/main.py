@@ -2,7 +2,9 @@
 
 Each subcommand lives in its own module under `cnnlstm.cli.commands` and exposes two functions:
 `register(subparsers)`, which adds its parser, and `run(args) -> int`, which does the work.
-Modules are discovered, so adding a subcommand never touches this file.
+Modules are discovered, so adding a subcommand never touches this file. A module may also
+expose `preflight(args)`: cheap checks (paths, tracking server, output folder) that run before
+any Prefect server starts, so a wrong path fails in a second with one line.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cnnlstm.cli import commands, quiet
 from cnnlstm.cli.output import print_error, print_internal_error
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
+from cnnlstm.infra.prefect_server import prestart
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"cnnlstm.cli.commands.{info.name}")
         sub_parser = module.register(sub)
-        sub_parser.set_defaults(_run=module.run)
+        sub_parser.set_defaults(_run=module.run, _preflight=getattr(module, "preflight", None))
     return parser
 
 
@@ -42,22 +45,27 @@ def main(argv: list[str] | None = None) -> int:
     A user or data error (`UserInputError`) prints one `error:` block and exits 2; any other
     error prints one line naming the log file that holds its traceback and exits 1.
     """
+    # A flow run without PREFECT_API_URL starts a temporary local server; on a loaded 2-core
+    # machine it can take longer than Prefect's default 20 s to answer, so allow more.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    quiet.telemetry_off()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
     saved_env = {k: os.environ.get(k) for k in _ENV_SET_PER_RUN}
-    # A flow run without PREFECT_API_URL starts a temporary local server; on a loaded 2-core
-    # machine it can take longer than Prefect's default 20 s to answer, so allow more.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    quiet.telemetry_off()
     quiet.quiet_warnings()
     home = data_home()
     run_tmp = quiet.scratch_under(home)
     log_path = quiet.log_file(home)
     undo_console = quiet.configure_console(getattr(args, "verbose", 0), log_path)
     try:
+        if getattr(args, "_preflight", None) is not None:
+            args._preflight(args)  # paths, tracking, --out: checked before any server starts
+        # the temporary Prefect server starts now, while the command imports torch and the
+        # flows; the command waits for it before its first flow call (wait_for_server)
+        prestart(sys.argv[1:] if argv is None else argv)
         return int(args._run(args) or 0)
     except UserInputError as err:
         print_error(err)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -59,6 +61,68 @@ def resolve_out_dir(out: str | None, command: str) -> Path:
     checked = check_out_dir(path)
     clean_stale(checked.parent)
     return checked
+
+
+#: How `print_results` labels the files of a run's output folder (glob -> label).
+RESULT_FILES = (
+    ("table2.md", "Table 2"),
+    ("metrics.json", "metrics"),
+    ("*.png", "figures"),
+    ("trades.csv", "ledger (trades)"),
+    ("nav.csv", "ledger (daily net values)"),
+    ("selection.csv", "CNN selection"),
+    ("signals.csv", "LSTM signals"),
+    ("stages.csv", "stages (seconds, cache hits)"),
+    ("config.yaml", "configuration"),
+)
+
+
+def print_results(out: Path, tracked=None) -> None:
+    """Print where a run's results are: the folder, its files by kind, and the MLflow run."""
+    print(f"results: {out}/")
+    shown: set[Path] = set()
+    for pattern, label in RESULT_FILES:
+        found = sorted(p for p in out.glob(pattern) if p not in shown)
+        shown.update(found)
+        if found:
+            print(f"  {label + ':':30s} {', '.join(p.name for p in found)}")
+    others = sorted(p.name for p in out.iterdir() if p not in shown) if out.is_dir() else []
+    if others:
+        print(f"  {'other files:':30s} {', '.join(others)}")
+    if tracked is not None:
+        print(f"MLflow run {tracked.run_id}: {mlflow_link(tracked)}")
+
+
+def mlflow_link(tracked) -> str:
+    """The run's link: the configured server's page, or how to open the local store's UI."""
+    from cnnlstm.infra.tracking import _is_local_store
+
+    if not _is_local_store(tracked.tracking_uri):
+        return tracked.link
+    return f"open it with `cnnlstm ui --run {tracked.run_id}` (store {tracked.tracking_uri})"
+
+
+@contextmanager
+def tracking_failure_keeps(out: Path) -> Iterator[None]:
+    """Turn an MLflow failure after the results were written into one error naming them."""
+    try:
+        yield
+    except UserInputError:
+        raise
+    except Exception as err:
+        if not (out.is_dir() and any(out.iterdir())) or not _from_mlflow(err):
+            raise
+        raise UserInputError(
+            f"MLflow tracking failed ({err.__class__.__name__}: {str(err).splitlines()[0]}); "
+            f"the report and results are written: {out}"
+        ) from err
+
+
+def _from_mlflow(err: BaseException) -> bool:
+    for frame, _ in traceback.walk_tb(err.__traceback__):
+        if frame.f_globals.get("__name__", "").startswith(("mlflow", "cnnlstm.infra.tracking")):
+            return True
+    return err.__class__.__module__.startswith("mlflow")
 
 
 def print_error(err: UserInputError) -> None:

@@ -10,12 +10,14 @@ entry and a `--set` are three spellings of the same setting.
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from typing import Any
 
 from cnnlstm.cli.commands.ingest import _key_value, source_option_value
 from cnnlstm.cli.settings import (
     add_config_arguments,
     apply_sets,
+    get_path,
     load_config,
     set_path,
     validate,
@@ -81,17 +83,51 @@ def research_tree(args: argparse.Namespace) -> dict[str, Any]:
     if train or test:
         if not (train and test):
             raise UserInputError("give both --train and --test (or neither)")
-        from cnnlstm.flows.params import Period
-
         for name, text in (("train", train), ("test", test)):
-            period = Period.parse(text)
-            set_path(tree, f"protocol.{name}", {"start": period.start, "end": period.end})
+            start, end = parse_period(text)
+            set_path(tree, f"protocol.{name}", {"start": start, "end": end})
     if getattr(args, "no_mlflow", False):
         set_path(tree, "tracking.enabled", False)
     if getattr(args, "refresh", False):
         set_path(tree, "refresh", True)
     apply_sets(tree, getattr(args, "set", []) or [])
     return tree
+
+
+def parse_period(text: str) -> tuple[date, date]:
+    """`START:END` (ISO dates) as two dates (what `Period.parse` reads, without its imports).
+
+    Raises:
+        UserInputError: not two ISO dates separated by a colon, or END not after START.
+    """
+    start, sep, end = text.partition(":")
+    try:
+        first, last = date.fromisoformat(start.strip()), date.fromisoformat(end.strip())
+    except ValueError:
+        raise UserInputError(f"period {text!r}: use START:END as YYYY-MM-DD:YYYY-MM-DD") from None
+    if not sep or last <= first:
+        raise UserInputError(f"period {text!r}: END must come after START")
+    return first, last
+
+
+def preflight(args: argparse.Namespace, command: str) -> None:
+    """The checks that need no heavy import, before any server starts.
+
+    The config file reads, the source and benchmark paths exist, the tracking store answers
+    (unless tracking is off) and `--out` can be written safely. The full validation of every
+    setting follows in the command itself.
+
+    Raises:
+        UserInputError: the first problem found, in one line.
+    """
+    from cnnlstm.cli.output import resolve_out_dir
+    from cnnlstm.cli.preflight import check_specs, check_tracking
+
+    tree = research_tree(args)
+    check_specs(get_path(tree, "data.source", "sim"), get_path(tree, "data.benchmark"))
+    check_tracking(bool(get_path(tree, "tracking.enabled", True)))
+    if hasattr(args, "out"):
+        args.out = str(resolve_out_dir(args.out, command))
 
 
 def complete_tree(tree: dict[str, Any]) -> dict[str, Any]:

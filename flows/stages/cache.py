@@ -29,6 +29,7 @@ from prefect import Task, task
 from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture
 
+from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
 from cnnlstm.infra.artifacts import stage_cache_key
 
@@ -68,11 +69,23 @@ def stage_task(
             persist_result=True,
             retries=retries,
             retry_delay_seconds=retry_delay_seconds,
+            retry_condition_fn=transient_only if retries else None,
         )(fn)
         wrapped.stage_version = version  # type: ignore[attr-defined]
         return wrapped
 
     return decorate
+
+
+def transient_only(task: Task, task_run: Any, state: Any) -> bool:
+    """Prefect's retry condition: retry a failed attempt unless the user's input caused it.
+
+    A `UserInputError` (a wrong path, invalid rows, a bad option) fails the same way every time:
+    retrying it only re-reads every file and prints the traceback again. Other errors (network,
+    a busy database) are retried as the stage asks.
+    """
+    error = getattr(state, "data", None)
+    return not isinstance(error, UserInputError)
 
 
 def bound(stage: Task[..., R], *, refresh: bool = False) -> Task[..., R]:

@@ -17,8 +17,17 @@ from __future__ import annotations
 import argparse
 import time
 
-from cnnlstm.cli.output import add_out_argument, add_verbosity_argument
+from cnnlstm.cli.evidence_flags import add_seed_cost_arguments, apply_seed_cost_flags
+from cnnlstm.cli.output import (
+    add_out_argument,
+    add_verbosity_argument,
+    print_results,
+    resolve_out_dir,
+    tracking_failure_keeps,
+)
+from cnnlstm.cli.preflight import check_data, check_tracking
 from cnnlstm.cli.research import add_research_arguments, research_params
+from cnnlstm.cli.research import preflight as research_preflight
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -33,6 +42,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "show`).",
     )
     add_research_arguments(parser)
+    add_seed_cost_arguments(parser)  # --seed/--seeds/--cost (E10)
     add_out_argument(parser)
     add_verbosity_argument(parser)
     return parser
@@ -44,23 +54,31 @@ def build_params(args: argparse.Namespace):
     Raises:
         UserInputError: a period, option or setting is invalid (the message names its field).
     """
-    return research_params(args)
+    return research_params(apply_seed_cost_flags(args))
+
+
+def preflight(args: argparse.Namespace) -> None:
+    """Before any server starts: config file, source and benchmark paths, tracking, --out."""
+    research_preflight(args, "backtest")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the backtest flow and print Table 2."""
+    """Check the inputs, run the backtest flow, print Table 2 and where the results are."""
     params = build_params(args)
+    check_data(params.data)
+    check_tracking(params.tracking.enabled)
+    out = resolve_out_dir(args.out, "backtest")
     from cnnlstm.flows.backtest import backtest_flow
+    from cnnlstm.infra.prefect_server import wait_for_server
 
     started = time.perf_counter()
-    outcome = backtest_flow(params, out_dir=args.out)
+    wait_for_server()  # the temporary Prefect server started by main, if any
+    with tracking_failure_keeps(out):
+        outcome = backtest_flow(params, out_dir=str(out))
     seconds = time.perf_counter() - started
     print(outcome.table2)
     print()
     cached = [s for s, state in outcome.stages.items() if state == "Cached"]
-    print(f"finished in {seconds:.1f} s; stages from cache: {', '.join(cached) or 'none'}")
-    if outcome.out_dir:
-        print(f"report, figures and ledger: {outcome.out_dir}")
-    if outcome.tracked is not None:
-        print(f"MLflow run: {outcome.tracked.link} ({outcome.tracked.tracking_uri})")
+    print(f"finished in {seconds:.0f} s; stages from cache: {len(cached)} of {len(outcome.stages)}")
+    print_results(out, outcome.tracked)
     return 0

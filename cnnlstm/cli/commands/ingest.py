@@ -16,7 +16,6 @@ import json
 from pathlib import Path
 
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.core.paths import default_store
 
 LIST_OPTIONS = frozenset({"symbols", "st_symbols"})
 """Source options that take a list: `--option symbols=SH600000,SH600010`."""
@@ -65,7 +64,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="the benchmark index, e.g. qlib:DIR#SH000300, netease:FILE, csv:FILE",
     )
     parser.add_argument(
-        "--store", type=Path, default=None, help="store folder (default: $CNNLSTM_HOME/store)"
+        "--store",
+        type=Path,
+        default=None,
+        help="store folder (default: one per source under $CNNLSTM_HOME/stores, the one "
+        "`cnnlstm backtest` reads for the same --source and --benchmark)",
     )
     parser.add_argument(
         "--on-invalid",
@@ -104,6 +107,20 @@ def register(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def source_store(args: argparse.Namespace, options: dict) -> Path:
+    """The store `backtest` reads for the same source, benchmark and options (one per source)."""
+    from cnnlstm.flows.params import DataParams
+    from cnnlstm.flows.stages.data import default_store
+
+    is_sim = args.source.strip().lower().split(":")[0] == "sim"
+    data = DataParams(
+        source=args.source,
+        benchmark=args.benchmark,
+        **({"sim": options} if is_sim else {"source_options": options}),
+    )
+    return default_store(data)
+
+
 def run(args: argparse.Namespace) -> int:
     """Ingest and print the report; returns the exit code."""
     from cnnlstm.tasks.ingest import ingest
@@ -114,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
     if args.option and is_sim:
         raise UserInputError("the simulated market takes --sim KEY=VALUE options, not --option")
     options = dict(args.sim) | {k: source_option_value(k, v) for k, v in args.option}
-    store = args.store if args.store is not None else default_store()
+    store = args.store if args.store is not None else source_store(args, options)
     report = ingest(
         args.source,
         store,

@@ -7,11 +7,18 @@ import polars as pl
 import pytest
 
 from cnnlstm.cli.main import main
-from cnnlstm.core.paths import default_store
+from cnnlstm.flows.params import DataParams
+from cnnlstm.flows.stages.data import default_store as source_store
 from cnnlstm.tasks.store import read_bars, read_benchmark
 
 SIM = ["--source", "sim", "--sim", "n_stocks=20", "--sim", "start=2015-01-01"]
 SIM += ["--sim", "end=2015-12-31", "--sim", "seed=3"]
+
+
+def default_store():
+    """The store `backtest` reads for the same source: ingest must write that one."""
+    sim = {"n_stocks": 20, "start": "2015-01-01", "end": "2015-12-31", "seed": 3}
+    return source_store(DataParams(source="sim", sim=sim))
 
 
 def test_sim_into_the_default_store_and_again(capsys):

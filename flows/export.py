@@ -1,0 +1,98 @@
+"""A research run's results as plain files in its output folder (`--out`).
+
+What a user opens after a run, under their usual names:
+
+| file | what |
+| --- | --- |
+| `table2.md`, `metrics.json`, `fig*.png`, ... | the report's files |
+| `trades.csv`, `nav.csv` | the ledger: every trade, every strategy's daily net value |
+| `selection.csv` | the CNN's picks per test month |
+| `signals.csv` | the LSTM's +1/-1 signal per picked stock and decision day |
+| `stages.csv` | per stage: result (`Completed` / `Cached`), wall seconds, cache hit |
+| `config.yaml` | the effective configuration (`cnnlstm backtest --config` reruns it) |
+
+Written through `cnnlstm.infra.outdir.staged_out_dir`: a new folder appears complete or not at
+all, and nothing is written through a symbolic link.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import yaml
+from pydantic import BaseModel
+
+from cnnlstm.infra.artifacts import ArtifactRef
+from cnnlstm.infra.outdir import staged_out_dir
+
+
+def effective_config(params: BaseModel) -> dict:
+    """The parameters as a YAML-able dict, training sections as the profile fills them."""
+    update = {}
+    for section in ("cnn", "lstm"):
+        fill = getattr(params, f"{section}_config", None)
+        if section in type(params).model_fields and callable(fill):
+            update[section] = fill()
+    return params.model_copy(update=update).model_dump(mode="json")
+
+
+def stages_table(states: dict[str, str], seconds: dict[str, float]) -> pl.DataFrame:
+    """One row per stage: its result, wall seconds and whether the cache answered."""
+    names = list(states)
+    return pl.DataFrame(
+        {
+            "stage": names,
+            "result": [states[n] for n in names],
+            "seconds": [round(seconds.get(n, float("nan")), 3) for n in names],
+            "cache_hit": [states[n] == "Cached" for n in names],
+        },
+        schema={"stage": pl.String, "result": pl.String, "seconds": pl.Float64,
+                "cache_hit": pl.Boolean},
+    )  # fmt: skip
+
+
+def export_run(
+    out: str | Path,
+    *,
+    report_files: dict[str, ArtifactRef],
+    tables: dict[str, ArtifactRef | pl.DataFrame | None],
+    params: BaseModel,
+    states: dict[str, str],
+    seconds: dict[str, float],
+) -> dict[str, Path]:
+    """Write the run's files into `out` (see the module docstring); returns name -> final path.
+
+    Args:
+        out: The output folder (created atomically if new).
+        report_files: The report's artifacts; each is written under its original name.
+        tables: CSV name -> table (an artifact holding one, a frame, or None to skip).
+        params: The run's parameters (written as `config.yaml`).
+        states: Stage -> final state name (`Completed`, `Cached`, ...).
+        seconds: Stage -> wall seconds.
+
+    Raises:
+        UserInputError: `out` cannot be written safely (a symbolic link, a file, ...).
+    """
+    names: list[str] = []
+    with staged_out_dir(out) as tmp:
+        for ref in report_files.values():
+            name = ref.meta.get("name", Path(ref.path).name)
+            shutil.copyfile(ref.local_path(), tmp / name)
+            names.append(name)
+        for name, table in tables.items():
+            if table is None:
+                continue
+            frame = table.read_table() if isinstance(table, ArtifactRef) else table
+            frame.write_csv(tmp / name)
+            names.append(name)
+        stages_table(states, seconds).write_csv(tmp / "stages.csv")
+        (tmp / "config.yaml").write_text(
+            "# the effective configuration of this run: cnnlstm backtest --config config.yaml\n"
+            + yaml.safe_dump(effective_config(params), sort_keys=False, allow_unicode=True),
+            encoding="utf-8",
+        )
+        names += ["stages.csv", "config.yaml"]
+    final = Path(out).expanduser().absolute()
+    return {name: final / name for name in names}
