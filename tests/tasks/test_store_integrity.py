@@ -223,3 +223,41 @@ def test_restatement_log_is_json_lines(tmp_path):
     write_bars(tmp_path, split_2_for_1(bars_for("AAA", HISTORY)), on_restated="replace")
     lines = (tmp_path / "restatements.jsonl").read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["symbol"] == "AAA"
+
+
+def test_a_commit_interrupted_after_its_journal_is_completed_by_the_next_reader(tmp_path):
+    import cnnlstm.tasks.store as store_module
+
+    write_bars(tmp_path, bars_for("AAA", HISTORY))
+    target = tmp_path / "bars" / "year=2017.parquet"
+    replacement = split_2_for_1(bars_for("AAA", HISTORY))
+    tmp = target.with_name(".year=2017.parquet.crashed.tmp")
+    replacement.write_parquet(tmp)
+    # the state a writer killed between its commit point and its renames leaves behind
+    (tmp_path / "journal.json").write_text(
+        json.dumps({"renames": [[str(tmp), str(target)]], "removes": []})
+    )
+    assert read_bars(tmp_path).equals(replacement)
+    assert not (tmp_path / "journal.json").exists() and not tmp.exists()
+    assert store_module._journal_path(tmp_path) == tmp_path / "journal.json"
+
+
+def test_a_write_that_fails_before_its_journal_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    import cnnlstm.tasks.store as store_module
+
+    bars = bars_for("AAA", HISTORY)
+    write_bars(tmp_path, bars)
+    calls = []
+
+    def failing(df, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        df.write_parquet(path)
+
+    monkeypatch.setattr(store_module, "_write_parquet", failing)
+    more = pl.concat([bars_for("BBB", HISTORY + NEW_DAYS)])  # touches 2017 and 2018
+    with pytest.raises(OSError, match="disk full"):
+        write_bars(tmp_path, more)
+    assert read_bars(tmp_path).equals(bars)
+    assert not list((tmp_path / "bars").glob(".*.tmp"))
