@@ -170,10 +170,11 @@ class BenchmarkCoverage(BaseModel):
 
     def describe(self) -> str:
         """One line: the coverage facts."""
+        closes = f"closes {self.first} .. {self.last}" if self.first else "no close in it"
         text = (
             f"benchmark {self.name} has a close on {self.sessions - self.missing_sessions} of the "
             f"stocks' {self.sessions} sessions {self.period_start} .. {self.period_end} "
-            f"(closes {self.first} .. {self.last}; longest gap {self.longest_gap} session(s))"
+            f"({closes}; longest gap {self.longest_gap} session(s))"
         )
         if self.gaps:
             shown = ", ".join(f"{a} .. {b} ({n})" for a, b, n in self.gaps[:EXAMPLES])
