@@ -25,6 +25,7 @@ import numpy as np
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
+from cnnlstm.flows.export import effective_config
 from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import ResearchParams
 from cnnlstm.flows.stages.cache import stage_task
@@ -141,6 +142,7 @@ def track(
     networks = [*first.cnns[:1], *first.lstms[:1]]
     with tracking.tracked_run(cfg.experiment, tags=tags) as run:
         tracking.log_params(params)
+        mlflow.log_dict(effective_config(params), "config.yaml")  # rerun: --config it
         for net in networks:
             tracking.log_history(net.network, net.history)
             tracking.log_metrics(net.metrics, prefix=f"{net.network}_best")
@@ -152,7 +154,12 @@ def track(
         tracking.log_frame(first.backtest.nav.read_table(), "ledger/nav.csv")
         for seed_run, key in zip(runs, keys, strict=True):
             child = {"cnnlstm.kind": "seed", "cnnlstm.trial": key, "seed": seed_run.label}
-            with mlflow.start_run(run_name=f"seed {seed_run.label}", nested=True, tags=child):
+            with mlflow.start_run(
+                experiment_id=run.info.experiment_id,
+                run_name=f"seed {seed_run.label}",
+                nested=True,
+                tags=child,
+            ):
                 mlflow.log_param("seed", seed_run.label)
                 for net in [*seed_run.cnns, *seed_run.lstms]:
                     if len(seed_run.cnns) == 1:  # walk-forward: one curve per month is too many

@@ -42,7 +42,13 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
         "metrics.json",
         "fig4_net_value.png",
         "trades.csv",
+        "selection.csv",
+        "signals.csv",
+        "stages.csv",
+        "config.yaml",
     } <= exported
+    stages_csv = (tmp_path / "out" / "stages.csv").read_text().splitlines()
+    assert stages_csv[0] == "stage,result,seconds,cache_hit" and len(stages_csv) > len(STAGES)
 
     # an identical re-run: every stage from the cache, the same MLflow run, no new model version
     second = backtest_flow(params)
@@ -66,6 +72,7 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
     curve = client.get_metric_history(run.info.run_id, "lstm/train/loss")
     assert sorted(m.step for m in curve) == [0, 1]
     assert any(k.startswith("cnn/val/") for k in run.data.metrics)
+    assert "config.yaml" in {a.path for a in client.list_artifacts(run.info.run_id)}
     names = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
     assert {"report/table2.md", "report/fig4_net_value.png", "report/metrics.json"} <= names
     assert {a.path for a in client.list_artifacts(run.info.run_id, "ledger")} == {

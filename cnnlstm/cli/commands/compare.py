@@ -5,8 +5,10 @@ Examples:
     cnnlstm compare --experiment cnnlstm-walk-forward --last 3
     cnnlstm compare 3f2a... 9b1c... --out out/compare
 
-Reads MLflow at `MLFLOW_TRACKING_URI` (default: SQLite in the data directory). The chart holds
-each run's CNN-LSTM net value (from its `ledger/nav.csv`) and the first run's benchmark.
+Reads MLflow at `MLFLOW_TRACKING_URI` (default: SQLite in the data directory). Runs are labelled
+by the parameters that differ between them (`lstm.lr=0.01 (3f2a9b1c)`). The table
+(`compare.md`) and the chart go into `--out` (default `out/compare-<date>-<time>/`); the chart
+holds each run's CNN-LSTM net value (from its `ledger/nav.csv`) and the first run's benchmark.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cnnlstm.cli.output import add_out_argument, resolve_out_dir
 from cnnlstm.core.errors import UserInputError
 
 KEY_METRICS = (
@@ -44,7 +47,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--experiment", default="cnnlstm-backtest", help="MLflow experiment")
     parser.add_argument("--last", type=int, default=5, help="how many latest runs (default 5)")
     parser.add_argument("--metric", action="append", default=None, help="metric to show")
-    parser.add_argument("--out", metavar="DIR", default=".", help="where the chart goes")
+    add_out_argument(parser, what="the table (compare.md) and the chart")
     return parser
 
 
@@ -76,16 +79,47 @@ def fetch_runs(run_ids: list[str], experiment: str, last: int) -> list:
     return list(reversed(runs))
 
 
+def differing_params(runs: list) -> list[str]:
+    """The parameters whose values differ between the runs."""
+    keys = sorted({k for r in runs for k in r.data.params})
+    return [k for k in keys if len({r.data.params.get(k) for r in runs}) > 1]
+
+
 def comparison_table(runs: list, metrics: tuple[str, ...]) -> pl.DataFrame:
     """Rows: parameters whose values differ between runs, then the metrics; a column per run."""
-    keys = sorted({k for r in runs for k in r.data.params})
-    differing = [k for k in keys if len({r.data.params.get(k) for r in runs}) > 1]
+    differing = differing_params(runs)
+    labels = run_labels(runs)
     columns = {"": [f"param {k}" for k in differing] + [f"metric {m}" for m in metrics]}
     for run in runs:
         values = [run.data.params.get(k, "-") for k in differing]
         values += [_fmt(run.data.metrics.get(m)) for m in metrics]
-        columns[_label(run)] = values
+        columns[labels[run.info.run_id]] = values
     return pl.DataFrame(columns)
+
+
+#: At most this many differing parameters name a run; more are elided.
+LABEL_PARAMS = 2
+
+
+def run_labels(runs: list) -> dict[str, str]:
+    """Run id -> a label saying what differs: `lstm.lr=0.01 (3f2a9b1c)`.
+
+    Parameters that differ are named by their last dotted parts (the run id's start keeps labels
+    apart when they do not differ in parameters).
+    """
+    differing = differing_params(runs)
+    labels = {}
+    for run in runs:
+        parts = [f"{_short(k)}={run.data.params.get(k, '-')}" for k in differing[:LABEL_PARAMS]]
+        if len(differing) > LABEL_PARAMS:
+            parts.append(f"+{len(differing) - LABEL_PARAMS} more")
+        what = ", ".join(parts) or (run.info.run_name or "run")
+        labels[run.info.run_id] = f"{what} ({run.info.run_id[:8]})"
+    return labels
+
+
+def _short(key: str) -> str:
+    return ".".join(key.split(".")[-2:])
 
 
 def _label(run) -> str:
@@ -105,8 +139,9 @@ def to_markdown(table: pl.DataFrame) -> str:
     return "\n".join([head, rule, *body])
 
 
-def nav_chart(runs: list, path: Path) -> Path | None:
+def nav_chart(runs: list, path: Path, labels: dict[str, str] | None = None) -> Path | None:
     """Plot each run's CNN-LSTM net value (and the first run's benchmark); None without ledgers."""
+    labels = labels or {r.info.run_id: _label(r) for r in runs}
     import matplotlib
 
     matplotlib.use("Agg")
@@ -127,7 +162,8 @@ def nav_chart(runs: list, path: Path) -> Path | None:
             for strategy in ("cnn_lstm", "benchmark") if i == 0 else ("cnn_lstm",):
                 part = nav.filter(pl.col("strategy") == strategy).sort("date")
                 if part.height:
-                    label = _label(run) if strategy == "cnn_lstm" else f"benchmark ({_label(run)})"
+                    name = labels[run.info.run_id]
+                    label = name if strategy == "cnn_lstm" else f"benchmark ({name})"
                     style = "-" if strategy == "cnn_lstm" else "--"
                     ax.plot(part["date"].to_list(), part["nav"].to_list(), style, label=label)
                     plotted += 1
@@ -145,12 +181,27 @@ def nav_chart(runs: list, path: Path) -> Path | None:
     return path
 
 
+def preflight(args: argparse.Namespace) -> None:
+    """Before anything is read: the output folder can be written safely."""
+    args.out = str(resolve_out_dir(args.out, "compare"))
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print the comparison and write the chart."""
+    """Print the comparison and write it (compare.md) with the chart into the output folder."""
+    from cnnlstm.infra.outdir import staged_out_dir
+
     runs = fetch_runs(args.runs, args.experiment, args.last)
     metrics = tuple(args.metric) if args.metric else KEY_METRICS
-    print(to_markdown(comparison_table(runs, metrics)))
-    chart = nav_chart(runs, Path(args.out) / "compare_net_value.png")
+    labels = run_labels(runs)
+    table = to_markdown(comparison_table(runs, metrics))
+    print(table)
+    out = Path(args.out)
+    with staged_out_dir(out) as staging:
+        (staging / "compare.md").write_text(table + "\n", encoding="utf-8")
+        chart = nav_chart(runs, staging / "compare_net_value.png", labels)
     print()
-    print(f"net-value chart: {chart}" if chart else "no run holds ledger/nav.csv: no chart")
+    print(f"results: {out}/")
+    print("  table:                         compare.md")
+    print("  net-value chart:               compare_net_value.png" if chart else
+          "  no run holds ledger/nav.csv: no chart")  # fmt: skip
     return 0

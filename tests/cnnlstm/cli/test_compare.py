@@ -33,17 +33,35 @@ def test_compare_shows_differing_params_metrics_and_chart(tmp_path, monkeypatch,
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     first = _log(0.001, 0.5, 1.05)
     second = _log(0.01, 1.25, 1.10)
-    assert main(["compare", "--experiment", "cmp-test", "--out", str(tmp_path)]) == 0
+    out_dir = tmp_path / "cmp"
+    assert main(["compare", "--experiment", "cmp-test", "--out", str(out_dir)]) == 0
     out = capsys.readouterr().out
     assert "param lstm.lr" in out and "param market" not in out  # only what differs
     assert "| metric cnn_lstm.sharpe | 0.5000 | 1.2500 |" in out
-    assert first[:8] in out and second[:8] in out
-    assert (tmp_path / "compare_net_value.png").stat().st_size > 1000
+    # runs are labelled by what differs between them (the id's start keeps them apart)
+    assert f"| lstm.lr=0.001 ({first[:8]}) | lstm.lr=0.01 ({second[:8]}) |" in out
+    assert (out_dir / "compare_net_value.png").stat().st_size > 1000
+    assert "lstm.lr=0.01" in (out_dir / "compare.md").read_text()
+    assert f"results: {out_dir}/" in out
     # explicit runs, in the order given
     assert (
-        main(["compare", second, first, "--metric", "cnn_lstm.sharpe", "--out", str(tmp_path)]) == 0
+        main(["compare", second, first, "--metric", "cnn_lstm.sharpe", "--out", str(out_dir)]) == 0
     )
     assert "| metric cnn_lstm.sharpe | 1.2500 | 0.5000 |" in capsys.readouterr().out
+
+
+def test_compare_writes_into_its_own_out_folder_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    _log(0.001, 0.5, 1.05)
+    _log(0.01, 1.25, 1.10)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["compare", "--experiment", "cmp-test"]) == 0
+    assert not list(work.glob("*.png"))  # never into the working directory itself
+    (folder,) = (work / "out").glob("compare-*")
+    assert (folder / "compare_net_value.png").is_file()
+    assert f"results: {folder}/" in capsys.readouterr().out
 
 
 def test_compare_explains_a_missing_experiment(tmp_path, monkeypatch, capsys):

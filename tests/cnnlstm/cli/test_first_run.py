@@ -1,0 +1,72 @@
+"""The first hour of a user: a default run is quiet, names its results, and MLflow opens on them."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from support import stop_process
+
+TINY = ["--sim", "n_stocks=30", "--sim", "start=2010-01-01", "--sim", "end=2013-12-31"]
+TINY += ["--set", "cnn.epochs=2", "--set", "lstm.epochs=2"]
+
+#: What must never reach a user's console on a default run.
+NOISE = re.compile(
+    r"GPU available|TPU available|HPU available|💡|Tip:|litlogger|limit_val_batches|LeafSpec"
+    r"|Warning|warnings\.warn|Traceback|pickle|Starting temporary server|Beginning flow run",
+    re.IGNORECASE,
+)
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+    env.update(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        CNNLSTM_HOME=str(tmp_path / "data"),
+        OMP_NUM_THREADS="1",
+        **extra,
+    )
+    return env
+
+
+@pytest.mark.slow  # a whole (tiny) backtest with training and MLflow: 1-5 min on 2 cores
+def test_default_run_is_quiet_names_its_results_and_the_ui_opens_on_them(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnlstm.cli.main", "backtest", *TINY],
+        capture_output=True, text=True, cwd=tmp_path, env=_env(tmp_path), timeout=1500,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    console = done.stdout + done.stderr
+    noisy = [line for line in console.splitlines() if NOISE.search(line)]
+    assert not noisy, noisy
+    found = re.search(r"^results: (\S+)/$", done.stdout, re.MULTILINE)
+    assert found, done.stdout[-2000:]
+    out = Path(found.group(1))
+    assert out.parent == tmp_path / "out" and out.name.startswith("backtest-")
+    for name in ("table2.md", "selection.csv", "signals.csv", "stages.csv", "config.yaml"):
+        assert (out / name).is_file() and name in done.stdout
+    run_id = re.search(r"^MLflow run (\w+): open it with `cnnlstm ui --run", done.stdout, re.M)
+    assert run_id, done.stdout[-1500:]
+
+    # `cnnlstm ui` serves the store this run used, on loopback, and links to the run
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "cnnlstm.cli.main", "ui", "--run", run_id.group(1)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        env=_env(tmp_path),
+    )  # fmt: skip
+    try:
+        line = ui.stdout.readline()
+        pattern = r"MLflow UI: (http://127\.0\.0\.1:(\d+)/)(#/experiments/\d+/runs/\w+)"
+        link = re.match(pattern, line)
+        assert link, (line, ui.stderr.read() if ui.poll() is not None else "")
+        api = f"{link.group(1)}api/2.0/mlflow/runs/get?run_id={run_id.group(1)}"
+        with urllib.request.urlopen(api, timeout=30) as answer:
+            assert json.load(answer)["run"]["info"]["run_id"] == run_id.group(1)
+    finally:
+        stop_process(ui)
