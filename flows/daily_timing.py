@@ -41,6 +41,7 @@ from cnnlstm.flows.live import (
     require_fresh,
     selection_path,
     settings_from_run,
+    signals_path,
     state_lock,
     write_atomic,
     write_state,
@@ -180,6 +181,13 @@ def daily_timing_flow(params: DailyParams = DailyParams()) -> TimingOutcome:  # 
         write_state(state.model_dump_json(indent=1))
         for later in dropped:  # a rebuild withdraws the orders of the dropped days
             orders_path(later).unlink(missing_ok=True)
+        for later in dropped:
+            signals_path(later).unlink(missing_ok=True)
+        decided = pl.DataFrame(  # the LSTM's own decisions (a missing window is not one)
+            {"symbol": list(today), "date": [day] * len(today), "signal": list(today.values())},
+            schema={"symbol": pl.String, "date": pl.Date, "signal": pl.Int8},
+        )
+        write_atomic(decided, signals_path(day))
         write_atomic(orders, orders_path(day))
     publish_table(
         orders, "daily-orders", f"Orders for {trade_date} after the close of {day} "

@@ -174,6 +174,16 @@ def selection_path(month: date) -> Path:
     return live_dir() / f"selection-{month:%Y-%m}.parquet"
 
 
+def scores_path(month: date) -> Path:
+    """Where month `month`'s CNN scores of every eligible stock live (the monitor reads them)."""
+    return live_dir() / f"scores-{month:%Y-%m}.parquet"
+
+
+def signals_path(day: date) -> Path:
+    """Where the LSTM signals decided after `day`'s close live (the monitor reads them)."""
+    return live_dir() / f"signals-{day}.parquet"
+
+
 def orders_path(day: date) -> Path:
     """Where the orders decided after `day`'s close live."""
     return live_dir() / f"orders-{day}.parquet"

@@ -8,7 +8,9 @@ publishes an old month's selection); the CNN features of the month from those ba
 CNN of the data's dataset (refused if trained on another; or a retraining when asked, when there
 is none, or when it is older than `max_model_age_days`), with the selection size of the
 champion's run (the flow's own, if given, must match); publish `live/selection-YYYY-MM.parquet`
-(read by the daily timing flow), a Prefect table artifact and an MLflow run.
+(read by the daily timing flow), a Prefect table artifact and an MLflow run. A month already
+published is kept (the run says so) unless `replace`, so the flow can be scheduled after every
+close: it selects once, right after the month's last session.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from cnnlstm.flows.live import (
     champion_checkpoint,
     require_closed,
     require_fresh,
+    scores_path,
     selection_path,
     settings_from_run,
     write_atomic,
@@ -65,6 +68,9 @@ class MonthlyParams(LiveParams):
         None, description="selection size; none: the champion run's (a value must match it)"
     )
     experiment: str = Field("cnnlstm-monthly-selection", description="MLflow experiment")
+    replace: bool = Field(
+        False, description="re-select a month already published (else the run keeps it)"
+    )
 
 
 class SelectionOutcome(BaseModel):
@@ -117,6 +123,18 @@ def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> Selection
     day = params.day()
     month = decision_month(day, cal.month_last_session(day))
     rebalance = cal.previous_session(month)
+    published = selection_path(month)
+    if published.exists() and not params.replace:  # a month's selection never changes quietly
+        kept = pl.read_parquet(published)
+        logger.info(f"{month:%Y-%m}: selection already published ({published}); kept")
+        return SelectionOutcome(
+            month=month,
+            rebalance_date=rebalance,
+            symbols=kept["symbol"].to_list(),
+            path=str(published),
+            model="(published before)",
+            model_source="published",
+        )
     require_closed(cal, rebalance, params)
     run = StageRunner()
     ingested = run(live_ingest, params.data, input_fingerprint(params.data, today=day))
@@ -162,9 +180,11 @@ def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> Selection
             model, source = f"{found.name} v{found.version}", f"@{params.alias}"
             logged = settings_from_run(found.params, found.run_id).selection
             selection_cfg = agree("selection", params.selection, logged, found)
-        selection = select_top(score_cnn(checkpoint, current), selection_cfg)
+        scores = score_cnn(checkpoint, current)
+        selection = select_top(scores, selection_cfg)
         tracking.log_frame(selection, f"selection/{month:%Y-%m}.csv")
         tracking.log_params({"selection_month": str(month), "model": model})
+    write_atomic(scores, scores_path(month))
     path = write_atomic(selection, selection_path(month))
     publish_table(selection, "monthly-selection", f"Selection for {month:%Y-%m} ({model})")
     publish_link(tracking.run_link(mlrun.info.run_id), "mlflow-selection-run", "MLflow run")

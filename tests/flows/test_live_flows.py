@@ -34,6 +34,8 @@ def test_monthly_selection_then_daily_timing(tiny_data, tiny_protocol, mlflow_tm
     picked = monthly_selection_flow(MonthlyParams(data=tiny_data, as_of=date(2013, 6, 28)))
     assert picked.month == date(2013, 7, 1) and picked.model_source == "@champion"
     assert picked.rebalance_date == date(2013, 6, 28) and len(picked.symbols) >= 1
+    kept = monthly_selection_flow(MonthlyParams(data=tiny_data, as_of=date(2013, 6, 28)))
+    assert kept.model_source == "published" and kept.symbols == picked.symbols
 
     # the rebalance date's decision is July's first; it trades at July 1st's open
     first = daily_timing_flow(DailyParams(data=tiny_data, as_of=date(2013, 6, 28)))

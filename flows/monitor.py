@@ -1,0 +1,137 @@
+"""The monitor flow: once a month's labels are known, how did the live model do?
+
+Input contract: `MonitorParams` and the live folder: the CNN scores the monthly flow published
+(`live/scores-YYYY-MM.parquet`) and the LSTM signals the daily flow decided
+(`live/signals-YYYY-MM-DD.parquet`). For every published month whose last session has closed
+and whose bars the data hold (`tasks.monitor`): the realized rank IC of the month's scores and
+the LSTM's realized hit rate over the month's decisions (labels the champion run's hold days
+later, from its execution price, so a decision near the month's end is scored once its horizon
+has passed). Both are logged to MLflow
+(experiment `cnnlstm-monitor`, one run per monitor run, step = yyyymm) with a table artifact.
+When the rank IC (or the hit rate) is below its floor for the last `k_months` months, the run
+fails red with the numbers (the failed-run automation notifies).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+from prefect import flow
+from prefect.logging import get_run_logger
+from pydantic import BaseModel, ConfigDict, Field
+
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.live import LiveParams, champion, live_dir, settings_from_run
+from cnnlstm.flows.ops import TIMEOUTS, retry_transient, run_namer
+from cnnlstm.flows.stages.cache import StageRunner
+from cnnlstm.flows.stages.data import ingest, input_fingerprint
+from cnnlstm.flows.stages.publish import publish_table
+from cnnlstm.infra import tracking
+from cnnlstm.tasks.monitor import MonthQuality, below_floor_for, hit_rate, realized_rank_ic
+
+
+class MonitorAlert(UserInputError):
+    """The live model's realized quality stayed below its floor for k months."""
+
+
+class MonitorParams(LiveParams):
+    """What the monitor takes."""
+
+    rank_ic_floor: float = Field(0.0, description="alert when the rank IC stays below this")
+    hit_rate_floor: float = Field(0.5, ge=0, le=1, description="alert below this hit rate")
+    k_months: int = Field(3, ge=1, le=24, description="months in a row below a floor to alert")
+    experiment: str = Field("cnnlstm-monitor", description="MLflow experiment")
+
+
+class MonitorOutcome(BaseModel):
+    """What the monitor found."""
+
+    model_config = ConfigDict(frozen=True)
+
+    months: list[MonthQuality]
+    alerts: list[str] = Field(default_factory=list)
+
+
+def _month_of(path_name: str) -> date:
+    return date.fromisoformat(path_name.removeprefix("scores-").removesuffix(".parquet") + "-01")
+
+
+@flow(
+    name="monitor",
+    description="Realized rank IC and LSTM hit rate of the live model per month.",
+    flow_run_name=run_namer("monitor"),
+    timeout_seconds=TIMEOUTS["monitor"],
+)
+def monitor_flow(params: MonitorParams = MonitorParams()) -> MonitorOutcome:  # noqa: B008
+    """Score every complete published month; log to MLflow; alert under the floors."""
+    logger = get_run_logger()
+    cal = params.calendar_of()
+    done = cal.last_completed_session(params.clock(), params.delay())
+    if params.as_of is not None:
+        done = min(done, params.as_of)
+    run = StageRunner()
+    ingest_live = ingest.with_options(
+        retries=3, retry_delay_seconds=60, retry_condition_fn=retry_transient
+    )
+    ingested = run(ingest_live, params.data, input_fingerprint(params.data, today=done))
+    bars = ingested.bars.read_table().filter(pl.col("date") <= done)
+    signals_files = sorted(live_dir().glob("signals-*.parquet"))
+    signals = (
+        pl.concat([pl.read_parquet(p) for p in signals_files])
+        if signals_files
+        else pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "signal": pl.Int8})
+    )
+    lstm = champion("lstm", params)  # hold days and execution: the champion run's
+    settings = settings_from_run(lstm.params, lstm.run_id)
+    months: list[MonthQuality] = []
+    for path in sorted(live_dir().glob("scores-*.parquet")):
+        month = _month_of(path.name)
+        if month > done:
+            continue
+        last = cal.month_last_session(month)
+        if last > done:
+            continue  # labels not known yet
+        rebalance = cal.previous_session(month)
+        ic, used, ic_out = realized_rank_ic(
+            pl.read_parquet(path), bars, rebalance=rebalance, month_last=last
+        )
+        decided = signals.filter((pl.col("date") >= rebalance) & (pl.col("date") < last))
+        hr, n, hr_out = hit_rate(
+            decided, bars, hold_days=settings.hold_days, execution=settings.execution
+        )
+        months.append(
+            MonthQuality(
+                month=month, rank_ic=ic, ic_stocks=used, ic_left_out=ic_out,
+                hit_rate=hr, decisions=n, decisions_left_out=hr_out,
+            )
+        )  # fmt: skip
+    alerts = []
+    if below_floor_for([m.rank_ic for m in months], params.rank_ic_floor, params.k_months):
+        alerts.append(
+            f"realized rank IC below {params.rank_ic_floor} for {params.k_months} months: "
+            + ", ".join(f"{m.month:%Y-%m} {m.rank_ic:+.3f}" for m in months[-params.k_months :])
+        )
+    if below_floor_for([m.hit_rate for m in months], params.hit_rate_floor, params.k_months):
+        alerts.append(
+            f"LSTM hit rate below {params.hit_rate_floor} for {params.k_months} months: "
+            + ", ".join(f"{m.month:%Y-%m} {m.hit_rate:.3f}" for m in months[-params.k_months :])
+        )
+    table = pl.DataFrame([m.model_dump() for m in months]) if months else pl.DataFrame()
+    with tracking.tracked_run(params.experiment, tags={"dataset": params.dataset().dataset}):
+        tracking.log_params(params.model_dump(mode="json"))
+        for m in months:
+            step = m.month.year * 100 + m.month.month
+            values = {"live.rank_ic": m.rank_ic, "live.lstm_hit_rate": m.hit_rate}
+            tracking.log_metrics({k: v for k, v in values.items() if v is not None}, step=step)
+        if months:
+            tracking.log_frame(table, "monitor/months.csv")
+            publish_table(table, "live-monitor", "Realized quality of the live model per month")
+    for m in months:
+        logger.info(
+            f"{m.month:%Y-%m}: rank IC {m.rank_ic} ({m.ic_stocks} stocks), LSTM hit rate "
+            f"{m.hit_rate} +- {m.hit_rate_se} ({m.decisions} decisions)"
+        )
+    if alerts:
+        raise MonitorAlert("; ".join(alerts))
+    return MonitorOutcome(months=months, alerts=alerts)
