@@ -120,6 +120,10 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
     # independent trainings (every seed, month and block): submitted together, run on the
     # task runner (concurrently where it has more than one worker)
     configs = seeded_configs(research)
+
+    def seed_tag(seed: int | str) -> str:  # stage labels as before when no seeds are asked for
+        return "" if research.seeds is None else f" seed {seed}"
+
     blocks = months[:: params.lstm_every]
     window_futures = {
         b: run.submit(
@@ -142,10 +146,11 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
     # which draws from torch's global random generator, and doing that here while a pool thread
     # trains would change that training's dropout masks, so runs would not repeat.
     cnns = {
-        k: run.collect(f, f"train_cnn {k[1]:%Y-%m} seed {k[0]}") for k, f in cnn_futures.items()
+        k: run.collect(f, f"train_cnn {k[1]:%Y-%m}{seed_tag(k[0])}") for k, f in cnn_futures.items()
     }
     lstms = {
-        k: run.collect(f, f"train_lstm {k[1]:%Y-%m} seed {k[0]}") for k, f in lstm_futures.items()
+        k: run.collect(f, f"train_lstm {k[1]:%Y-%m}{seed_tag(k[0])}")
+        for k, f in lstm_futures.items()
     }
     window = research.lstm_window_config()
 
@@ -154,8 +159,8 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
         for i, month in enumerate(months):
             test = month_period(month, span.end)
             block = blocks[i // params.lstm_every]
-            label = f"{month:%Y-%m} {tag}"
-            if tag == "ensemble":
+            label = f"{month:%Y-%m}{tag}"
+            if tag == " ensemble":
                 picks = run(
                     select_ensemble, features, pick_cnns(month), research.selection, test,
                     label=f"select {label}",
@@ -175,12 +180,12 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
                 )  # fmt: skip
             parts.append(picks)
             signal_parts.append(timing)
-        return run(chain_months, parts, signal_parts, label=f"chain_months {tag}")
+        return run(chain_months, parts, signal_parts, label=f"chain_months{tag}")
 
     runs = []
     for seed in configs:
         picks, timing = chained(
-            f"seed {seed}", lambda m, s=seed: cnns[s, m], lambda b, s=seed: lstms[s, b]
+            seed_tag(seed), lambda m, s=seed: cnns[s, m], lambda b, s=seed: lstms[s, b]
         )
         runs.append(
             strategy_run(
@@ -198,7 +203,7 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
     ensemble = None
     if len(configs) > 1:
         picks, timing = chained(
-            "ensemble",
+            " ensemble",
             lambda m: [cnns[s, m] for s in configs],
             lambda b: [lstms[s, b] for s in configs],
         )

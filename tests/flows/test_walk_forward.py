@@ -55,6 +55,6 @@ def test_walk_forward_retrains_monthly_and_runs_months_concurrently(tiny_data, m
         "train_lstm 2013-01", "train_lstm 2013-03",
     ]  # fmt: skip
     assert out["months"] == 3 and out["lstm_trainings"] == 2
-    assert "| Annualized rate of return |" in out["table2"] and out["mlflow_run"]
+    assert "| Annualized return, net of costs |" in out["table2"] and out["mlflow_run"]
     again = walk_forward_flow(params)
     assert set(again["stages"].values()) == {"Cached"}
