@@ -34,7 +34,7 @@ KNOWN_WARNINGS = (
     (r".*datetime\.datetime\.utcnow\(\) is deprecated.*", r"(mlflow|sqlalchemy|alembic)\..*"),
     (r".*Support for class-based `config` is deprecated.*", r"pydantic\..*"),
     (r".*Filesystem tracking backend.*is deprecated.*", r"mlflow\..*"),
-    (r".*pkg_resources is deprecated.*", r".*"),
+    (r".*pkg_resources is deprecated.*", r"(lightning_utilities|lightning_fabric)\..*"),
 )
 
 #: Loggers whose INFO lines are banners and tips, not results.

@@ -1,0 +1,74 @@
+"""What the command line sets up: telemetry off, scratch and caches under the data home."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cnnlstm.cli import quiet
+from cnnlstm.cli.main import main
+
+PRINT_ENV = (
+    "import os, sys; from cnnlstm.cli import quiet; from pathlib import Path; "
+    "quiet.telemetry_off(); quiet.scratch_under(Path(sys.argv[1])); "
+    "print(*[f'{k}={os.environ.get(k)}' for k in ('MLFLOW_DISABLE_TELEMETRY', 'DO_NOT_TRACK', "
+    "'PREFECT_SERVER_ANALYTICS_ENABLED', 'NUMBA_CACHE_DIR', 'TMPDIR')], sep=chr(10))"
+)
+
+
+def _env_after_setup(tmp_path: Path, **env: str) -> dict[str, str]:
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "NUMBA_CACHE_DIR")
+        and not k.startswith("PREFECT_")
+    }
+    environ.update(env)
+    out = subprocess.run(
+        [sys.executable, "-c", PRINT_ENV, str(tmp_path)],
+        capture_output=True, text=True, env=environ, check=True,
+    ).stdout  # fmt: skip
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def test_telemetry_is_off_by_default_with_the_values_each_library_reads(tmp_path):
+    env = _env_after_setup(tmp_path)
+    assert env["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    assert env["DO_NOT_TRACK"] == "true"  # MLflow 3.17 ignores DO_NOT_TRACK=1
+    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert _env_after_setup(tmp_path, DO_NOT_TRACK="1")["DO_NOT_TRACK"] == "true"
+
+
+def test_a_user_who_turns_telemetry_on_is_obeyed(tmp_path):
+    env = _env_after_setup(
+        tmp_path,
+        MLFLOW_DISABLE_TELEMETRY="false",
+        DO_NOT_TRACK="false",
+        PREFECT_SERVER_ANALYTICS_ENABLED="true",
+    )
+    assert env["MLFLOW_DISABLE_TELEMETRY"] == "false" and env["DO_NOT_TRACK"] == "false"
+    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true"
+
+
+def test_numba_cache_and_scratch_live_under_the_data_home_and_leftovers_are_cleaned(tmp_path):
+    stale = tmp_path / "tmp" / "run-999999999"  # a killed run's scratch (no such process)
+    (stale / "lightning").mkdir(parents=True)
+    env = _env_after_setup(tmp_path)
+    assert Path(env["NUMBA_CACHE_DIR"]).is_relative_to(tmp_path)
+    assert Path(env["TMPDIR"]).is_relative_to(tmp_path / "tmp")
+    assert not stale.exists()
+
+
+def test_a_command_leaves_the_process_as_it_found_it(capsys):
+    before = os.environ.get("TMPDIR")
+    assert main(["config", "show"]) == 0
+    assert os.environ.get("TMPDIR") == before
+    assert not list((Path(os.environ["CNNLSTM_HOME"]) / "tmp").glob(f"run-{os.getpid()}"))
+    capsys.readouterr()
+
+
+def test_known_warnings_are_filtered_by_message_and_module_never_blanket():
+    for message, module in quiet.KNOWN_WARNINGS:
+        assert message.strip(".*") and module not in ("", ".*"), (message, module)
