@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: Variables the command line sets for the duration of one command (restored afterwards).
-_ENV_SET_PER_RUN = ("TMPDIR",)
+_ENV_SET_PER_RUN = ("TMPDIR", "MLFLOW_LOGGING_LEVEL")
 
 
 if __name__ == "__main__":

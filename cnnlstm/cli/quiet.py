@@ -138,6 +138,10 @@ def configure_console(verbose: int, log_path: Path) -> Callable[[], None]:
             if type(handler) is logging.StreamHandler:
                 logger.removeHandler(handler)
     logging.getLogger("cnnlstm").setLevel(logging.INFO)
+    if not verbose:
+        # MLflow installs its own console handler when imported (later, inside the flow): its
+        # warnings about model signatures and the like are the platform's to fix, not the user's
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
     console_filter = _ConsoleFilter()
     filtered = [] if verbose else [h for h in root.handlers if h is not file_handler]
     for handler in filtered:
