@@ -265,12 +265,14 @@ def capacity_capital(
     day = market.day_index()
     col = market.stock_index()
     out = {}
-    for (name,), part in trades.group_by("strategy", maintain_order=True):
+    market_trades = trades.filter(~pl.col("reason").str.starts_with("delisted"))
+    for (name,), part in market_trades.group_by("strategy", maintain_order=True):
         i = np.array([day[d] for d in part["date"].to_list()])
         j = np.array([col[s] for s in part["symbol"].to_list()])
         value = (part["price"] * part["shares"]).to_numpy()
-        room = share * market.amount[i, j] * capital / np.where(value > 0, value, np.nan)
-        room = room[np.isfinite(room)]
+        amount = market.amount[i, j]
+        room = share * amount * capital / np.where(value > 0, value, np.nan)
+        room = room[np.isfinite(room) & (amount > 0)]
         if room.size:
             out[str(name)] = {"first": float(room.min()), "p05": float(np.quantile(room, 0.05))}
     return out
