@@ -124,3 +124,37 @@ def test_early_stopping_on_a_sample_stops_near_the_reference_best(planted, full_
     assert model.metrics["epochs_run"] < 14  # it stopped
     assert curve[int(model.metrics["best_epoch"])] - min(curve.values()) < 0.01
     assert model.metrics["torch_threads"] == 1
+
+
+def test_training_is_deterministic_without_nan_filling_new_tensors(tmp_path):
+    """Lightning's deterministic mode stays on; only its NaN fill of new tensors is off."""
+    import pytorch_lightning as pl_lightning
+    import torch.utils.deterministic as det
+
+    from cnnlstm.tasks import train_loop
+
+    seen = {}
+
+    class Probe(pl_lightning.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            seen["fill"] = det.fill_uninitialized_memory
+            seen["deterministic"] = torch.are_deterministic_algorithms_enabled()
+
+    before = det.fill_uninitialized_memory
+    original = train_loop.EpochHistory
+
+    class WithProbe(original):
+        def __init__(self):
+            super().__init__()
+            self.probe = Probe()
+
+        def on_train_batch_start(self, *args):
+            self.probe.on_train_batch_start(*args)
+
+    train_loop.EpochHistory = WithProbe
+    try:
+        train_cnn(_planted(n_months=4, n_stocks=40), CnnTrainConfig(epochs=1, **QUIET), tmp_path)
+    finally:
+        train_loop.EpochHistory = original
+    assert seen == {"fill": False, "deterministic": True}
+    assert det.fill_uninitialized_memory == before
