@@ -74,7 +74,7 @@ def backtest_flow(
     run = StageRunner(refresh=params.refresh)
     protocol = params.protocol
     ingested = run(ingest, params.data, input_fingerprint(params.data))
-    dataset = run(validate, ingested, protocol)
+    dataset = run(validate, ingested, protocol, params.data)
     features = run(cnn_features, dataset.bars, params.cnn_features)
     windows = run(lstm_windows, dataset.bars, params.lstm_window_config(), protocol.train)
     trained = {}
