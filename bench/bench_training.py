@@ -5,7 +5,9 @@ Usage: .venv/bin/python bench/bench_training.py [--rounds 5] [--epochs 3] [--com
 
 Sections (each a set of paired rounds: the variants alternate within one process, the order
 flips every round, the load average is printed per round, the median of the per-round ratios
-counts; a shared machine is noisy, a ratio taken within one round is not fooled by a slow minute):
+counts; a shared machine is noisy, a ratio taken within one round is not fooled by a slow minute).
+Rates at 1 thread are by this process's CPU time (`--clock wall` for wall time): on a loaded
+machine wall time mostly measures the scheduler; the threads section is by wall time.
 * path: `cnnlstm.tasks.train_loop.fit_classifier` (Lightning Trainer, tensor-resident batches,
   epoch metrics, best-checkpoint callback, `profile="paper"` so every epoch runs, no validation)
   vs a bare PyTorch loop (same network, Adam, cross-entropy, the same `TensorBatches`) at the same
@@ -72,8 +74,17 @@ def data(kind: str, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn((n, *SHAPES[kind]), generator=gen), torch.randint(0, 2, (n,), generator=gen)
 
 
+CLOCK = "auto"
+
+
+def clock(threads: int):
+    """CPU time of this process for 1-thread runs (robust to other processes' load: a
+    descheduled minute costs no CPU time); wall time where threads are compared."""
+    return time.process_time if threads == 1 and CLOCK == "auto" else time.perf_counter
+
+
 def project_rate(kind, x, y, epochs, batch, threads) -> float:
-    """Samples/s of the project's fit (Trainer.fit only, as `fit_seconds` measures it)."""
+    """Samples/s of the project's whole fit_classifier call (Trainer set-up, checkpoints too)."""
     cls = CnnTrainConfig if kind == "cnn" else LstmTrainConfig
     cfg = cls(
         profile="paper",
@@ -85,11 +96,12 @@ def project_rate(kind, x, y, epochs, batch, threads) -> float:
     )
     seed_all(0)
     module = make_module(kind)
+    tick = clock(threads)
     with tempfile.TemporaryDirectory() as tmp:
-        model = fit_classifier(
-            module, TensorDataModule(x, y, batch_size=batch), cfg, kind, Path(tmp)
-        )
-    return x.shape[0] * epochs / model.metrics["fit_seconds"]
+        started = tick()
+        fit_classifier(module, TensorDataModule(x, y, batch_size=batch), cfg, kind, Path(tmp))
+        seconds = tick() - started
+    return x.shape[0] * epochs / seconds
 
 
 def bare_rate(kind, x, y, epochs, batch, threads, *, compiled: bool = False) -> float:
@@ -98,12 +110,13 @@ def bare_rate(kind, x, y, epochs, batch, threads, *, compiled: bool = False) -> 
     net = make_module(kind).net.train()
     step_net = torch.compile(net) if compiled else net
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=1e-4)
+    tick = clock(threads)
     with torch_threads(threads):
         if compiled:  # compilation is not training: one warm-up step outside the clock
             loss = F.cross_entropy(step_net(x[:batch]), y[:batch])
             loss.backward()
             opt.zero_grad(set_to_none=True)
-        started = time.perf_counter()
+        started = tick()
         batches = TensorBatches(x, y, batch, shuffle=True, seed=0)
         for _ in range(epochs):
             for xb, yb in batches:
@@ -111,7 +124,7 @@ def bare_rate(kind, x, y, epochs, batch, threads, *, compiled: bool = False) -> 
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-        seconds = time.perf_counter() - started
+        seconds = tick() - started
     return x.shape[0] * epochs / seconds
 
 
@@ -176,7 +189,7 @@ def synthetic_windows(n_train_days: int, per_day: int, seed: int = 0) -> LstmWin
 
 
 def validation_seconds(windows, epochs, val_max_samples, threads) -> tuple[float, float]:
-    """(fit seconds, validation samples) of train_lstm with the given validation sample."""
+    """(seconds of the train_lstm call, validation samples) with the given validation sample."""
     cfg = LstmTrainConfig(
         profile="paper",
         epochs=epochs,
@@ -185,9 +198,12 @@ def validation_seconds(windows, epochs, val_max_samples, threads) -> tuple[float
         threads=threads,
         val_max_samples=val_max_samples,
     )
+    tick = clock(threads)
     with tempfile.TemporaryDirectory() as tmp:
+        started = tick()
         model = train_lstm(windows, cfg, tmp)
-    return model.metrics["fit_seconds"], model.metrics["val_samples"]
+        seconds = tick() - started
+    return seconds, model.metrics["val_samples"]
 
 
 def main() -> None:
@@ -202,13 +218,19 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time torch.compile")
     ap.add_argument("--full-universe", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of sections to skip")
+    ap.add_argument(
+        "--clock", default="auto", choices=["auto", "wall"], help="auto: CPU time at 1 thread"
+    )
     args = ap.parse_args()
+    global CLOCK
+    CLOCK = args.clock
     skip = set(filter(None, args.skip.split(",")))
     chosen = choose_threads()
     print(
         f"bench_training: {os.cpu_count()} CPUs, affinity {len(os.sched_getaffinity(0))}, "
         f"{load()}, torch {torch.__version__}, choose_threads() -> {chosen.threads} "
-        f"({chosen.reason}); batch {args.batch}, epochs {args.epochs}, rounds {args.rounds}"
+        f"({chosen.reason}); batch {args.batch}, epochs {args.epochs}, rounds {args.rounds}; "
+        f"1-thread rates by {'CPU' if args.clock == 'auto' else 'wall'} time, threads by wall"
     )
     summary: list[str] = []
     sets = {k: data(k, n) for k, n in (("cnn", args.cnn_n), ("lstm", args.lstm_n))}
