@@ -3,9 +3,18 @@
 Input contract: a `scores` table (`symbol`, `month`, `score`; see `schemas/strategy.py`) with one
 row per eligible (symbol, month), and for `momentum_scores` the `cnn_features` table with the raw
 monthly returns `mret_12 .. mret_2` (months t-12 .. t-2, all known before month t starts).
+
+Momentum's formation window (`SelectionConfig.momentum_window`): `t-12..t-2` (the default, the
+classic Jegadeesh-Titman 12-1 skipping the last month, whose short-term reversal would blur it)
+or `t-12..t-1` (the last month included). Month t-1's return is the `target_return` of the
+stock's row for month t-1 (month-end close of t-1 over that of t-2, known at month t's rebalance
+date); a stock without a row for t-1 (not eligible then) has no t-12..t-1 score and is not
+ranked that month (counted in `MomentumScores.unranked`).
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -26,6 +35,11 @@ class SelectionConfig(BaseModel):
     top_fraction: float = Field(0.01, gt=0, le=1, description="share of eligible stocks")
     top_count: int | None = Field(None, ge=1, description="a fixed count instead of a fraction")
     min_count: int = Field(1, ge=1, description="pick at least this many")
+    momentum_window: Literal["t-12..t-2", "t-12..t-1"] = Field(
+        "t-12..t-2",
+        description="momentum's formation window: months t-12..t-2 (skip the last month, the "
+        "default) or t-12..t-1",
+    )
 
     @model_validator(mode="after")
     def _count_not_below_minimum(self) -> SelectionConfig:
@@ -71,8 +85,13 @@ def universe_selection(scores: pl.DataFrame) -> pl.DataFrame:
     return select_top(scores, SelectionConfig(top_fraction=1.0))
 
 
-def momentum_scores(features: pl.DataFrame) -> pl.DataFrame:
-    """Momentum score per (symbol, month): the compounded return over months t-12 .. t-2.
+def momentum_scores(
+    features: pl.DataFrame, window: Literal["t-12..t-2", "t-12..t-1"] = "t-12..t-2"
+) -> pl.DataFrame:
+    """Momentum score per (symbol, month): the compounded return over the formation window.
+
+    `t-12..t-1` needs month t-1's return: the `target_return` of the stock's row for month t-1
+    in `features` (pass every month, not only the test months); rows without it are left out.
 
     Raises:
         UserInputError: a formation-window column is missing or a row lacks one of its returns.
@@ -89,4 +108,14 @@ def momentum_scores(features: pl.DataFrame) -> pl.DataFrame:
             f"{incomplete.height} feature row(s) lack a monthly return in t-12..t-2, e.g. {rows}"
         )
     growth = pl.reduce(lambda a, b: a * b, [1.0 + pl.col(c) for c in MOMENTUM_COLUMNS])
-    return features.select("symbol", "month", score=growth - 1.0)
+    if window == "t-12..t-2":
+        return features.select("symbol", "month", score=growth - 1.0)
+    last = features.select(
+        "symbol",
+        month=pl.col("month").dt.offset_by("1mo"),
+        mret_1=pl.col("target_return"),
+    )
+    joined = features.join(last, on=["symbol", "month"], how="left")
+    return joined.filter(pl.col("mret_1").is_not_null()).select(
+        "symbol", "month", score=growth * (1.0 + pl.col("mret_1")) - 1.0
+    )

@@ -113,7 +113,8 @@ def select_ensemble(
 def _select(
     features: ArtifactRef, cnns: list[TrainedRef], cfg: SelectionConfig, test: Period
 ) -> Selections:
-    table = months_in(features.read_table(), test)
+    every = features.read_table()
+    table = months_in(every, test)
     if table.height == 0:
         raise UserInputError(f"no eligible stock-months in the test period {test}")
     parts = [score_cnn(cnn.checkpoint.local_path(), table) for cnn in cnns]
@@ -122,7 +123,19 @@ def _select(
         mean = pl.concat(parts).group_by("symbol", "month").agg(pl.col("score").mean())
         scores = scores.drop("score").join(mean, on=["symbol", "month"]).select(parts[0].columns)
     scores = validate_table(scores, ScoresSchema, table="scores").valid
-    momentum = validate_table(momentum_scores(table), ScoresSchema, table="momentum scores").valid
+    if cfg.momentum_window == "t-12..t-2":
+        momentum = momentum_scores(table)
+    else:  # month t-1's return comes from the row of t-1, which may precede the test
+        momentum = momentum_scores(every, cfg.momentum_window).join(
+            table.select("symbol", "month"), on=["symbol", "month"]
+        )
+        unranked = table.height - momentum.height
+        if unranked:
+            get_run_logger().info(
+                f"momentum {cfg.momentum_window}: {unranked} stock-months without month t-1's "
+                "return (not eligible in t-1) are not ranked"
+            )
+    momentum = validate_table(momentum, ScoresSchema, table="momentum scores").valid
     picks = {
         "cnn": select_top(scores, cfg),
         "momentum": select_top(momentum, cfg),

@@ -49,3 +49,23 @@ def test_momentum_compounds_t12_to_t2_and_ignores_t13():
     assert out["score"].to_list() == pytest.approx([1.1**11 - 1, 0.0])
     with pytest.raises(UserInputError, match="lack a monthly return"):
         momentum_scores(feats.with_columns(mret_5=pl.lit(None, dtype=pl.Float64)))
+
+
+def test_momentum_t12_to_t1_adds_last_months_return_from_its_own_row():
+    feb = date(JAN.year, JAN.month + 1, 1) if JAN.month < 12 else date(JAN.year + 1, 1, 1)
+    cols = {f"mret_{k}": [0.1, 0.0, 0.1] for k in range(13, 1, -1)}
+    feats = pl.DataFrame(
+        {
+            "symbol": ["A", "B", "A"],
+            "month": [JAN, JAN, feb],
+            "target_return": [0.5, -0.2, 0.0],  # A's and B's January returns
+            **cols,
+        }
+    )
+    skip = momentum_scores(feats).filter(pl.col("month") == feb)
+    assert skip["score"].to_list() == pytest.approx([1.1**11 - 1])
+    full = momentum_scores(feats, "t-12..t-1").sort("month", "symbol")
+    # February's A: t-12..t-2 compounded, times January's return; B has no February row;
+    # January's rows have no December row to take t-1 from, so they are not ranked
+    assert full.select("symbol", "month").rows() == [("A", feb)]
+    assert full["score"].to_list() == pytest.approx([1.1**11 * 1.5 - 1])
