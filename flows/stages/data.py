@@ -172,7 +172,7 @@ def research_span(protocol: Protocol) -> Period:
 
 
 @stage_task("validate", version=2)
-def validate(ingested: Ingested, protocol: Protocol, data: DataParams | None = None) -> Dataset:
+def validate(ingested: Ingested, protocol: Protocol, data: DataParams) -> Dataset:
     """Check the bars and benchmark against their schemas and the protocol's dates.
 
     A benchmark index must have a close on the stocks' first and last test sessions and no run
@@ -185,7 +185,6 @@ def validate(ingested: Ingested, protocol: Protocol, data: DataParams | None = N
         UserInputError: the data do not cover the training or test period, or the benchmark
             does not cover the test period (naming the dates).
     """
-    data = data or DataParams()
     logger = get_run_logger()
     span = research_span(protocol)
     bars = ingested.bars.read_table().filter(pl.col("date").is_between(span.start, span.end))

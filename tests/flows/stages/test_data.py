@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("prefect_harness")
 def data_flow(data: DataParams, protocol: Protocol, window: LstmWindowConfig):
     run = StageRunner()
     ingested = run(ingest, data, input_fingerprint(data))
-    dataset = run(validate, ingested, protocol)
+    dataset = run(validate, ingested, protocol, data)
     features = run(cnn_features, dataset.bars, CnnFeatureConfig())
     windows = run(lstm_windows, dataset.bars, window, protocol.train)
     return run.states, dataset, features, windows
