@@ -21,12 +21,13 @@ any field, `rules_extra` adds or replaces rule rows, `status` gives ST periods.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.tasks.backtest.rules import RuleTable, StatusPeriod
+from cnnlstm.tasks.backtest.rules import RuleTable, StatusPeriod, read_status_table
 
 MarketName = Literal["cn", "us", "custom"]
 
@@ -58,7 +59,9 @@ class MarketConfig(BaseModel):
     rules_extra: RuleTable = Field(
         default_factory=RuleTable, description="rule rows added to (or replacing) the table's"
     )
-    status: tuple[StatusPeriod, ...] = Field((), description="ST periods (symbol, start, end)")
+    status: tuple[StatusPeriod, ...] = Field(
+        (), description="ST periods (symbol, start, end), or the path of such a CSV table"
+    )
     participation: float | None = Field(
         None, gt=0, le=1, description="a trade's value at most this share of the day's amount"
     )
@@ -66,6 +69,14 @@ class MarketConfig(BaseModel):
         1.0, ge=0, le=100, description="scales every cost (commission, duty, fees, slippage)"
     )
     initial_capital: float = Field(1_000_000.0, gt=0)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_from_file(cls, value: object) -> object:
+        """A path reads the user's ST table (symbol, start, end, status) into rows."""
+        if isinstance(value, str | Path):
+            return read_status_table(value)
+        return value
 
     def rule_table(self) -> RuleTable:
         """The built-in table (if any) extended by `rules_extra`."""

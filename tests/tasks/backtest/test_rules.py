@@ -289,6 +289,8 @@ def test_status_table_from_a_csv(tmp_path):
     rows = read_status_table(path)
     assert rows[0] == StatusPeriod(symbol="SH600001", start=date(2015, 1, 1))
     assert rows[1].end == date(2016, 6, 30)
+    cfg = MarketConfig.preset("cn", status=str(path))
+    assert cfg.status == rows
     path.write_text("symbol,start,end,status\nSH600001,2015-13-01,,st\n")
     with pytest.raises(UserInputError, match="st.csv:2"):
         read_status_table(path)
