@@ -19,7 +19,7 @@ rm -f "$STAMP"
 # torch would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -m pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q -e ".[dev,dask,postgres]" 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install -q -e ".[dev,dask,postgres,auth]" 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -c "import torch, pytorch_lightning, prefect, mlflow, polars, pandera.polars, numba, yaml" \
   || { echo "setup failed: a required package did not install" >&2; exit 1; }
 echo "$WANT" > "$STAMP"

@@ -199,3 +199,76 @@ def test_prefect_cli_flags_are_known_to_prefect(compose, service, subcommand, tm
         assert re.search(rf"(?<![\w-]){re.escape(flag)}(?![\w-])", helptext), (
             f"`prefect {' '.join(subcommand)}` has no {flag}"
         )
+
+
+def _check_secrets():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("check_secrets", DOCKER / "check_secrets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_stack_refuses_the_example_passwords(compose, env_example, tmp_path):
+    checks = _check_secrets()
+    examples = checks.example_values(DOCKER / ".env.example")
+    secrets_in_example = {k for k in env_example if SECRET.search(k)}
+    assert set(examples) == secrets_in_example
+    assert len(checks.problems(dict(env_example), examples)) == len(examples)  # all refused
+    good = {k: "x" * 8 + k.lower() + "-9f8e7d6c5b4a" for k in examples}
+    good["PREFECT_AUTH_STRING"] = "admin:" + "k" * 24
+    assert checks.problems(good, examples) == []
+    short = good | {"MLFLOW_SECRET_KEY": "short"}
+    assert checks.problems(short, examples) == ["MLFLOW_SECRET_KEY is shorter than 16 characters"]
+    # the script itself, as compose's secrets-check service runs it: exit 1 on the examples
+    env = {"PATH": os.environ["PATH"]} | env_example
+    refused = subprocess.run(
+        [sys.executable, str(DOCKER / "check_secrets.py"), str(DOCKER / ".env.example")],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "example value" in refused.stderr
+    assert "change-me" not in refused.stderr  # it names variables, never values
+    # the check gets every secret of the example file
+    service = compose["services"]["secrets-check"]
+    assert set(service["environment"]) == secrets_in_example
+    assert service["command"][1:] == ["/checks/check_secrets.py", "/checks/.env.example"]
+
+
+def test_every_service_waits_for_the_secrets_check(compose):
+    services = compose["services"]
+
+    def waits(name: str, seen: frozenset = frozenset()) -> bool:
+        deps = services[name].get("depends_on", {})
+        if deps.get("secrets-check", {}).get("condition") == "service_completed_successfully":
+            return True
+        return any(waits(d, seen | {name}) for d in deps if d not in seen)
+
+    for name in services:
+        if name != "secrets-check":
+            assert waits(name), f"{name} can start before the secrets check"
+
+
+def test_mlflow_requires_authentication(compose):
+    svc = compose["services"]["mlflow"]
+    command = svc["command"]
+    assert command[command.index("--app-name") + 1] == "basic-auth"
+    env = svc["environment"]
+    config_path = env["MLFLOW_AUTH_CONFIG_PATH"]
+    (mount,) = [v for v in svc["volumes"] if v.endswith(":" + config_path + ":ro")]
+    ini = (DOCKER / mount.split(":")[0]).read_text()
+    assert "default_permission = READ" in ini and "admin_password" not in ini
+    auth_db = re.search(r"database_uri = sqlite:////([^/]+)/", ini).group(1)
+    assert any(v.endswith(":/" + auth_db) for v in svc["volumes"]), "auth store not on a volume"
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"].startswith("${MLFLOW_ADMIN_PASSWORD:?")
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"].startswith("${MLFLOW_SECRET_KEY:?")
+    worker = compose["services"]["worker"]["environment"]
+    assert worker["MLFLOW_TRACKING_PASSWORD"] == "${MLFLOW_ADMIN_PASSWORD}"
+
+
+def test_prefect_api_has_csrf_protection_and_one_allowed_origin(compose):
+    env = compose["services"]["prefect-server"]["environment"]
+    assert env["PREFECT_SERVER_CSRF_PROTECTION_ENABLED"] == "true"
+    assert env["PREFECT_SERVER_API_AUTH_STRING"].startswith("${PREFECT_AUTH_STRING")
+    origin = env["PREFECT_SERVER_CORS_ALLOWED_ORIGINS"]
+    assert "*" not in origin and origin.startswith("${PREFECT_UI_ORIGIN")

@@ -115,9 +115,11 @@ def test_deploy_from_prefect_yaml_and_run_backtest_through_the_api(tmp_path):
                 n: [s["schedule"].get("cron") for s in d["schedules"]]
                 for n, d in deployments.items()
             }
-            assert crons["monthly-selection"] == ["0 6 1 * *"] and crons["daily-timing"] == [
+            # the live flows run after every weekday close (sessions from the exchange calendar)
+            assert crons["monthly-selection"] == ["15 16 * * 1-5"] and crons["daily-timing"] == [
                 "30 16 * * 1-5"
             ]
+            assert {"data-health", "monitor"} <= set(deployments)
             assert crons["backtest"] == []
 
             deployment = _api(f"{api}/deployments/name/backtest/backtest")
