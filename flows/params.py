@@ -83,9 +83,6 @@ class DataParams(BaseModel):
     source_options: dict[str, Any] = Field(
         default_factory=dict, description="options of the source's reader (e.g. columns=...)"
     )
-    sim: SimConfig = Field(
-        default_factory=SimConfig, description="the simulated market (source 'sim' only)"
-    )
     benchmark: str | None = Field(
         None,
         description="KIND:PATH[#SYMBOL] of the index; none: the source's own index, else an "
@@ -109,6 +106,11 @@ class DataParams(BaseModel):
     )
     max_benchmark_gap_sessions: int = Field(
         5, ge=0, description="longest run of the stocks' sessions without a benchmark close"
+    )
+    sim: SimConfig = Field(
+        default_factory=SimConfig,
+        title="Simulated market (source sim only)",
+        description="the simulated market's settings; ignored for other sources",
     )
 
     @property
@@ -192,7 +194,9 @@ class TrackingParams(BaseModel):
         True, description="register both networks (alias 'challenger' on every training)"
     )
     model_prefix: str = Field(
-        "cnnlstm", min_length=1, description="registered names: <prefix>-<dataset>-cnn/-lstm"
+        "cnnlstm",
+        min_length=1,
+        description="registered names: PREFIX-DATASET-cnn and PREFIX-DATASET-lstm",
     )
     promotion: PromotionRule = Field(
         default_factory=PromotionRule, description="when a challenger becomes 'champion'"
@@ -229,27 +233,42 @@ class ResearchParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    data: DataParams = Field(default_factory=DataParams, description="bars and benchmark")
-    protocol: Protocol = Field(default_factory=Protocol.paper, description="train/test split")
+    data: DataParams = Field(
+        default_factory=DataParams, title="Data", description="bars and benchmark"
+    )
+    protocol: Protocol = Field(
+        default_factory=Protocol.paper, title="Periods", description="train/test split"
+    )
     profile: Profile = Field("fast", description="fast: minutes; paper: the paper's epochs")
     market: Literal["cn", "us"] = Field("cn", description="cost and trading-rule preset")
-    market_overrides: dict[str, float | int | bool | None] = Field(
-        default_factory=dict, description="override preset numbers, e.g. slippage_rate=0.002"
-    )
-    cnn_features: CnnFeatureConfig = Field(default_factory=CnnFeatureConfig)
-    lstm_windows: LstmWindowParams = Field(default_factory=LstmWindowParams)
-    cnn: CnnTrainConfig | None = Field(None, description="CNN training; none: the profile's")
-    lstm: LstmTrainConfig | None = Field(None, description="LSTM training; none: the profile's")
-    selection: SelectionConfig = Field(default_factory=SelectionConfig)
-    report: ReportConfig = Field(default_factory=ReportConfig)
-    tracking: TrackingParams = Field(default_factory=TrackingParams)
-    refresh: bool = Field(False, description="recompute every stage, ignoring cached results")
     seeds: tuple[int, ...] | None = Field(
         None,
         min_length=1,
         description="training seeds (each trains its own CNN and LSTM; Table 2 reports mean ± "
         "std over them and a seed ensemble); none: the training configs' own seed",
     )
+    market_overrides: dict[str, float | int | bool | None] = Field(
+        default_factory=dict, description="override preset numbers, e.g. slippage_rate=0.002"
+    )
+    # advanced: the defaults are the paper's (or the profile's)
+    cnn_features: CnnFeatureConfig = Field(
+        default_factory=CnnFeatureConfig, title="Advanced: CNN features"
+    )
+    lstm_windows: LstmWindowParams = Field(
+        default_factory=LstmWindowParams, title="Advanced: LSTM windows"
+    )
+    cnn: CnnTrainConfig | None = Field(
+        None, title="Advanced: CNN training", description="none: the profile's"
+    )
+    lstm: LstmTrainConfig | None = Field(
+        None, title="Advanced: LSTM training", description="none: the profile's"
+    )
+    selection: SelectionConfig = Field(default_factory=SelectionConfig, title="Advanced: selection")
+    report: ReportConfig = Field(default_factory=ReportConfig, title="Advanced: report")
+    tracking: TrackingParams = Field(
+        default_factory=TrackingParams, title="Advanced: MLflow tracking"
+    )
+    refresh: bool = Field(False, description="recompute every stage, ignoring cached results")
 
     @model_validator(mode="after")
     def _consistent(self) -> ResearchParams:
