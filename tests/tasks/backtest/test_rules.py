@@ -387,3 +387,44 @@ def test_capacity_line_is_the_capital_where_fills_start_being_cut():
     # A 4,000 CNY buy (400 shares) on 10,000 of amount: 10% = 1,000 -> cut from 1,250 capital.
     assert res.trades["raw_shares"][0] == 400
     assert cut["first"] == pytest.approx(5_000 * 1_000 / 4_000)
+
+
+def test_capacity_makes_a_sell_wait_and_the_rest_sells_later():
+    days = [date(2021, 3, 1), date(2021, 3, 2), date(2021, 3, 3), date(2021, 4, 1)]
+    prices = {"SH600000": [10.0] * 4}
+    volume = {"SH600000": [1000.0, 1000.0, 400.0, 1000.0]}  # Mar 3: amount 4,000 -> cap 400
+    market = market_arrays(bars_from(prices, prices, volume, dates=days))
+    cfg = CN.model_copy(
+        update={
+            "commission_rate": 0,
+            "min_commission": 0,
+            "slippage_rate": 0,
+            "participation": 0.1,
+            "initial_capital": 1_500.0,
+        }
+    )
+    res = run_backtest(
+        market, [monthly_orders(market, "s", selection(date(2021, 3, 1), "SH600000"))], cfg
+    )
+    sell = res.trades.filter(pl.col("side") == "sell").row(0, named=True)
+    # 400 CNY of room on Mar 3 is below one 100-share lot (1,000 CNY): the sell waits.
+    assert (sell["date"], sell["raw_shares"]) == (days[3], 100)
+    assert sell["reason"] == "month_end; retried after capacity (1 sessions)"
+    assert res.rule_counts["s"]["blocked.capacity"] == 1
+
+
+def test_rule_texts_name_the_price_basis_and_the_capacity():
+    from cnnlstm.tasks.strategies import StrategySet, run_strategies
+
+    days = [date(2021, 2, 25), date(2021, 2, 26), date(2021, 3, 1), date(2021, 3, 31)]
+    prices = {"SH600000": [10.0] * 4}
+    run = run_strategies(
+        bars_from(prices, prices, dates=days),
+        StrategySet(universe=selection(date(2021, 3, 1), "SH600000")),
+        CN.model_copy(update={"initial_capital": 5_000.0}),
+        start=date(2021, 3, 1),
+        end=date(2021, 3, 31),
+    )
+    assert "amount / volume" in run.texts[0]
+    assert run.texts[1].startswith("capacity of equal_weight at 10% of the day's amount")
+    assert run.notes["raw_prices.amount_per_volume"] == 1
