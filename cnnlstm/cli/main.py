@@ -59,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     home = data_home()
     run_tmp = quiet.scratch_under(home)
     log_path = quiet.log_file(home)
-    undo_console = quiet.configure_console(getattr(args, "verbose", 0), log_path)
+    undo_console = quiet.nothing_to_undo
     try:
         if getattr(args, "_preflight", None) is not None:
             args._preflight(args)  # paths, tracking, --out: checked before any server starts
+        undo_console = quiet.configure_console(getattr(args, "verbose", 0), log_path)
         # the temporary Prefect server starts now, while the command imports torch and the
         # flows; the command waits for it before its first flow call (wait_for_server)
         prestart(sys.argv[1:] if argv is None else argv)

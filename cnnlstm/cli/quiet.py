@@ -117,6 +117,10 @@ def log_file(home: Path) -> Path:
     return logs / f"cli-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
 
 
+def nothing_to_undo() -> None:
+    """The undo of a console not configured yet."""
+
+
 def configure_console(verbose: int, log_path: Path) -> Callable[[], None]:
     """Quiet console (unless `verbose`), everything into `log_path`; returns the undo.
 
