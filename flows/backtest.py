@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.flows.export import export_run
 from cnnlstm.flows.params import ResearchParams
+from cnnlstm.flows.runners import TaskRunnerConfig, build_task_runner
 from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import (
     cnn_features,
@@ -64,7 +65,11 @@ class BacktestOutcome(BaseModel):
     out_dir: str | None = None
 
 
-@flow(name="backtest", description="Research backtest of CNN selection + LSTM timing.")
+@flow(
+    name="backtest",
+    description="Research backtest of CNN selection + LSTM timing.",
+    task_runner=build_task_runner(TaskRunnerConfig()),  # one worker: reproducible trainings
+)
 def backtest_flow(
     params: ResearchParams = ResearchParams(),  # noqa: B008 - frozen model: a safe default
     out_dir: str | None = None,
@@ -77,12 +82,22 @@ def backtest_flow(
     dataset = run(validate, ingested, protocol, params.data)
     features = run(cnn_features, dataset.bars, params.cnn_features)
     windows = run(lstm_windows, dataset.bars, params.lstm_window_config(), protocol.train)
-    trained = {}
+    # each seed's trainings are submitted to the flow's task runner (one worker by default:
+    # overlapping trainings share torch's random state; `backtest_flow.with_options(
+    # task_runner=...)` runs them concurrently) and all finish before any network is used
+    futures = {}
     for seed, (cnn_cfg, lstm_cfg) in seeded_configs(params).items():
+        futures[seed] = (
+            run.submit(train_cnn_stage, features, cnn_cfg, protocol.train),
+            run.submit(train_lstm_stage, windows, lstm_cfg),
+        )
+    trained = {}
+    for seed, (cnn_future, lstm_future) in futures.items():
         tag = "" if params.seeds is None else f" seed {seed}"
-        cnn = run(train_cnn_stage, features, cnn_cfg, protocol.train, label=f"train_cnn{tag}")
-        lstm = run(train_lstm_stage, windows, lstm_cfg, label=f"train_lstm{tag}")
-        trained[seed] = (cnn, lstm)
+        trained[seed] = (
+            run.collect(cnn_future, f"train_cnn{tag}"),
+            run.collect(lstm_future, f"train_lstm{tag}"),
+        )
     runs = []
     for seed, (cnn, lstm) in trained.items():
         tag = "" if params.seeds is None else f" seed {seed}"

@@ -30,8 +30,10 @@ def check_data(data) -> None:
     for role, spec in (("--source", data.source), ("--benchmark", data.benchmark)):
         if spec is None:
             continue
+        # the benchmark is checked in its own role: its spec may carry a #SYMBOL
+        only = {"benchmark": None} if role == "--source" else {}
         try:
-            input_fingerprint(data.model_copy(update={"source": spec, "benchmark": None}))
+            input_fingerprint(data.model_copy(update=only))
         except UserInputError as err:
             raise UserInputError(f"{role} {spec}: {err}") from None
 
