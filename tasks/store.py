@@ -312,13 +312,28 @@ def find_restatements(
     a date (back-adjusted data after a dividend or split: the history before the event is
     rescaled, the rows after it are not). Anything else: a correction.
     """
+    return _compare(stored, new, values, prices)[0]
+
+
+def _compare(
+    stored: pl.DataFrame, new: pl.DataFrame, values: list[str], prices: list[str]
+) -> tuple[list[Restatement], int, pl.DataFrame]:
+    """`find_restatements`, the count of `new` rows whose key is stored, and the other rows.
+
+    One left join answers all three (a full idempotent re-ingest is dominated by it).
+    """
     if stored.height == 0:
-        return []
-    joined = new.join(
-        stored.select(*_KEY, *[pl.col(c).alias(f"{c}_stored") for c in values]),
+        return [], 0, new
+    marked = new.join(
+        stored.select(
+            *_KEY, *[pl.col(c).alias(f"{c}_stored") for c in values], _stored=pl.lit(True)
+        ),
         on=_KEY,
-        how="inner",
+        how="left",
     )
+    is_stored = pl.col("_stored").fill_null(False)
+    fresh = marked.filter(~is_stored).select(new.columns)
+    joined = marked.filter(is_stored)
     joined = joined.with_columns(_differs=pl.any_horizontal(_differs(c) for c in values))
     changed = joined.filter("_differs")["symbol"].unique().sort().to_list()
     out = []
@@ -356,7 +371,7 @@ def find_restatements(
                 through=bad["date"].max() if readjusted and same.height else None,
             )
         )
-    return out
+    return out, joined.height, fresh
 
 
 def _refuse(restated: list[Restatement], what: str) -> RestatementError:
@@ -416,12 +431,10 @@ def write_bars(
         # only the year files of the incoming dates can hold the same keys (a daily update
         # reads one year file, not the whole store)
         stored = _stored_rows(store, symbols, set(bars["date"].dt.year().unique().to_list()))
-        restated = find_restatements(stored, bars, _VALUES, _PRICES)
+        restated, again, fresh = _compare(stored, bars, _VALUES, _PRICES)
         if restated and on_restated != "replace":
             raise _refuse(restated, "symbol(s)")
-        again = bars.join(stored.select(_KEY), on=_KEY, how="semi").height
         redo = [r.symbol for r in restated]
-        fresh = bars.join(stored.select(_KEY), on=_KEY, how="anti")
         incoming = pl.concat(
             [fresh.filter(~pl.col("symbol").is_in(redo)), bars.filter(pl.col("symbol").is_in(redo))]
         )
@@ -475,11 +488,9 @@ def write_benchmark(
                     f"{', '.join(sorted(new))}: use another --store for another index"
                 )
         stored = stored if stored is not None else benchmark.clear()
-        restated = find_restatements(stored, benchmark, ["close"], ["close"])
+        restated, again, fresh = _compare(stored, benchmark, ["close"], ["close"])
         if restated and on_restated != "replace":
             raise _refuse(restated, "benchmark index")
-        fresh = benchmark.join(stored.select(_KEY), on=_KEY, how="anti")
-        again = benchmark.height - fresh.height
         if restated:
             merged = benchmark
         elif fresh.height:
