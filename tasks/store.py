@@ -13,8 +13,9 @@ What the store guarantees (docs/DATA.md):
 - Writes are atomic: new year files are written to temporary files, a journal lists their
   renames, then they are renamed; a write interrupted after the journal is completed by the next
   writer or reader (`_recover`), one interrupted before it leaves the store as it was.
-- Verified after each write: every rewritten file is read back and its row count and the
-  uniqueness of its (symbol, date) keys checked (`StoreIntegrityError` otherwise).
+- Verified on each write: every new file is read back before the commit point and its row
+  count and the uniqueness of its (symbol, date) keys checked (`StoreIntegrityError`
+  otherwise, and the store is left as it was).
 - Incremental and idempotent: rows whose (symbol, date) the store does not hold are added;
   writing the same bars twice changes nothing (not even `generation`).
 - One basis per symbol: rows that arrive for stored keys with other values are a restatement
@@ -196,12 +197,16 @@ def _tmp_for(path: Path) -> Path:
 
 
 def _commit(store: Path, files: dict[Path, pl.DataFrame | None]) -> None:
-    """Replace several store files at once: write temporaries, journal, rename, verify.
+    """Replace several store files at once: write and verify temporaries, journal, rename.
 
-    `None` removes the file. Call with the lock held.
+    `None` (or an empty frame) removes the file. A file that does not read back as written
+    fails the write before the commit point, so the store stays as it was. Call with the lock
+    held.
     """
     renames: list[tuple[str, str]] = []
     removes: list[str] = []
+    journal = _journal_path(store)
+    tmp_journal = _tmp_for(journal)
     try:
         for path, df in files.items():
             if df is None or df.height == 0:
@@ -209,47 +214,50 @@ def _commit(store: Path, files: dict[Path, pl.DataFrame | None]) -> None:
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = _tmp_for(path)
-            _write_parquet(df, tmp)
             renames.append((str(tmp), str(path)))
-        journal = _journal_path(store)
-        tmp_journal = _tmp_for(journal)
+            _write_parquet(df, tmp)
+            _verify(tmp, df, path)
         tmp_journal.write_text(json.dumps({"renames": renames, "removes": removes}))
         os.replace(tmp_journal, journal)  # the commit point
     except BaseException:
         for tmp, _ in renames:
             Path(tmp).unlink(missing_ok=True)
+        tmp_journal.unlink(missing_ok=True)
         raise
     _recover(store)
-    for path, df in files.items():
-        if df is not None and df.height:
-            _verify(path, df)
     _bump_generation(store)
 
 
 def _recover(store: Path) -> None:
-    """Complete a journaled commit (renames are idempotent: a done one has no temporary left)."""
+    """Complete a journaled commit and remove a crashed writer's temporaries (lock held).
+
+    Renames are idempotent: a done one has no temporary left. Without a journal, temporaries
+    belong to a write that died before its commit point: they are not data.
+    """
     journal = _journal_path(store)
-    if not journal.exists():
-        return
-    plan = json.loads(journal.read_text())
-    for tmp, target in plan["renames"]:
-        if Path(tmp).exists():
-            os.replace(tmp, target)
-    for target in plan["removes"]:
-        Path(target).unlink(missing_ok=True)
-    journal.unlink()
+    if journal.exists():
+        plan = json.loads(journal.read_text())
+        for tmp, target in plan["renames"]:
+            if Path(tmp).exists():
+                os.replace(tmp, target)
+        for target in plan["removes"]:
+            Path(target).unlink(missing_ok=True)
+        journal.unlink()
+    for folder in (store, _bars_dir(store)):
+        for leftover in folder.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
-def _verify(path: Path, expected: pl.DataFrame) -> None:
+def _verify(path: Path, expected: pl.DataFrame, name: Path) -> None:
     """Read a written file back: the row count and unique keys must be those written."""
     keys = [c for c in _KEY if c in expected.columns]
     unique = pl.struct(keys).n_unique() if len(keys) > 1 else pl.col(keys[0]).n_unique()
     rows, unique = pl.scan_parquet(path).select(pl.len(), unique).collect().row(0)
     if rows != expected.height or unique != rows:
         raise StoreIntegrityError(
-            f"store file {path} holds {rows} row(s) ({unique} unique keys) after a write of "
-            f"{expected.height}: the disk or another program changed it; restore the store from "
-            "its sources (`cnnlstm ingest` into a new --store)"
+            f"store file {name} read back {rows} row(s) ({unique} unique keys) after a write of "
+            f"{expected.height}: nothing was changed; the disk or another program corrupts "
+            "writes here (check free space and the file system), or report this as a bug"
         )
 
 

@@ -213,9 +213,12 @@ def test_the_store_is_verified_after_each_write(tmp_path, monkeypatch):
     def lossy(df, path):  # a write that silently loses a row
         real(df.head(df.height - 1), path)
 
+    write_bars(tmp_path, bars_for("AAA", HISTORY))
     monkeypatch.setattr(store_module, "_write_parquet", lossy)
     with pytest.raises(store_module.StoreIntegrityError, match="year=2017.parquet"):
-        write_bars(tmp_path, bars_for("AAA", HISTORY))
+        write_bars(tmp_path, bars_for("BBB", HISTORY))
+    assert read_bars(tmp_path).equals(bars_for("AAA", HISTORY))  # the store is as it was
+    assert not list((tmp_path / "bars").glob(".*.tmp"))
 
 
 def test_restatement_log_is_json_lines(tmp_path):
@@ -261,3 +264,11 @@ def test_a_write_that_fails_before_its_journal_leaves_the_store_as_it_was(tmp_pa
         write_bars(tmp_path, more)
     assert read_bars(tmp_path).equals(bars)
     assert not list((tmp_path / "bars").glob(".*.tmp"))
+
+
+def test_a_crashed_writers_temporaries_are_removed_by_the_next_lock_holder(tmp_path):
+    write_bars(tmp_path, bars_for("AAA", HISTORY))
+    stale = tmp_path / "bars" / ".year=2017.parquet.dead.tmp"
+    stale.write_bytes(b"half a file")
+    read_bars(tmp_path)
+    assert not stale.exists()
