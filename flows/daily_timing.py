@@ -11,7 +11,9 @@ published for the decision month (`live/selection-YYYY-MM.parquet`). Steps:
    month's history (`tasks.daily_orders.record_decisions`; a re-run of the day replaces it, an
    earlier day refuses unless `rebuild`);
 5. the next session's orders (`tasks.daily_orders.next_session_orders`):
-   `live/orders-YYYY-MM-DD.parquet`, a Prefect table artifact and the typed outcome.
+   `live/orders-YYYY-MM-DD.parquet`, a Prefect table artifact and the typed outcome;
+6. the paper book (`flows/book.py`): the previous orders filled against today's bars by the
+   backtest kernel, NAV, P&L, positions and reconciliation stored in one transaction.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.book import BookOutcome, book_session
 from cnnlstm.flows.live import (
     LineageError,
     LiveParams,
@@ -76,6 +79,10 @@ class DailyParams(LiveParams):
     rebuild: bool = Field(
         False, description="allow a day before the state's last day (drops the later days)"
     )
+    book: bool = Field(True, description="keep the paper-trading book (fills, NAV, positions)")
+    book_url: str | None = Field(
+        None, description="book database URL; none: CNNLSTM_BOOK_URL, else SQLite in the data home"
+    )
 
 
 class TimingOutcome(BaseModel):
@@ -92,6 +99,7 @@ class TimingOutcome(BaseModel):
     signals: dict[str, int] = Field(default_factory=dict)
     orders: list[dict] = Field(default_factory=list)
     dropped_days: list[date] = Field(default_factory=list)
+    book: BookOutcome | None = None
 
 
 def _state_from_file() -> TimingState:
@@ -189,6 +197,13 @@ def daily_timing_flow(params: DailyParams = DailyParams()) -> TimingOutcome:  # 
         )
         write_atomic(decided, signals_path(day))
         write_atomic(orders, orders_path(day))
+        book = None
+        if params.book:  # yesterday's orders filled against today's bars, by the backtest
+            book = book_session(
+                cal=cal, day=day, bars=bars, orders=orders,
+                market=MarketConfig.preset(params.market), hold_days=hold_days,
+                execution=settings.execution, url=params.book_url, rebuild=params.rebuild,
+            )  # fmt: skip
     publish_table(
         orders, "daily-orders", f"Orders for {trade_date} after the close of {day} "
         f"(LSTM {lstm.name} v{lstm.version})"
@@ -203,6 +218,7 @@ def daily_timing_flow(params: DailyParams = DailyParams()) -> TimingOutcome:  # 
         signals={s: int(v) for s, v in today.items()},
         orders=orders.to_dicts(),
         dropped_days=dropped,
+        book=book,
     )
 
 
