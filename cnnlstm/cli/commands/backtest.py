@@ -58,13 +58,18 @@ def build_params(args: argparse.Namespace):
 
 
 def preflight(args: argparse.Namespace) -> None:
-    """Before any server starts: config file, source and benchmark paths, tracking, --out."""
+    """Before any server starts: config file, paths, tracking, --out, then every setting.
+
+    The cheap checks come first (a wrong path fails before torch is even imported); the full
+    validation of the settings follows, so an invalid value never starts a server either.
+    """
     research_preflight(args, "backtest")
+    args.params = build_params(args)
 
 
 def run(args: argparse.Namespace) -> int:
     """Check the inputs, run the backtest flow, print Table 2 and where the results are."""
-    params = build_params(args)
+    params = getattr(args, "params", None) or build_params(args)
     check_data(params.data)
     check_tracking(params.tracking.enabled)
     out = resolve_out_dir(args.out, "backtest")

@@ -66,6 +66,13 @@ def test_a_wrong_path_fails_with_one_line_before_any_server(tmp_path):
 
 
 @pytest.mark.slow  # a fresh process: ~5 s idle, far more on a loaded machine
+def test_an_invalid_setting_fails_with_its_field_before_any_server(tmp_path):
+    done, prefect_home = _cnnlstm(tmp_path, "backtest", *SIM, "--set", "cnn.epochs=many")
+    assert "cnn.epochs:" in _one_error_line(done)
+    assert not (prefect_home / "prefect.db").exists()
+
+
+@pytest.mark.slow  # a fresh process: ~5 s idle, far more on a loaded machine
 def test_a_wrong_benchmark_fails_with_one_line(tmp_path):
     done, prefect_home = _cnnlstm(
         tmp_path, "backtest", *SIM, "--benchmark", f"csv:{tmp_path}/index.csv", "--no-mlflow"
