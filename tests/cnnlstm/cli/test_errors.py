@@ -159,3 +159,22 @@ def test_an_internal_error_ends_with_one_line_naming_the_full_log(monkeypatch, c
     assert len(lines) == 1 and lines[0].startswith("internal error: RuntimeError: something")
     log = Path(lines[0].rsplit("full log: ", 1)[1].rstrip(")"))
     assert "Traceback" in log.read_text() and "something inside broke" in log.read_text()
+
+
+def test_a_tracking_failure_after_the_results_are_written_names_them(tmp_path, monkeypatch):
+    from mlflow import MlflowClient
+
+    from cnnlstm.cli.output import tracking_failure_keeps
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "table2.md").write_text("| done |")
+    dead = MlflowClient(f"http://127.0.0.1:{_closed_port()}")
+    failed = pytest.raises(UserInputError, match="MLflow tracking failed")
+    with failed as caught, tracking_failure_keeps(out):
+        dead.search_experiments()  # a real MLflow client against a dead server
+    assert str(out) in str(caught.value) and (out / "table2.md").read_text() == "| done |"
+    with pytest.raises(RuntimeError), tracking_failure_keeps(out):  # not MLflow's: as it is
+        raise RuntimeError("a bug")
