@@ -27,6 +27,7 @@ from cnnlstm.cli.output import (
     tracking_failure_keeps,
 )
 from cnnlstm.cli.research import add_research_arguments, research_params
+from cnnlstm.cli.research import preflight as research_preflight
 from cnnlstm.core.errors import UserInputError
 
 
@@ -89,9 +90,15 @@ def build_params(args: argparse.Namespace):
         raise UserInputError(f"invalid walk-forward settings: {problems}") from None
 
 
+def preflight(args: argparse.Namespace) -> None:
+    """Before any server starts: config file, paths, tracking, --out, then every setting."""
+    research_preflight(args, "walk-forward")
+    args.params = build_params(args)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the walk-forward flow, print its report and where the results are."""
-    params = build_params(args)
+    params = getattr(args, "params", None) or build_params(args)
     out = resolve_out_dir(args.out, "walk-forward")
     from cnnlstm.flows.walk_forward import walk_forward_flow
 
