@@ -97,7 +97,8 @@ def book_session(
                 f"from today's replay ({first_bad['replayed']:.2f}): the bars or decisions "
                 "changed; re-run with rebuild=True from that day"
             )
-    today = book_day(trades, nav, positions, day, market.lot_size)
+    lot = market.lot_size or (100 if market.name == "cn" else 1)  # A-share board lots: 100
+    today = book_day(trades, nav, positions, day, lot)
     dropped = store.write_day(today, orders, rebuild=rebuild)
     summary = pl.DataFrame(
         [{"day": day, "nav": today.nav, "pnl": today.pnl, "cash": today.cash,

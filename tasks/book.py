@@ -121,7 +121,11 @@ def replay(
 
 
 def book_day(
-    trades: pl.DataFrame, nav: pl.DataFrame, positions: pl.DataFrame, day: date, lot_size: int
+    trades: pl.DataFrame,
+    nav: pl.DataFrame,
+    positions: pl.DataFrame,
+    day: date,
+    lot_size: int | None,
 ) -> BookDay:
     """Today's row of a replay: NAV, cash, positions (in lots), fills and the day's P&L."""
     rows = nav.filter(pl.col("date") <= day).sort("date")
@@ -130,7 +134,7 @@ def book_day(
     last = rows.row(-1, named=True)
     previous = rows["nav"][-2] if rows.height > 1 else last["nav"]
     held = positions.filter(pl.col("date") == day).with_columns(
-        lots=(pl.col("shares") / max(lot_size, 1)).floor().cast(pl.Int64)
+        lots=(pl.col("shares") / max(lot_size or 1, 1)).floor().cast(pl.Int64)
     )
     fills = trades.filter(pl.col("date") == day).select(
         "symbol", "side", "session", "price", "shares", "cost", "reason"

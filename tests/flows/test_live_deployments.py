@@ -51,3 +51,13 @@ def test_only_transient_errors_are_retried():
         assert is_transient(outer)
     assert not is_transient(StaleDataError("stale"))
     assert not is_transient(ValueError("bug"))
+
+
+def test_the_docker_pool_runs_the_same_live_deployments():
+    config = yaml.safe_load((ROOT / "docker" / "prefect.docker.yaml").read_text())
+    docker = {d["name"].removesuffix("-docker"): d for d in config["deployments"]}
+    for name in LIVE:
+        process = _deployments()[name]
+        assert docker[name]["entrypoint"] == process["entrypoint"]
+        assert docker[name]["schedules"] == process["schedules"]
+        assert docker[name]["concurrency_limit"] == 1 and "production" in docker[name]["tags"]
