@@ -21,6 +21,23 @@ from pytorch_lightning.callbacks import Callback
 logger = logging.getLogger("cnnlstm.progress")
 
 
+def summary(metrics: dict[str, float]) -> str:
+    """Training metrics as one readable line: 4 significant digits, epochs and counts as ints.
+
+    `{"val/loss": 0.69314718, "best_epoch": 3.0, "fit_seconds": 12.3456}` ->
+    `val/loss 0.6931, best_epoch 3, fit_seconds 12.35`.
+    """
+    parts = []
+    for key, value in metrics.items():
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+            parts.append(f"{key} {int(value)}")
+        elif isinstance(value, float):
+            parts.append(f"{key} {value:.4g}")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
+
+
 def _duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     if seconds < 60:

@@ -27,6 +27,7 @@ from cnnlstm.flows.stages.cache import stage_task
 from cnnlstm.flows.stages.data import windows_from_arrays
 from cnnlstm.infra.artifacts import ArtifactRef, store_file
 from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig, TrainedModel, train_cnn, train_lstm
+from cnnlstm.tasks.train_progress import summary
 
 
 class TrainedRef(BaseModel):
@@ -83,7 +84,7 @@ def _train_and_store(network: str, fit: Callable[[str], TrainedModel]) -> Traine
         update_progress_artifact(progress, 90.0)
         checkpoint = store_file(trained.checkpoint, stage, kind="checkpoint")
     update_progress_artifact(progress, 100.0)
-    logger.info(f"{network}: {len(trained.history)} epochs, best {trained.metrics}")
+    logger.info(f"{network}: {len(trained.history)} epochs; best: {summary(trained.metrics)}")
     return TrainedRef(
         network=network,
         checkpoint=checkpoint,

@@ -8,7 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from cnnlstm.tasks.train_progress import ProgressLog, _duration
+from cnnlstm.tasks.train_progress import ProgressLog, _duration, summary
 
 
 class _Tiny(pl.LightningModule):
@@ -57,3 +57,8 @@ def test_silent_with_a_progress_bar_and_spaced_by_the_interval(caplog):
 
 def test_durations_read_like_a_clock():
     assert [_duration(s) for s in (4.4, 84, 3725)] == ["4s", "1m 24s", "1h 02m"]
+
+
+def test_a_training_summary_is_one_rounded_line():
+    line = summary({"val/loss": 0.6931471805599453, "best_epoch": 3.0, "fit_seconds": 12.3456})
+    assert line == "val/loss 0.6931, best_epoch 3, fit_seconds 12.35"
