@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cnnlstm.cli import quiet
 from cnnlstm.cli.main import main
 
@@ -72,3 +74,31 @@ def test_a_command_leaves_the_process_as_it_found_it(capsys):
 def test_known_warnings_are_filtered_by_message_and_module_never_blanket():
     for message, module in quiet.KNOWN_WARNINGS:
         assert message.strip(".*") and module not in ("", ".*"), (message, module)
+
+
+@pytest.mark.slow  # two fresh processes importing MLflow: ~10-30 s
+def test_mlflow_writes_no_installation_id_with_the_command_lines_settings(tmp_path):
+    script = (
+        "import sys; from cnnlstm.cli import quiet\n"
+        "if sys.argv[1] == 'off': quiet.telemetry_off()\n"
+        "import mlflow\n"
+        "mlflow.set_tracking_uri(f'sqlite:///{sys.argv[2]}/m.db')\n"
+        "with mlflow.start_run(): mlflow.log_metric('x', 1.0)\n"
+    )
+    for mode in ("off", "library-default"):
+        home = tmp_path / mode
+        home.mkdir()
+        environ = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "XDG_CONFIG_HOME", "CI")
+            and not k.startswith("PYTEST")  # MLflow turns its telemetry off under pytest
+        }
+        environ["HOME"] = str(home)
+        subprocess.run(
+            [sys.executable, "-c", script, "off" if mode == "off" else "on", str(home)],
+            env=environ, check=True, capture_output=True, timeout=300,
+        )  # fmt: skip
+    assert not (tmp_path / "off" / ".config" / "mlflow").exists()
+    # the check can fail: MLflow's own default writes its telemetry id there
+    assert (tmp_path / "library-default" / ".config" / "mlflow").exists()
