@@ -17,6 +17,7 @@ same run.
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -71,13 +72,20 @@ def parse_value(raw: str) -> Any:
 
 
 class _NoDatesLoader(yaml.SafeLoader):
-    """YAML's safe loader without the timestamp resolver (dates stay ISO text)."""
+    """YAML's safe loader, YAML 1.2 style: dates stay ISO text, only true/false are booleans.
+
+    (YAML 1.1 reads `no`, `off`, `y` as booleans: `--set tracking.experiment=no` would fail.)
+    """
 
 
+_DROPPED = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
 _NoDatesLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _DROPPED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_NoDatesLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def load_config(path: Path | None) -> dict[str, Any]:

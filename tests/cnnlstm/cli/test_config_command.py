@@ -176,3 +176,15 @@ def test_example_configs_are_valid(name, capsys):
     rc, shown, err = _show(capsys, "--config", str(CONFIGS / name))
     assert rc == 0, err
     assert shown["protocol"]["test"]["start"] > shown["protocol"]["train"]["end"]
+
+
+def test_values_read_as_yaml_1_2_no_is_text_dates_stay_dates(capsys):
+    rc, shown, err = _show(
+        capsys, "--set", "tracking.experiment=no", "--set", "refresh=true",
+        "--set", "seeds=[0, 1]", "--set", "protocol.train.start=2007-02-01",
+        "--set", "data.benchmark=qlib:/q#SH000300",
+    )  # fmt: skip
+    assert rc == 0, err
+    assert shown["tracking"]["experiment"] == "no" and shown["refresh"] is True
+    assert shown["seeds"] == [0, 1] and shown["protocol"]["train"]["start"] == "2007-02-01"
+    assert shown["data"]["benchmark"] == "qlib:/q#SH000300"
