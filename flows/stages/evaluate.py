@@ -92,8 +92,9 @@ def report_and_track(
     """
     seeds = tuple(int(r.label) for r in runs)
     n_trials = len(seeds)
-    if params.tracking.enabled:
-        n_trials = count_trials(params.tracking.experiment, trial_keys(params, seeds))
+    logged = params.model_copy(update={"refresh": False, "protocol": protocol})
+    if params.tracking.enabled:  # the keys the track stage tags its child runs with
+        n_trials = count_trials(params.tracking.experiment, trial_keys(logged, seeds))
     quarantined, total = ingest_counts(ingested.report.read_json())
     context = RunContext(
         seeds=seeds, n_trials=n_trials, rows_quarantined=quarantined, rows_total=total
@@ -104,7 +105,6 @@ def report_and_track(
         before_tracking(files)
     tracked = None
     if params.tracking.enabled:
-        logged = params.model_copy(update={"refresh": False, "protocol": protocol})
         tracked = run(track, logged, runs, files, tracking_uri(), flow_name)
     return files, tracked
 
