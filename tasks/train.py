@@ -21,22 +21,23 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import polars as pl
-import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.models.cnn import CnnShape
-from cnnlstm.models.data import TensorDataModule
-from cnnlstm.models.lstm import LstmShape
-from cnnlstm.models.modules import Classifier
 from cnnlstm.tasks.features_cnn import X_COLUMNS
 from cnnlstm.tasks.features_lstm import LstmWindows
-from cnnlstm.tasks.train_data import describe_lstm_training
-from cnnlstm.tasks.train_loop import TrainedModel, fit_classifier, predict_probabilities, seed_all
+from cnnlstm.tasks.train_data import TrainedModel, describe_lstm_training
+
+if TYPE_CHECKING:
+    import torch
+
+# torch, Lightning and the networks are imported inside the functions that train or predict: the
+# configs and types here are all a flow needs to import, and a cached run never trains (importing
+# torch + Lightning costs ~6 s of CPU, most of a cached run's start-up).
 
 PAPER_EPOCHS = {"cnn": 500, "lstm": 100}
 FAST_MAX_EPOCHS = {"cnn": 60, "lstm": 30}
@@ -136,6 +137,8 @@ def validation_subset(n: int, cfg: _TrainConfig) -> np.ndarray:
 
 def _cnn_tensors(features: pl.DataFrame) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(N, 1, 32) float32 inputs and, when labelled, (N,) int64 labels of a features frame."""
+    import torch
+
     missing = [c for c in (*X_COLUMNS, "symbol", "month") if c not in features.columns]
     if missing:
         raise UserInputError(f"cnn features lack columns {missing}")
@@ -167,6 +170,13 @@ def train_cnn(
     Returns:
         The trained model.
     """
+    import torch
+
+    from cnnlstm.models.cnn import CnnShape
+    from cnnlstm.models.data import TensorDataModule
+    from cnnlstm.models.modules import Classifier
+    from cnnlstm.tasks.train_loop import fit_classifier, seed_all
+
     if "label" not in features.columns:
         raise UserInputError("train_cnn needs the `label` column of the cnn_features table")
     labelled = features.filter(pl.col("label").is_not_null()).sort("month", "symbol")
@@ -209,6 +219,8 @@ def score_cnn(checkpoint: Path | str, features: pl.DataFrame) -> pl.DataFrame:
     Returns:
         pl.DataFrame(symbol, month, score) row-aligned with `features`.
     """
+    from cnnlstm.tasks.train_loop import predict_probabilities
+
     x, _ = _cnn_tensors(features)
     prob = predict_probabilities(Path(checkpoint), x)
     return features.select("symbol", "month").with_columns(score=pl.Series(prob, dtype=pl.Float64))
@@ -233,6 +245,13 @@ def train_lstm(
     Returns:
         The trained model.
     """
+    import torch
+
+    from cnnlstm.models.data import TensorDataModule
+    from cnnlstm.models.lstm import LstmShape
+    from cnnlstm.models.modules import Classifier
+    from cnnlstm.tasks.train_loop import fit_classifier, seed_all
+
     if windows.y is None:
         raise UserInputError("train_lstm needs labelled windows (build them with_labels=True)")
     dates = windows.keys["date"]
@@ -293,6 +312,10 @@ def predict_lstm(checkpoint: Path | str, windows: LstmWindows) -> pl.DataFrame:
     Returns:
         pl.DataFrame(symbol, date, signal Int8 (+1 when P(up) > 0.5, else -1), prob_up).
     """
+    import torch
+
+    from cnnlstm.tasks.train_loop import predict_probabilities
+
     prob = predict_probabilities(Path(checkpoint), torch.from_numpy(windows.x))
     prob_s = pl.Series(prob, dtype=pl.Float64)
     return windows.keys.select("symbol", "date").with_columns(

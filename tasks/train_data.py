@@ -1,10 +1,25 @@
-"""What the networks were trained on, in words, from a training's metrics (no torch import).
+"""What a training produced and what it was trained on, without importing torch.
 
-Input contract: the metrics dict `cnnlstm.tasks.train.train_lstm` returns (also stored in the
-`TrainedRef` of the training stage and in the report's per-seed `training` block).
+`TrainedModel` is the result of a fit (`cnnlstm.tasks.train_loop.fit_classifier`); it lives here
+so that the flows can import the training stages' types without torch and Lightning (a cached
+run then never imports them). `describe_lstm_training` reads the metrics dict
+`cnnlstm.tasks.train.train_lstm` returns (also stored in the `TrainedRef` of the training stage
+and in the report's per-seed `training` block).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class TrainedModel:
+    """A trained network: its best checkpoint, the metrics of that epoch, the per-epoch history."""
+
+    checkpoint: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def describe_lstm_training(metrics: dict[str, float]) -> str:
@@ -35,4 +50,4 @@ def describe_lstm_training(metrics: dict[str, float]) -> str:
     return f"LSTM training data: pooled windows of every stock, {pool}{checked}{ran}."
 
 
-__all__ = ["describe_lstm_training"]
+__all__ = ["TrainedModel", "describe_lstm_training"]

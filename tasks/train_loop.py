@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +21,10 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from cnnlstm.models.data import TensorDataModule
 from cnnlstm.models.modules import Classifier
 from cnnlstm.tasks.threads import choose_threads, torch_threads
+from cnnlstm.tasks.train_data import TrainedModel
 from cnnlstm.tasks.train_progress import ProgressLog
 
 _PREDICT_BATCH = 65_536
-
-
-@dataclass
-class TrainedModel:
-    """A trained network: its best checkpoint, the metrics of that epoch, the per-epoch history."""
-
-    checkpoint: Path
-    metrics: dict[str, float] = field(default_factory=dict)
-    history: list[dict[str, float]] = field(default_factory=list)
 
 
 class EpochHistory(Callback):

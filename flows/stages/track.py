@@ -31,7 +31,6 @@ from cnnlstm.flows.params import ResearchParams
 from cnnlstm.flows.stages.cache import stage_task
 from cnnlstm.flows.stages.strategy import ReportFiles, SeedRun
 from cnnlstm.infra import tracking
-from cnnlstm.tasks.train_loop import load_classifier
 
 
 class TrackedRun(BaseModel):
@@ -170,6 +169,8 @@ def track(
         for net in networks:
             tracking.log_files([net.checkpoint.local_path()], f"checkpoints/{net.network}")
             if cfg.register_models:
+                from cnnlstm.tasks.train_loop import load_classifier  # torch: only when logging
+
                 registered = tracking.log_network(
                     load_classifier(net.checkpoint.local_path()),
                     name=net.network,

@@ -27,7 +27,6 @@ from cnnlstm.flows.stages.cache import stage_task
 from cnnlstm.flows.stages.data import windows_from_arrays
 from cnnlstm.infra.artifacts import ArtifactRef, store_file
 from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig, TrainedModel, train_cnn, train_lstm
-from cnnlstm.tasks.train_progress import summary
 
 
 class TrainedRef(BaseModel):
@@ -76,6 +75,8 @@ def train_lstm_stage(windows: ArtifactRef, cfg: LstmTrainConfig) -> TrainedRef:
 
 def _train_and_store(network: str, fit: Callable[[str], TrainedModel]) -> TrainedRef:
     """Run `fit` in a scratch folder with a progress artifact; store its best checkpoint."""
+    from cnnlstm.tasks.train_progress import summary  # Lightning: only when training
+
     logger = get_run_logger()
     stage = f"train_{network}"
     progress = _progress(stage)

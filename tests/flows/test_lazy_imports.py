@@ -1,0 +1,27 @@
+"""A flow module imports without torch and Lightning: a cached run never trains, so it should
+not pay their import (~6 s of CPU, most of a cached run's start-up); training imports them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_the_backtest_flow_imports_without_torch_and_training_brings_it():
+    script = (
+        "import sys\n"
+        "import cnnlstm.flows.backtest\n"
+        "heavy = [m for m in ('torch', 'pytorch_lightning') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "from cnnlstm.tasks.train import _cnn_tensors\n"
+        "import polars as pl\n"
+        "try:\n"
+        "    _cnn_tensors(pl.DataFrame({'symbol': ['a']}))\n"
+        "except Exception:\n"
+        "    pass\n"
+        "assert 'torch' in sys.modules\n"
+        "print('OK')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "OK"
