@@ -1,14 +1,17 @@
 """The research backtest flow: ingest, validate, features, training, strategies, report, MLflow.
 
-The chain: ingest -> validate -> features -> train CNN and LSTM -> select -> signals -> backtest
--> report -> MLflow.
+The chain: ingest -> validate -> features -> train CNN and LSTM (per seed) -> select -> signals
+-> backtest (with cost sensitivity) -> report over the seeds -> MLflow (parent + child runs).
 
 Input contract: one `ResearchParams` (the Prefect UI renders it as a form) and an optional
-`out_dir` that receives Table 2, `metrics.json`, the figures and the ledger. The flow only chains
-the cached stages of `flows/stages.py`, `flows/model_stages.py`, `flows/strategy_stages.py` and
-`flows/track.py`; a second identical run takes its results from the cache, a changed LSTM
-parameter re-runs only LSTM training and what follows, and a run that failed mid-way resumes
-from the last stage that finished.
+`out_dir` that receives Table 2, `metrics.json`, `seeds.csv`, the figures and the ledger. With
+`params.seeds`, each seed trains its own CNN and LSTM (cached stages of their own, submitted to
+the flow's task runner), is selected, timed and backtested on its own, and a seed ensemble
+(mean CNN scores, mean LSTM P(up)) is backtested beside them; the tail (report over seeds,
+MLflow) is `flows.stages.evaluate.report_and_track`, shared with the walk-forward flow. The flow
+only chains cached stages: a second identical run takes its results from the cache, a changed
+LSTM parameter re-runs only LSTM training and what follows, and a run that failed mid-way
+resumes from the last stage that finished.
 """
 
 from __future__ import annotations
