@@ -92,6 +92,9 @@ def run_protocol(
         "train_samples": {k: v.get("train_samples") for k, v in metrics.items()},
         "epochs_run": {k: v.get("epochs_run") for k, v in metrics.items()},
         "torch_threads": {k: v.get("torch_threads") for k, v in metrics.items()},
+        "fit_seconds": {
+            k: round(v.get("fit_seconds", float("nan")), 1) for k, v in metrics.items()
+        },
     }
 
 
@@ -99,6 +102,8 @@ def print_result(result: dict[str, Any], goal: str) -> None:
     """The STAGE lines and the FULL summary line."""
     for name, secs in result["stages"].items():
         print(f"STAGE {name}: {secs:.1f} s")
+    for name, secs in result["fit_seconds"].items():  # trainings run as submitted stages
+        print(f"STAGE fit {name} (Trainer.fit): {secs:.1f} s")
     print(
         f"FULL UNIVERSE ({result['n_stocks']:,} stocks, {result['profile']} profile, "
         f"{result['protocol']}): flow {result['wall_s']:.1f} s (+ imports "
