@@ -46,4 +46,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"  {order['session']:5} {order['side']:4} {order['symbol']}{shares}: {order['reason']}"
         )
+    if out.book is not None:
+        book = out.book
+        print(
+            f"paper book after {book.day}: NAV {book.nav:,.2f} (P&L {book.pnl:+,.2f}), cash "
+            f"{book.cash:,.2f}, {book.positions} positions, {book.fills} fills today, "
+            + ("reconciled" if book.reconciled else "NOT reconciled")
+            + f" ({book.url})"
+        )
     return 0
