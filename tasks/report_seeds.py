@@ -254,8 +254,13 @@ def _markdown(metrics: dict, cfg) -> str:
     if metrics["ensemble"]["paired"]:
         paired_runs.append(("ensemble", metrics["ensemble"]["paired"]))
     significant = total = 0
+    shown: set[tuple] = set()
     for label, paired in paired_runs:
         for pair, ci in paired.items():
+            key = (pair, ci["mean"], ci["ci_low"], ci["ci_high"])
+            if key in shown:  # a seed-independent pair (momentum-equal_weight): once
+                continue
+            shown.add(key)
             total += 1
             significant += bool(ci["excludes_zero"])
             lines.append(
