@@ -49,9 +49,9 @@ from cnnlstm.flows.live import (
     write_atomic,
     write_state,
 )
-from cnnlstm.flows.ops import TIMEOUTS, retry_transient, run_namer
+from cnnlstm.flows.ops import TIMEOUTS, live_ingest, run_namer
 from cnnlstm.flows.stages.cache import StageRunner
-from cnnlstm.flows.stages.data import bars_as_of, ingest, input_fingerprint
+from cnnlstm.flows.stages.data import bars_as_of, input_fingerprint
 from cnnlstm.flows.stages.publish import publish_table
 from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.daily_orders import (
@@ -109,11 +109,6 @@ def _state_from_file() -> TimingState:
     return TimingState.model_validate(raw)
 
 
-live_ingest = ingest.with_options(
-    retries=3, retry_delay_seconds=60, retry_condition_fn=retry_transient
-)
-
-
 @flow(
     name="daily_timing",
     description="Turn the session's LSTM signals into the next session's orders.",
@@ -131,7 +126,7 @@ def daily_timing_flow(params: DailyParams = DailyParams()) -> TimingOutcome:  # 
         return TimingOutcome(day=day, status="no_session", reason=closed.message)
     require_closed(cal, day, params)
     run = StageRunner()
-    ingested = run(live_ingest, params.data, input_fingerprint(params.data, today=day))
+    ingested = run(live_ingest(), params.data, input_fingerprint(params.data, today=day))
     bars = run(bars_as_of, ingested, day).read_table()
     last = bars["date"].max() if bars.height else None
     require_fresh(last, day, what=f"daily timing for {day}", source=params.data.source)

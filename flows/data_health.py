@@ -15,9 +15,9 @@ from prefect.logging import get_run_logger
 from pydantic import Field
 
 from cnnlstm.flows.live import LiveParams, StaleDataError
-from cnnlstm.flows.ops import TIMEOUTS, retry_transient, run_namer
+from cnnlstm.flows.ops import TIMEOUTS, live_ingest, run_namer
 from cnnlstm.flows.stages.cache import StageRunner
-from cnnlstm.flows.stages.data import ingest, input_fingerprint
+from cnnlstm.flows.stages.data import input_fingerprint
 from cnnlstm.flows.stages.publish import publish_markdown
 from cnnlstm.tasks.data_health import DataHealth, data_health
 
@@ -29,11 +29,6 @@ class HealthParams(LiveParams):
         5, ge=1, le=60, description="sessions before the last one that define 'recent' symbols"
     )
     fail_when_stale: bool = Field(True, description="a stale source fails the run")
-
-
-live_ingest = ingest.with_options(
-    retries=3, retry_delay_seconds=60, retry_condition_fn=retry_transient
-)
 
 
 @flow(
@@ -52,7 +47,7 @@ def data_health_flow(params: HealthParams = HealthParams()) -> DataHealth:  # no
         day = params.as_of
         needed = day if cal.is_session(day) else cal.previous_session(day)
     run = StageRunner()
-    ingested = run(live_ingest, params.data, input_fingerprint(params.data, today=needed))
+    ingested = run(live_ingest(), params.data, input_fingerprint(params.data, today=needed))
     bars = ingested.bars.read_table()
     benchmark = ingested.benchmark.read_table() if ingested.benchmark is not None else None
     before = [cal.previous_session(needed)]

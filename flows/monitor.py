@@ -23,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.flows.live import LiveParams, champion, live_dir, settings_from_run
-from cnnlstm.flows.ops import TIMEOUTS, retry_transient, run_namer
+from cnnlstm.flows.ops import TIMEOUTS, live_ingest, run_namer
 from cnnlstm.flows.stages.cache import StageRunner
-from cnnlstm.flows.stages.data import ingest, input_fingerprint
+from cnnlstm.flows.stages.data import input_fingerprint
 from cnnlstm.flows.stages.publish import publish_table
 from cnnlstm.infra import tracking
 from cnnlstm.tasks.monitor import MonthQuality, below_floor_for, hit_rate, realized_rank_ic
@@ -71,10 +71,7 @@ def monitor_flow(params: MonitorParams = MonitorParams()) -> MonitorOutcome:  # 
     if params.as_of is not None:
         done = min(done, params.as_of)
     run = StageRunner()
-    ingest_live = ingest.with_options(
-        retries=3, retry_delay_seconds=60, retry_condition_fn=retry_transient
-    )
-    ingested = run(ingest_live, params.data, input_fingerprint(params.data, today=done))
+    ingested = run(live_ingest(), params.data, input_fingerprint(params.data, today=done))
     bars = ingested.bars.read_table().filter(pl.col("date") <= done)
     signals_files = sorted(live_dir().glob("signals-*.parquet"))
     signals = (

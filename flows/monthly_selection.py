@@ -39,10 +39,10 @@ from cnnlstm.flows.live import (
     settings_from_run,
     write_atomic,
 )
-from cnnlstm.flows.ops import TIMEOUTS, retry_transient, run_namer
+from cnnlstm.flows.ops import TIMEOUTS, live_ingest, run_namer
 from cnnlstm.flows.params import Period
 from cnnlstm.flows.stages.cache import StageRunner
-from cnnlstm.flows.stages.data import bars_as_of, cnn_features, ingest, input_fingerprint
+from cnnlstm.flows.stages.data import bars_as_of, cnn_features, input_fingerprint
 from cnnlstm.flows.stages.publish import publish_link, publish_table
 from cnnlstm.flows.stages.track import input_example
 from cnnlstm.flows.stages.training import train_cnn_stage
@@ -105,11 +105,6 @@ def _champion_is_stale(params: MonthlyParams) -> bool:
     return (time.time() - created / 1000) / 86400 > params.max_model_age_days
 
 
-live_ingest = ingest.with_options(
-    retries=3, retry_delay_seconds=60, retry_condition_fn=retry_transient
-)
-
-
 @flow(
     name="monthly_selection",
     description="Select the decision month's stocks with the champion CNN.",
@@ -137,7 +132,7 @@ def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> Selection
         )
     require_closed(cal, rebalance, params)
     run = StageRunner()
-    ingested = run(live_ingest, params.data, input_fingerprint(params.data, today=day))
+    ingested = run(live_ingest(), params.data, input_fingerprint(params.data, today=day))
     bars = run(bars_as_of, ingested, rebalance)
     last = bars.read_table()["date"].max()
     require_fresh(

@@ -53,3 +53,12 @@ def run_namer(prefix: str, month: bool = False) -> Callable[[], str]:
         return f"{prefix}/{day:%Y-%m}" if month else f"{prefix}/{day}"
 
     return name
+
+
+def live_ingest():  # noqa: ANN201 - a Prefect task
+    """The ingest stage as the live flows run it: retried 3 times a minute apart, transient only."""
+    from cnnlstm.flows.stages.data import ingest
+
+    return ingest.with_options(
+        retries=3, retry_delay_seconds=60, retry_condition_fn=retry_transient
+    )
