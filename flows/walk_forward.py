@@ -14,7 +14,6 @@ into one selection and one signal table, backtested and reported once, and logge
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 
 import polars as pl
 from prefect import flow
@@ -22,6 +21,7 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core import months
+from cnnlstm.flows.export import export_run
 from cnnlstm.flows.params import Period, Protocol, ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
 from cnnlstm.flows.stages.cache import StageRunner, stage_task
@@ -32,7 +32,7 @@ from cnnlstm.flows.stages.data import (
     lstm_windows,
     validate,
 )
-from cnnlstm.flows.stages.evaluate import export, report_and_track, seeded_configs, strategy_run
+from cnnlstm.flows.stages.evaluate import report_and_track, seeded_configs, strategy_run
 from cnnlstm.flows.stages.publish import publish_markdown, publish_table, stage_summary
 from cnnlstm.flows.stages.strategy import (
     Selections,
@@ -210,9 +210,27 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
         ensemble = strategy_run(
             run, research, dataset, "ensemble", picks, timing, [], [], protocol=protocol
         )
+
+    def write_out(files) -> None:  # before tracking: a tracking failure keeps the results
+        if out_dir:
+            export_run(
+                out_dir,
+                report_files=files.files,
+                tables={
+                    "trades.csv": runs[0].backtest.trades,
+                    "nav.csv": runs[0].backtest.nav,
+                    "selection.csv": runs[0].selections.cnn,
+                    "signals.csv": runs[0].signals,
+                },
+                params=params,
+                states=run.states,
+                seconds=run.seconds,
+            )
+
     files, tracked = report_and_track(
-        run, research, ingested, dataset, protocol, runs, ensemble, flow_name="walk_forward"
-    )
+        run, research, ingested, dataset, protocol, runs, ensemble, flow_name="walk_forward",
+        before_tracking=write_out,
+    )  # fmt: skip
     publish_markdown(files.markdown, "walk-forward-table2", "Table 2 of the walk-forward test")
     publish_table(
         runs[0].selections.cnn.read_table(), "walk-forward-selection", "CNN selection per month"
@@ -220,8 +238,6 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
     publish_markdown(
         stage_summary(run.states, run.seconds), "walk-forward-stages", "Stages run or cached"
     )
-    if out_dir:
-        export(files, runs[0].backtest, Path(out_dir))
     logger.info(f"walk-forward over {len(months)} months, LSTM retrained {len(blocks)} times")
     return {
         "table2": files.markdown,

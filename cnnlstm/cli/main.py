@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: Variables the command line sets for the duration of one command (restored afterwards).
-_ENV_SET_PER_RUN = ("TMPDIR", "MLFLOW_LOGGING_LEVEL")
+_ENV_SET_PER_RUN = ("TMPDIR", "MLFLOW_LOGGING_LEVEL", "PREFECT_SERVER_LOGGING_LEVEL")
 
 
 if __name__ == "__main__":

@@ -126,6 +126,10 @@ def configure_console(verbose: int, log_path: Path) -> Callable[[], None]:
 
     Call after Prefect is imported (it installs its console handler on the root logger).
     """
+    if not verbose:
+        # the temporary server is a subprocess with its own console: its shutdown races
+        # ("Error flushing events", CancelledError tracebacks) are not the user's business
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
     import prefect  # noqa: F401 - installs Prefect's logging configuration first
 
     root = logging.getLogger()
@@ -155,7 +159,10 @@ def configure_console(verbose: int, log_path: Path) -> Callable[[], None]:
         root.removeHandler(file_handler)
         file_handler.close()
         for handler in filtered:
-            handler.removeFilter(console_filter)
+            # Prefect's own console handler keeps the filter: the temporary server's atexit
+            # "Stopping temporary server" line comes after the command returned
+            if type(handler).__name__ != "PrefectConsoleHandler":
+                handler.removeFilter(console_filter)
         logging.captureWarnings(False)
 
     return undo

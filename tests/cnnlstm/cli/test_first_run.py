@@ -19,7 +19,8 @@ TINY += ["--set", "cnn.epochs=2", "--set", "lstm.epochs=2"]
 #: What must never reach a user's console on a default run.
 NOISE = re.compile(
     r"GPU available|TPU available|HPU available|💡|Tip:|litlogger|limit_val_batches|LeafSpec"
-    r"|Warning|warnings\.warn|Traceback|pickle|Starting temporary server|Beginning flow run",
+    r"|Warning|warnings\.warn|Traceback|pickle|(Starting|Stopping) temporary server"
+    r"|Beginning flow run",
     re.IGNORECASE,
 )
 
