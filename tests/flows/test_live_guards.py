@@ -105,3 +105,26 @@ def test_data_health_reports_and_fails_red_when_stale(feed_until_june, tiny_data
     assert health.fresh and health.needed == date(2013, 7, 5)
     assert health.symbols_recent > 0 and 0 <= health.suspended_share < 1
     assert any("suspended on 2013-07-05" in line for line in health.lines())
+
+
+def test_live_retries_are_for_transient_errors_only():
+    from prefect import flow, task
+
+    from cnnlstm.flows.ops import retry_transient
+
+    calls = {"network": 0, "stale": 0}
+
+    @task(retries=2, retry_delay_seconds=0, retry_condition_fn=retry_transient)
+    def flaky(kind: str) -> None:
+        calls[kind] += 1
+        raise ConnectionError("reset by peer") if kind == "network" else StaleDataError("stale")
+
+    @flow
+    def run(kind: str) -> None:
+        flaky(kind)
+
+    with pytest.raises(ConnectionError):
+        run("network")
+    with pytest.raises(StaleDataError):
+        run("stale")
+    assert calls == {"network": 3, "stale": 1}  # retried twice / failed at once
