@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 
 #: Subcommands that run a Prefect flow (and so need an API).
-FLOW_COMMANDS = frozenset({"backtest"})
+FLOW_COMMANDS = frozenset({"backtest", "walk-forward"})
 
 
 class Prestart:

@@ -101,8 +101,10 @@ def run(args: argparse.Namespace) -> int:
     params = getattr(args, "params", None) or build_params(args)
     out = resolve_out_dir(args.out, "walk-forward")
     from cnnlstm.flows.walk_forward import walk_forward_flow
+    from cnnlstm.infra.prefect_server import wait_for_server
 
     started = time.perf_counter()
+    wait_for_server()  # the temporary Prefect server started by main, if any
     with tracking_failure_keeps(out):
         outcome = walk_forward_flow(params, out_dir=str(out) if out else None)
     seconds = time.perf_counter() - started

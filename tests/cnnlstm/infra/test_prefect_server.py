@@ -23,7 +23,7 @@ def test_a_configured_server_is_used_as_it_is(monkeypatch):
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     assert prefect_server.server_configured()
     assert prefect_server.prestart(["backtest", "--profile", "fast"]) is None
-    assert prefect_server.prestart(["-v", "backtest"]) is None
+    assert prefect_server.prestart(["-v", "walk-forward"]) is None
 
 
 @pytest.mark.slow  # starts a real temporary Prefect server and runs a flow on it: 10-40 s
