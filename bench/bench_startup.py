@@ -33,7 +33,7 @@ def load() -> str:
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str, int]:
     started = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT, check=False)
-    return time.perf_counter() - started, done.stdout + done.stderr, done.returncode
+    return time.perf_counter() - started, done.stdout + "\n" + done.stderr, done.returncode
 
 
 def main() -> None:
@@ -49,6 +49,7 @@ def main() -> None:
         CNNLSTM_HOME=str(home / "data"),
         PREFECT_HOME=str(home / "prefect"),
         MLFLOW_TRACKING_URI=f"sqlite:///{home / 'mlflow.db'}",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
     )
     env.pop("PREFECT_API_URL", None)
     py = str(ROOT / ".venv" / "bin" / "python")
@@ -58,12 +59,13 @@ def main() -> None:
     probe = (
         "import time; t = time.perf_counter();"
         "from prefect.server.api.server import SubprocessASGIServer as S;"
-        "s = S(); s.start(); print(f'{time.perf_counter() - t:.2f}'); s.stop()"
+        "s = S(); s.start(); print(f'HEALTHY {time.perf_counter() - t:.2f}'); s.stop()"
     )
     secs, out, _ = timed([py, "-c", probe], env)
+    healthy = re.search(r"HEALTHY (\d+\.\d+)", out)
     print(
-        f"SERVER temporary Prefect server healthy after {out.strip().splitlines()[-1]} s "
-        f"(process {secs:.1f} s; {load()})"
+        f"SERVER temporary Prefect server healthy after "
+        f"{healthy.group(1) if healthy else '?'} s (process {secs:.1f} s; {load()})"
     )
     cmd = [*CLI, "backtest", *args.extra]
     runs = [] if args.skip_cold else ["cold"]
