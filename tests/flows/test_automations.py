@@ -2,7 +2,8 @@
 
 A real `prefect server start` on loopback, a local HTTP endpoint standing in for the webhook,
 and a real `daily_timing` run on a stale feed (it fails red with StaleDataError) tagged
-`production`: the failed-run automation must POST to the endpoint.
+`production`: the failed-run automation must POST to the endpoint, and with the quiet window
+shortened to 36 s the missing-run automation too (no production run completed).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import prefect
 from cnnlstm.flows.automations import ensure_live_alerts
 from cnnlstm.flows.daily_timing import DailyParams, daily_timing_flow
 from cnnlstm.flows.params import DataParams
-ensure_live_alerts(sys.argv[1])
+ensure_live_alerts(sys.argv[1], quiet_hours=float(sys.argv[3]))
 with prefect.tags("production"):
     try:
         daily_timing_flow(DailyParams(data=DataParams(source="parquet:" + sys.argv[2]),
@@ -111,7 +112,7 @@ def test_failed_live_run_fires_the_automation(tmp_path):
                 assert time.monotonic() < deadline, "prefect server did not become healthy"
                 time.sleep(1)
             done = subprocess.run(
-                [sys.executable, "-c", SCRIPT, hook_url, str(feed)],
+                [sys.executable, "-c", SCRIPT, hook_url, str(feed), "0.01"],  # 36 s quiet window
                 env=env, capture_output=True, text=True, timeout=600,
             )  # fmt: skip
             assert "FAILED-AS-EXPECTED StaleDataError" in done.stdout, done.stdout + done.stderr
@@ -123,6 +124,13 @@ def test_failed_live_run_fires_the_automation(tmp_path):
             assert received, "the failed-run automation sent no notification"
             text = json.dumps(received[0])
             assert "daily-timing/2013-07-02" in text and "Failed" in text
+            # no production run completed within the (shortened) quiet window: the second fires
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and not any(
+                "missing" in json.dumps(r) for r in received
+            ):
+                time.sleep(2)
+            assert any("live runs are missing" in json.dumps(r) for r in received), received
         finally:
             stop_process(server)
             hook.shutdown()
