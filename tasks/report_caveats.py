@@ -92,10 +92,21 @@ def caveats(per_seed: dict[str, dict], facts: RunFacts, th: Thresholds | None = 
         )
     weak_cnn = []
     for label, m in per_seed.items():
-        for net in (m.get("training") or {}).get("cnn", []):
+        nets = (m.get("training") or {}).get("cnn", [])
+        weak = []
+        for net in nets:
             epoch, val_auc = _num(net.get("best_epoch")), _num(net.get("val/auc"))
             if epoch == 0 or (not math.isnan(val_auc) and val_auc <= th.cnn_min_val_auc):
-                weak_cnn.append(f"{label}: best epoch {epoch:.0f}, val AUC {val_auc:.3f}")
+                weak.append((epoch, val_auc))
+        if len(nets) == 1 and weak:
+            weak_cnn.append(f"{label}: best epoch {weak[0][0]:.0f}, val AUC {weak[0][1]:.3f}")
+        elif weak:  # walk-forward: one CNN per month
+            aucs = [a for _, a in weak if not math.isnan(a)]
+            weak_cnn.append(
+                f"{label}: {len(weak)} of {len(nets)} monthly CNNs (best epoch 0 in "
+                f"{sum(e == 0 for e, _ in weak)}, val AUC {min(aucs, default=math.nan):.3f}.."
+                f"{max(aucs, default=math.nan):.3f})"
+            )
     if weak_cnn:
         shown = "; ".join(weak_cnn[:6]) + (
             f"; +{len(weak_cnn) - 6} more" if len(weak_cnn) > 6 else ""

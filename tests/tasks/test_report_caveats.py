@@ -101,3 +101,11 @@ def test_one_class_signals_fire_through_the_whole_report():
         {"0": build_report(seed_inputs(0)[0], CFG)}, None, RunFacts(seeds=(0, 1)), ReportConfig()
     )
     assert "lstm_one_class" not in [c["code"] for c in sound.metrics["caveats"]]
+
+
+def test_walk_forward_cnns_are_counted_per_seed():
+    months = {**GOOD, "training": {"cnn": [{"best_epoch": 0.0, "val/auc": 0.6}] * 3
+                                   + [{"best_epoch": 2.0, "val/auc": 0.58}]}}  # fmt: skip
+    found = caveats({"0": GOOD, "1": months}, CLEAN)
+    assert [c["code"] for c in found] == ["cnn_not_learned"]
+    assert "1: 3 of 4 monthly CNNs (best epoch 0 in 3" in found[0]["message"]
