@@ -17,7 +17,6 @@ import mlflow
 import numpy as np
 import torch
 from mlflow.pyfunc import PythonModel
-from mlflow.types.type_hints import TypeFromExample
 
 from cnnlstm.models.modules import classifier_from_state
 
@@ -31,8 +30,8 @@ class NetworkModel(PythonModel):
         state = torch.load(context.artifacts["weights"], map_location="cpu", weights_only=True)
         self.module = classifier_from_state(config, state)
 
-    def predict(self, context, model_input: TypeFromExample, params=None):
-        """P(class 1) of each input (nested lists or an array; typed from the input example)."""
+    def predict(self, context, model_input: np.ndarray, params=None) -> np.ndarray:
+        """P(class 1) of each input (the logged signature is a float32 tensor spec)."""
         x = torch.as_tensor(np.asarray(model_input, dtype=np.float32))
         with torch.no_grad():
             return self.module(x).float().softmax(dim=1)[:, 1].numpy()

@@ -247,6 +247,8 @@ def log_network(
     import mlflow
     import torch
     from mlflow import MlflowClient
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
 
     from cnnlstm.models.modules import network_config
 
@@ -257,11 +259,16 @@ def log_network(
         weights, config = Path(tmp) / "weights.pt", Path(tmp) / "network.json"
         torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, weights)
         config.write_text(json.dumps(network_config(module), indent=1, sort_keys=True))
+        example = np.asarray(input_example, dtype=np.float32)
         info = mlflow.pyfunc.log_model(
             name=name,
             python_model=str(Path(__file__).with_name("network_model.py")),
             artifacts={"weights": str(weights), "network": str(config)},
-            input_example=np.asarray(input_example, dtype=np.float32).tolist(),
+            signature=ModelSignature(
+                inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *example.shape[1:]))]),
+                outputs=Schema([TensorSpec(np.dtype(np.float32), (-1,))]),
+            ),
+            input_example=example,
             pip_requirements=list(MODEL_PIP_REQUIREMENTS),
             registered_model_name=registered_name,
         )
