@@ -131,7 +131,8 @@ def default_store(data: DataParams) -> Path:
     if data.store:
         return Path(data.store).expanduser().resolve()
     bench = resolved_spec(data.benchmark, allow_symbol=True) if data.benchmark else None
-    spec = f"{resolved_spec(data.source)}|{bench}|{sorted(data.source_options.items())}"
+    options = sorted(data.reader_options().items())  # the sim's config for `sim`
+    spec = f"{resolved_spec(data.source)}|{bench}|{options}"
     slug = hashlib.sha256(spec.encode()).hexdigest()[:12]
     kind = parse_spec(data.source).kind
     return data_home() / "stores" / f"{kind}-{slug}"

@@ -135,6 +135,13 @@ def test_the_same_relative_spec_in_two_projects_maps_to_two_stores(tmp_path, mon
     )
 
 
+def test_two_simulated_markets_map_to_two_stores():
+    """Before: every `sim` config shared one store (its options live in `data.sim`)."""
+    planted, null = DataParams(), DataParams(sim={"effects": "none"})
+    assert default_store(planted) != default_store(null)
+    assert default_store(DataParams(sim={"effects": "none"})) == default_store(null)
+
+
 def test_an_explicit_store_written_since_the_last_run_changes_the_ingest_key(tmp_path, bars):
     data = DataParams(source="sim", store=str(tmp_path / "shared"))
     before = input_fingerprint(data)
