@@ -24,6 +24,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from cnnlstm.core.paths import remove_left_by_dead_runs
+
 #: Known, harmless warnings of the libraries (message regex, module regex); never a blanket filter.
 KNOWN_WARNINGS = (
     (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*", r"(pytorch_lightning|torch)\..*"),
@@ -56,7 +58,7 @@ def scratch_under(home: Path) -> Path:
     os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
     tmp = home / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
-    _clean_stale_scratch(tmp)
+    remove_left_by_dead_runs(tmp, "run-*")
     run_tmp = tmp / f"run-{os.getpid()}"
     run_tmp.mkdir(exist_ok=True)
     os.environ["TMPDIR"] = str(run_tmp)
@@ -64,23 +66,6 @@ def scratch_under(home: Path) -> Path:
 
     tempfile.tempdir = None  # re-read TMPDIR
     return run_tmp
-
-
-def _clean_stale_scratch(tmp: Path) -> None:
-    for entry in tmp.glob("run-*"):
-        pid = entry.name.split("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def remove_scratch(run_tmp: Path) -> None:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.paths import remove_left_by_dead_runs
 
 FILE_MODE = 0o644
 DIR_MODE = 0o755
@@ -103,17 +104,4 @@ def _publish(staging: Path, out: str | Path) -> None:
 
 def clean_stale(parent: Path) -> None:
     """Remove staging folders left in `parent` by runs that were killed."""
-    for entry in parent.glob(".*.partial-*"):
-        pid = entry.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    remove_left_by_dead_runs(parent, ".*.partial-*")
