@@ -20,7 +20,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.flows.export import export_run
+from cnnlstm.flows.export import results_writer
 from cnnlstm.flows.params import ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, build_task_runner
 from cnnlstm.flows.stages.cache import StageRunner
@@ -125,22 +125,7 @@ def backtest_flow(
         )
         ensemble = strategy_run(run, params, dataset, "ensemble", picks, timing, [], [])
 
-    def write_out(files: ReportFiles) -> None:  # before tracking: a tracking failure keeps it
-        if out_dir:
-            export_run(
-                out_dir,
-                report_files=files.files,
-                tables={
-                    "trades.csv": runs[0].backtest.trades,
-                    "nav.csv": runs[0].backtest.nav,
-                    "selection.csv": runs[0].selections.cnn,
-                    "signals.csv": runs[0].signals,
-                },
-                params=params,
-                states=run.states,
-                seconds=run.seconds,
-            )
-
+    write_out = results_writer(out_dir, run=run, params=params, first=runs[0])
     files, tracked = report_and_track(
         run, params, ingested, dataset, protocol, runs, ensemble, before_tracking=write_out
     )

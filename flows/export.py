@@ -18,7 +18,9 @@ all, and nothing is written through a symbolic link.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import yaml
@@ -96,3 +98,38 @@ def export_run(
         names += ["stages.csv", "config.yaml"]
     final = Path(out).expanduser().absolute()
     return {name: final / name for name in names}
+
+
+def results_writer(
+    out_dir: str | Path | None, *, run: Any, params: BaseModel, first: Any
+) -> Callable[[Any], None]:
+    """The `before_tracking` hook of both research flows: write `out_dir` (when one is given).
+
+    The report's files, the first seed's ledger, selection and signals, the stages' states and
+    seconds, and the effective configuration, all before tracking, so a tracking failure keeps
+    them.
+
+    Args:
+        out_dir: The output folder, or None to write nothing.
+        run: The flow's `StageRunner` (its `states` and `seconds`).
+        params: The flow's parameters (written as `config.yaml`).
+        first: The first seed's strategy run (`backtest`, `selections`, `signals`).
+    """
+
+    def write_out(files: Any) -> None:
+        if out_dir:
+            export_run(
+                out_dir,
+                report_files=files.files,
+                tables={
+                    "trades.csv": first.backtest.trades,
+                    "nav.csv": first.backtest.nav,
+                    "selection.csv": first.selections.cnn,
+                    "signals.csv": first.signals,
+                },
+                params=params,
+                states=run.states,
+                seconds=run.seconds,
+            )
+
+    return write_out

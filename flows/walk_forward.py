@@ -21,7 +21,7 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core import months
-from cnnlstm.flows.export import export_run
+from cnnlstm.flows.export import results_writer
 from cnnlstm.flows.params import Period, Protocol, ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
 from cnnlstm.flows.stages.cache import StageRunner, stage_task
@@ -211,22 +211,7 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
             run, research, dataset, "ensemble", picks, timing, [], [], protocol=protocol
         )
 
-    def write_out(files) -> None:  # before tracking: a tracking failure keeps the results
-        if out_dir:
-            export_run(
-                out_dir,
-                report_files=files.files,
-                tables={
-                    "trades.csv": runs[0].backtest.trades,
-                    "nav.csv": runs[0].backtest.nav,
-                    "selection.csv": runs[0].selections.cnn,
-                    "signals.csv": runs[0].signals,
-                },
-                params=params,
-                states=run.states,
-                seconds=run.seconds,
-            )
-
+    write_out = results_writer(out_dir, run=run, params=params, first=runs[0])
     files, tracked = report_and_track(
         run, research, ingested, dataset, protocol, runs, ensemble, flow_name="walk_forward",
         before_tracking=write_out,
