@@ -16,6 +16,7 @@ import polars as pl
 
 from cnnlstm.tasks.backtest.api import MarketArrays
 from cnnlstm.tasks.features_lstm import forward_returns
+from cnnlstm.tasks.stats import block_bootstrap_mean
 
 TRADING_DAYS = 252
 
@@ -87,18 +88,13 @@ def excess_return_ci(
     volatility clustering; the interval is the percentile interval of the resampled means.
     """
     excess = daily_returns(strategy_nav) - daily_returns(benchmark_nav)
-    n = len(excess)
-    block = max(1, min(block_days, n))
-    n_blocks = math.ceil(n / block)
-    rng = np.random.default_rng(seed)
-    starts = rng.integers(0, n, size=(samples, n_blocks))
-    idx = (starts[:, :, None] + np.arange(block)[None, None, :]) % n  # (samples, blocks, block)
-    means = excess[idx.reshape(samples, -1)[:, :n]].mean(axis=1) * TRADING_DAYS
-    alpha = (1.0 - level) / 2.0
+    boot = block_bootstrap_mean(
+        excess, block_days=block_days, samples=samples, level=level, seed=seed, scale=TRADING_DAYS
+    )
     return {
-        "excess_return": float(excess.mean() * TRADING_DAYS),
-        "ci_low": float(np.quantile(means, alpha)),
-        "ci_high": float(np.quantile(means, 1.0 - alpha)),
+        "excess_return": boot["mean"],
+        "ci_low": boot["ci_low"],
+        "ci_high": boot["ci_high"],
         "level": level,
     }
 
