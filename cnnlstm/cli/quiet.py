@@ -135,6 +135,8 @@ def configure_console(verbose: int, log_path: Path) -> Callable[[], None]:
         # MLflow installs its own console handler when imported (later, inside the flow): its
         # warnings about model signatures and the like are the platform's to fix, not the user's
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "ERROR")
+        # nor its per-file "Downloading artifacts" bars when a model is logged and checked
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     console_filter = _ConsoleFilter()
     filtered = [] if verbose else [h for h in root.handlers if h is not file_handler]
     for handler in filtered:

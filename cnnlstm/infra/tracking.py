@@ -270,10 +270,16 @@ def log_network(
             ),
             input_example=example,
             pip_requirements=list(MODEL_PIP_REQUIREMENTS),
-            registered_model_name=registered_name,
         )
-    version = str(info.registered_model_version)
+    # Registered through the client (the fluent `registered_model_name=` prints its own
+    # "Successfully registered" lines to stderr); same source and logged-model id.
     client = MlflowClient()
+    if not client.search_registered_models(filter_string=f"name='{registered_name}'"):
+        client.create_registered_model(registered_name)
+    created = client.create_model_version(
+        registered_name, source=info.model_uri, run_id=run.info.run_id, model_id=info.model_id
+    )
+    version = str(created.version)
     for key, value in (tags or {}).items():
         client.set_model_version_tag(registered_name, version, key, str(value))
     client.set_registered_model_alias(registered_name, CHALLENGER, version)

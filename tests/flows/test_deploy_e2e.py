@@ -130,8 +130,8 @@ def test_deploy_from_prefect_yaml_and_run_backtest_through_the_api(tmp_path):
             cli("worker", "start", "--pool", "local-pool", "--run-once", timeout=900)
             state = _api(f"{api}/flow_runs/{run['id']}")["state"]
             assert state["type"] == "COMPLETED", state
-            assert (tmp_path / "out" / "table2.md").read_text().count(
-                "| Annualized rate of return |"
-            ) == 1
+            table2 = (tmp_path / "out" / "table2.md").read_text()
+            assert table2.count("| Annualized return, net of costs |") == 1
+            assert "### Caveats" in table2
         finally:
             stop_process(server, timeout=30)

@@ -20,7 +20,7 @@ TINY += ["--set", "cnn.epochs=2", "--set", "lstm.epochs=2"]
 NOISE = re.compile(
     r"GPU available|TPU available|HPU available|💡|Tip:|litlogger|limit_val_batches|LeafSpec"
     r"|Warning|warnings\.warn|Traceback|pickle|(Starting|Stopping) temporary server"
-    r"|Beginning flow run",
+    r"|Beginning flow run|Downloading artifacts|Successfully registered|Created version",
     re.IGNORECASE,
 )
 
