@@ -57,4 +57,5 @@ def test_walk_forward_retrains_monthly_and_runs_months_concurrently(tiny_data, m
     assert out["months"] == 3 and out["lstm_trainings"] == 2
     assert "| Annualized return, net of costs |" in out["table2"] and out["mlflow_run"]
     again = walk_forward_flow(params)
-    assert set(again["stages"].values()) == {"Cached"}, [k for k, v in again["stages"].items() if v != "Cached"]
+    recomputed = [k for k, v in again["stages"].items() if v != "Cached"]
+    assert set(again["stages"].values()) == {"Cached"}, recomputed
