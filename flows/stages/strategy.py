@@ -285,7 +285,7 @@ def backtest(
     trades = validate_table(run.result.trades, TradesSchema, table="trades").valid
     nav = validate_table(run.result.nav, NavSchema, table="nav").valid
     notes = {**run.notes, **{f"blocked.{k}": v for k, v in run.result.blocked.items()}}
-    sensitivity, texts = {}, list(run.texts)  # E11: rule, capacity and ruin caveats
+    sensitivity, texts = {}, list(run.texts)  # the engine's rule, capacity and ruin caveats
     for mult in cost_multipliers:
         if mult == 1.0:
             continue

@@ -2,10 +2,10 @@
 
 Every row names its source. "Verified" means the rule was confirmed in the stored reference
 material searched for this table; "not verified here" means it is encoded from the exchanges'
-and ministries' published notices as commonly cited, without a stored copy to check against
-(see /work/notes/issue-11.md). Override or extend any row from configuration
-(`MarketConfig.rules_extra`). Commission and its minimum are broker terms, not exchange rules:
-they stay `MarketConfig` numbers.
+and ministries' published notices as commonly cited, without a stored copy to check against:
+check those rows against the notices before relying on them. Override or extend any row from
+configuration (`MarketConfig.rules_extra`). Commission and its minimum are broker terms, not
+exchange rules: they stay `MarketConfig` numbers.
 """
 
 from __future__ import annotations

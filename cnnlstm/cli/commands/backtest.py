@@ -42,7 +42,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "show`).",
     )
     add_research_arguments(parser)
-    add_seed_cost_arguments(parser)  # --seed/--seeds/--cost (E10)
+    add_seed_cost_arguments(parser)  # --seed/--seeds/--cost
     add_out_argument(parser)
     add_verbosity_argument(parser)
     return parser
