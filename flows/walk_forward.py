@@ -160,24 +160,16 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
             test = month_period(month, span.end)
             block = blocks[i // params.lstm_every]
             label = f"{month:%Y-%m}{tag}"
-            if tag == " ensemble":
-                picks = run(
-                    select_ensemble, features, pick_cnns(month), research.selection, test,
-                    label=f"select {label}",
-                )  # fmt: skip
-                timing = run(
-                    signals_ensemble, dataset, picks, pick_lstms(block), window, test,
-                    label=f"signals {label}",
-                )  # fmt: skip
-            else:
-                picks = run(
-                    select, features, pick_cnns(month), research.selection, test,
-                    label=f"select {label}",
-                )  # fmt: skip
-                timing = run(
-                    signals, dataset, picks, pick_lstms(block), window, test,
-                    label=f"signals {label}",
-                )  # fmt: skip
+            picker, timer = (
+                (select_ensemble, signals_ensemble) if tag == " ensemble" else (select, signals)
+            )
+            picks = run(
+                picker, features, pick_cnns(month), research.selection, test,
+                label=f"select {label}",
+            )  # fmt: skip
+            timing = run(
+                timer, dataset, picks, pick_lstms(block), window, test, label=f"signals {label}"
+            )
             parts.append(picks)
             signal_parts.append(timing)
         return run(chain_months, parts, signal_parts, label=f"chain_months{tag}")
