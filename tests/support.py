@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+PREFECT = str(Path(sys.executable).parent / "prefect")
 
 
 def random_walk_bars(
@@ -42,3 +53,50 @@ def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def prefect_server(tmp_path: Path, timeout: float = 180) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real `prefect server start` on 127.0.0.1 and a free port, healthy, stopped afterwards.
+
+    Yields the API URL and the environment a client process needs (its own PREFECT_HOME, the
+    API URL, telemetry off, CNNLSTM_HOME under `tmp_path`; no PREFECT_/MLFLOW_ of the caller's).
+    """
+    api = f"http://127.0.0.1:{free_port()}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))} | {
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "CNNLSTM_HOME": str(tmp_path / "home"),
+    }
+    log = tmp_path / "server.log"
+    port = api.rsplit(":", 1)[1].split("/")[0]
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", port],
+            stdout=out, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{api}/health", timeout=5) as resp:
+                        if json.loads(resp.read()) is True:
+                            break
+                except OSError:
+                    pass
+                assert server.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, "prefect server did not become healthy"
+                time.sleep(1)
+            yield api, env
+        finally:
+            stop_process(server, timeout=30)

@@ -9,8 +9,6 @@ shortened to 36 s the missing-run automation too (no production run completed).
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -18,18 +16,16 @@ import time
 import urllib.request
 from datetime import date
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 
 import polars as pl
 import pytest
-from support import stop_process
+from support import prefect_server
 
 from cnnlstm.flows.automations import FAILED, MISSING
 from cnnlstm.tasks.sources.base import load_source
 from cnnlstm.tasks.sources.sim import SimConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
-PREFECT = str(Path(sys.executable).parent / "prefect")
 SCRIPT = """
 import sys
 from datetime import date
@@ -45,12 +41,6 @@ with prefect.tags("production"):
     except Exception as err:
         print("FAILED-AS-EXPECTED", type(err).__name__, err)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _post(url: str, payload: dict) -> object:
@@ -83,34 +73,8 @@ def test_failed_live_run_fires_the_automation(tmp_path):
     bars = load_source("sim", **cfg.model_dump()).bars
     bars.filter(pl.col("date") <= date(2013, 6, 28)).write_parquet(feed)
 
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))} | {
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_API_URL": api,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "CNNLSTM_HOME": str(tmp_path / "home"),
-    }
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{api}/health", timeout=5) as resp:
-                        if json.loads(resp.read()) is True:
-                            break
-                except OSError:
-                    pass
-                assert server.poll() is None, log.read_text()[-3000:]
-                assert time.monotonic() < deadline, "prefect server did not become healthy"
-                time.sleep(1)
+    try:
+        with prefect_server(tmp_path) as (api, env):
             done = subprocess.run(
                 [sys.executable, "-c", SCRIPT, hook_url, str(feed), "0.01"],  # 36 s quiet window
                 env=env, capture_output=True, text=True, timeout=600,
@@ -131,6 +95,5 @@ def test_failed_live_run_fires_the_automation(tmp_path):
             ):
                 time.sleep(2)
             assert any("live runs are missing" in json.dumps(r) for r in received), received
-        finally:
-            stop_process(server)
-            hook.shutdown()
+    finally:
+        hook.shutdown()

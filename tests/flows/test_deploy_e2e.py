@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,19 +12,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from support import stop_process
+from support import PREFECT, prefect_server
 
 from cnnlstm.flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
 from cnnlstm.tasks.sources.sim import SimConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PREFECT = str(Path(sys.executable).parent / "prefect")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _api(url: str, payload: dict | None = None, attempts: int = 10) -> dict:
@@ -45,19 +35,6 @@ def _api(url: str, payload: dict | None = None, attempts: int = 10) -> dict:
                 raise
             time.sleep(2)
     raise AssertionError("unreachable")
-
-
-def _wait_healthy(api: str, server: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if _api(f"{api}/health") is True:
-                return
-        except OSError:
-            pass
-        assert server.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, "prefect server did not become healthy"
-        time.sleep(1)
 
 
 def _tiny_params() -> dict:
@@ -78,60 +55,38 @@ def _tiny_params() -> dict:
 @pytest.mark.server
 @pytest.mark.slow  # server, deploy and a worker-run flow: 1-3 minutes on 2 shared cores
 def test_deploy_from_prefect_yaml_and_run_backtest_through_the_api(tmp_path):
-    port = _free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))} | {
-        "PREFECT_HOME": str(tmp_path / "prefect"),
-        "PREFECT_API_URL": api,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "DO_NOT_TRACK": "1",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        "CNNLSTM_HOME": str(tmp_path / "home"),
-    }
-    log = tmp_path / "server.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(
-            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-        try:
-            _wait_healthy(api, server, log)
+    with prefect_server(tmp_path) as (api, env):
 
-            def cli(*args: str, timeout: float = 300) -> str:
-                done = subprocess.run(
-                    [PREFECT, *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
-                    text=True, timeout=timeout,
-                )  # fmt: skip
-                assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-                return done.stdout
+        def cli(*args: str, timeout: float = 300) -> str:
+            done = subprocess.run(
+                [PREFECT, *args], cwd=PROJECT_ROOT, env=env, capture_output=True,
+                text=True, timeout=timeout,
+            )  # fmt: skip
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            return done.stdout
 
-            cli("work-pool", "create", "local-pool", "--type", "process")
-            cli("--no-prompt", "deploy", "--all")
-            deployments = {d["name"]: d for d in _api(f"{api}/deployments/filter", {})}
-            assert {"backtest", "walk-forward", "monthly-selection", "daily-timing"} <= set(
-                deployments
-            )
-            crons = {
-                n: [s["schedule"].get("cron") for s in d["schedules"]]
-                for n, d in deployments.items()
-            }
-            # the live flows run after every weekday close (sessions from the exchange calendar)
-            assert crons["monthly-selection"] == ["15 16 * * 1-5"] and crons["daily-timing"] == [
-                "30 16 * * 1-5"
-            ]
-            assert {"data-health", "monitor"} <= set(deployments)
-            assert crons["backtest"] == []
+        cli("work-pool", "create", "local-pool", "--type", "process")
+        cli("--no-prompt", "deploy", "--all")
+        deployments = {d["name"]: d for d in _api(f"{api}/deployments/filter", {})}
+        assert {"backtest", "walk-forward", "monthly-selection", "daily-timing"} <= set(deployments)
+        crons = {
+            n: [s["schedule"].get("cron") for s in d["schedules"]] for n, d in deployments.items()
+        }
+        # the live flows run after every weekday close (sessions from the exchange calendar)
+        assert crons["monthly-selection"] == ["15 16 * * 1-5"] and crons["daily-timing"] == [
+            "30 16 * * 1-5"
+        ]
+        assert {"data-health", "monitor"} <= set(deployments)
+        assert crons["backtest"] == []
 
-            deployment = _api(f"{api}/deployments/name/backtest/backtest")
-            run = _api(
-                f"{api}/deployments/{deployment['id']}/create_flow_run",
-                {"parameters": {"params": _tiny_params(), "out_dir": str(tmp_path / "out")}},
-            )
-            cli("worker", "start", "--pool", "local-pool", "--run-once", timeout=900)
-            state = _api(f"{api}/flow_runs/{run['id']}")["state"]
-            assert state["type"] == "COMPLETED", state
-            table2 = (tmp_path / "out" / "table2.md").read_text()
-            assert table2.count("| Annualized return, net of costs |") == 1
-            assert "### Caveats" in table2
-        finally:
-            stop_process(server, timeout=30)
+        deployment = _api(f"{api}/deployments/name/backtest/backtest")
+        run = _api(
+            f"{api}/deployments/{deployment['id']}/create_flow_run",
+            {"parameters": {"params": _tiny_params(), "out_dir": str(tmp_path / "out")}},
+        )
+        cli("worker", "start", "--pool", "local-pool", "--run-once", timeout=900)
+        state = _api(f"{api}/flow_runs/{run['id']}")["state"]
+        assert state["type"] == "COMPLETED", state
+        table2 = (tmp_path / "out" / "table2.md").read_text()
+        assert table2.count("| Annualized return, net of costs |") == 1
+        assert "### Caveats" in table2

@@ -3,43 +3,15 @@ trades and metrics: the task runner changes where months train, never what they 
 
 from __future__ import annotations
 
-import json
-from datetime import date
-
 import polars as pl
 import pytest
 from mlflow import MlflowClient
-from prefect.artifacts import Artifact
+from walk_forward_support import published_selection, tiny_walk_forward
 
-from cnnlstm.flows.params import Period, Protocol, ResearchParams, TrackingParams
 from cnnlstm.flows.runners import TaskRunnerConfig
-from cnnlstm.flows.walk_forward import WalkForwardParams, walk_forward_flow
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.flows.walk_forward import walk_forward_flow
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def _params(tiny_data, runner: TaskRunnerConfig) -> WalkForwardParams:
-    research = ResearchParams(
-        data=tiny_data,
-        protocol=Protocol(
-            train=Period(start=date(2011, 3, 1), end=date(2012, 12, 31)),  # ignored here
-            test=Period(start=date(2013, 1, 1), end=date(2013, 3, 31)),
-        ),
-        cnn=CnnTrainConfig(epochs=2, batch_size=256),
-        lstm=LstmTrainConfig(epochs=2, batch_size=256),
-        lstm_windows={"max_windows_per_month": 60},
-        tracking=TrackingParams(experiment="test-walk-forward-dask", register_models=False),
-        refresh=True,  # the second run recomputes every stage instead of reading the first's
-    )
-    return WalkForwardParams(research=research, train_months=12, lstm_every=2, task_runner=runner)
-
-
-def _selection() -> pl.DataFrame:
-    """The selection table the latest walk-forward run published (month, symbol, score, rank)."""
-    artifact = Artifact.get("walk-forward-selection")
-    rows = json.loads(artifact.data) if isinstance(artifact.data, str) else artifact.data
-    return pl.DataFrame(rows).sort("month", "rank")
 
 
 def _ledger(client: MlflowClient, run_id: str, name: str, tmp_path) -> pl.DataFrame:
@@ -55,11 +27,13 @@ def test_dask_local_cluster_reproduces_the_sequential_walk_forward(
     # thread (tasks/threads.py); the sequential run must too for bit-identical training (float
     # sums in another order drift in the last digits, and a validation loss would differ at 1e-4)
     monkeypatch.setenv("CNNLSTM_TORCH_THREADS", "1")
-    sequential = walk_forward_flow(_params(tiny_data, TaskRunnerConfig(max_workers=1)))
-    seq_selection = _selection()
+    sequential = walk_forward_flow(
+        tiny_walk_forward(tiny_data, TaskRunnerConfig(max_workers=1), "test-walk-forward-dask")
+    )
+    seq_selection = published_selection()
     dask_runner = TaskRunnerConfig(kind="dask", n_workers=2, threads_per_worker=1)
-    dask = walk_forward_flow(_params(tiny_data, dask_runner))
-    dask_selection = _selection()
+    dask = walk_forward_flow(tiny_walk_forward(tiny_data, dask_runner, "test-walk-forward-dask"))
+    dask_selection = published_selection()
 
     assert sequential["months"] == dask["months"] == 3
     assert sequential["lstm_trainings"] == dask["lstm_trainings"] == 2
