@@ -106,15 +106,20 @@ def nothing_to_undo() -> None:
     """The undo of a console not configured yet."""
 
 
+def quiet_server(verbose: int) -> None:
+    """Quiet the temporary Prefect server's console (unless `verbose`): set before it starts."""
+    if not verbose:
+        # the temporary server is a subprocess with its own console: its shutdown races
+        # ("Error flushing events", CancelledError tracebacks) are not the user's business
+        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+
+
 def configure_console(verbose: int, log_path: Path) -> Callable[[], None]:
     """Quiet console (unless `verbose`), everything into `log_path`; returns the undo.
 
     Call after Prefect is imported (it installs its console handler on the root logger).
     """
-    if not verbose:
-        # the temporary server is a subprocess with its own console: its shutdown races
-        # ("Error flushing events", CancelledError tracebacks) are not the user's business
-        os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "CRITICAL")
+    quiet_server(verbose)
     import prefect  # noqa: F401 - installs Prefect's logging configuration first
 
     root = logging.getLogger()

@@ -1,52 +1,197 @@
-"""Start Prefect's temporary server early, while the command line imports its heavy libraries.
+"""Start Prefect's temporary server early, in its own process, while the command line imports.
 
 Input contract: the command line's arguments (the subcommand is the first one that is not an
 option). Without a configured server (`PREFECT_API_URL` empty in the environment and in the
 active Prefect profile) a flow run starts a temporary local server on its first API call and
-waits for it (3-7 s on a quiet machine, 15 s and more on a loaded one). `prestart(argv)` starts
-that same server (Prefect's `SubprocessASGIServer` singleton, which the flow then finds running)
-in a background thread at once, so the wait overlaps the imports of torch, Lightning, MLflow and
-the flows; `wait_for_server()` blocks until it answers and must run before the first flow call
-(Prefect's own start returns early while another thread is still starting it), which is why only
-the commands in `FLOW_COMMANDS`, which call it, get a server started early.
+waits for it: 4-7 s on a quiet machine, 15 s and more on a loaded one, most of it the server
+process importing Prefect's API. Prefect's own start (`SubprocessASGIServer.start`) also imports
+that API into the calling process first (3 s of CPU on these machines) only to build its
+command line.
 
-A configured server (`PREFECT_API_URL`) is used as it is: nothing is started. Commands that run
-no flow start nothing either.
+Here `prestart(argv)` launches the server process at once, before the command checks its inputs
+(`cnnlstm.infra.prefect_launcher`: it imports Prefect's API and then waits), so that import
+overlaps the command's own imports and checks. `Prestart.release()`, called once the inputs are
+checked, tells it to serve (the same `prefect.server.api.server:create_app` under uvicorn, with
+the same environment as Prefect's temporary server) and polls its health check from a
+background thread; `Prestart.cancel()`, called when the checks fail, ends it before it has
+opened any database. `prefect_api()` waits for the health check and points the flow at the
+server for the duration of the block (`temporary_settings`, Prefect's documented way to set one
+setting for a block). When the process ends the server is stopped (`atexit`; registered before
+Prefect's log and event workers register theirs, so it runs after they have drained).
+
+A configured server (`PREFECT_API_URL` in the environment or the active profile) is used as it
+is: the launcher sees it and exits without serving. Commands that run no flow start nothing. If
+the early server fails to answer, the block runs without it and the flow starts Prefect's own
+temporary server as it always would.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Sequence
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+
+from cnnlstm.infra.prefect_launcher import CONFIGURED
 
 #: Subcommands that run a Prefect flow (and so need an API).
 FLOW_COMMANDS = frozenset({"backtest", "walk-forward"})
 
+#: uvicorn's exit status when it cannot start (the port is taken): retried on another port
+_STARTUP_FAILURE = 3
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def launcher_command(port: int) -> list[str]:
+    """The command line of the server process (`cnnlstm.infra.prefect_launcher`) on `port`."""
+    return [sys.executable, "-m", "cnnlstm.infra.prefect_launcher", str(port)]
+
+
+def _server_env() -> dict[str, str]:
+    # as Prefect's SubprocessASGIServer: no UI, marked as the ephemeral server
+    return {
+        **os.environ,
+        "PREFECT_UI_ENABLED": "0",
+        "PREFECT__SERVER_EPHEMERAL": "1",
+        "PREFECT__SERVER_FINAL": "1",
+    }
+
+
+def _healthy(api_url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
 
 class Prestart:
-    """A temporary Prefect server being started in a background thread."""
+    """A temporary Prefect server process: importing until `release()`, then serving."""
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float | None = None) -> None:
         self.error: BaseException | None = None
         self.api_url: str | None = None
-        self._thread = threading.Thread(target=self._start, name="prefect-prestart", daemon=True)
-        self._thread.start()
+        self.configured = False
+        self.timeout = timeout if timeout is not None else _startup_timeout()
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = self._launch(self.port)
+        atexit.register(self.stop)  # before Prefect's workers register theirs: runs after them
 
-    def _start(self) -> None:
+    @staticmethod
+    def _launch(port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(launcher_command(port), stdin=subprocess.PIPE, env=_server_env())
+
+    def release(self) -> None:
+        """The command's inputs are fine: serve, and poll the health check in the background."""
+        if self._thread is None:
+            self._go(self.process)
+            self._thread = threading.Thread(target=self._poll, name="prefect-prestart", daemon=True)
+            self._thread.start()
+
+    @staticmethod
+    def _go(process: subprocess.Popen[bytes] | None) -> None:
+        if process is None or process.stdin is None:
+            return
+        with contextlib.suppress(OSError):  # it exited already (configured): poll says why
+            process.stdin.write(b"go\n")
+            process.stdin.close()
+
+    def _poll(self) -> None:
         try:
-            from prefect.server.api.server import SubprocessASGIServer
-
-            server = SubprocessASGIServer()
-            server.start()
-            self.api_url = server.api_url
-        except BaseException as err:  # noqa: BLE001 - the flow's own start reports it again
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:
+                with self._lock:
+                    process = self.process
+                if process is None:
+                    return  # stopped
+                code = process.poll()
+                if code == CONFIGURED:
+                    self.configured = True
+                    return
+                if code == _STARTUP_FAILURE:  # the port was taken meanwhile: another one
+                    with self._lock:
+                        if self._stopped:
+                            return
+                        self.port = _free_port()
+                        self.process = self._launch(self.port)
+                        self._go(self.process)
+                    continue
+                if code is not None:
+                    raise RuntimeError(f"the temporary Prefect server exited with status {code}")
+                url = f"http://127.0.0.1:{self.port}/api"
+                if _healthy(url):
+                    self.api_url = url
+                    return
+                time.sleep(0.05)
+            raise RuntimeError(f"the temporary Prefect server did not answer in {self.timeout} s")
+        except BaseException as err:  # noqa: BLE001 - the flow then starts Prefect's own server
             self.error = err
+            self.stop()
+
+    def cancel(self) -> None:
+        """The command's inputs are wrong: end the process before it serves (idempotent)."""
+        with self._lock:
+            self._stopped = True
+            process, self.process = self.process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()  # end of input: it exits without serving
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server answers (or failed to start); True when it is up."""
+        self.release()
+        assert self._thread is not None
         self._thread.join(timeout)
         return self.api_url is not None and self.error is None
+
+    def stop(self) -> None:
+        """Stop the server process (idempotent): SIGTERM, then SIGKILL after 5 s."""
+        with self._lock:
+            self._stopped = True
+            process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        if self._thread is None:  # never released: it is waiting for its go
+            with contextlib.suppress(OSError):
+                process.stdin.close()
+        else:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _startup_timeout() -> float:
+    raw = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "").strip()
+    try:
+        return float(raw) if raw else 120.0
+    except ValueError:
+        return 120.0
 
 
 def _subcommand(argv: Sequence[str]) -> str | None:
@@ -68,20 +213,53 @@ _current: Prestart | None = None
 def prestart(argv: Sequence[str]) -> Prestart | None:
     """Start the temporary server now when the command will need one and none is configured.
 
-    The command must call `wait_for_server()` before its first flow call.
+    The command runs its flow inside `prefect_api()`.
     """
     global _current
-    if _subcommand(argv) not in FLOW_COMMANDS or server_configured():
+    if _subcommand(argv) not in FLOW_COMMANDS or os.environ.get("PREFECT_API_URL", "").strip():
         return None
-    if _current is None:
+    if _current is None or _current.process is None:
         _current = Prestart()
     return _current
 
 
-def wait_for_server(timeout: float | None = None) -> None:
-    """Block until a server `prestart` began answers (no-op when none was started)."""
+def release() -> None:
+    """The command's inputs are checked: the prestarted server (if any) may serve."""
     if _current is not None:
-        _current.wait(timeout)  # a failure is the flow's to report: it starts one itself
+        _current.release()
 
 
-__all__ = ["FLOW_COMMANDS", "Prestart", "prestart", "server_configured", "wait_for_server"]
+def cancel() -> None:
+    """The command's inputs are wrong: end the prestarted server before it serves."""
+    global _current
+    if _current is not None and _current._thread is None:
+        _current.cancel()
+        _current = None
+
+
+@contextlib.contextmanager
+def prefect_api(timeout: float | None = None) -> Iterator[str | None]:
+    """Run the block against the server `prestart` began (waits for it); yields its API URL.
+
+    Without a prestarted server (none needed, or it failed) the block runs with Prefect's own
+    settings and yields None.
+    """
+    if _current is None or not _current.wait(timeout):
+        yield None
+        return
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: _current.api_url}):
+        yield _current.api_url
+
+
+__all__ = [
+    "FLOW_COMMANDS",
+    "Prestart",
+    "prefect_api",
+    "cancel",
+    "launcher_command",
+    "prestart",
+    "release",
+    "server_configured",
+]

@@ -74,11 +74,15 @@ def run(args: argparse.Namespace) -> int:
     check_tracking(params.tracking.enabled)
     out = resolve_out_dir(args.out, "backtest")
     from cnnlstm.flows.backtest import backtest_flow
-    from cnnlstm.infra.prefect_server import wait_for_server
+    from cnnlstm.infra.prefect_server import prefect_api
+    from cnnlstm.infra.tracking import warm_store
+
+    if params.tracking.enabled:
+        warm_store()  # while the temporary Prefect server starts
 
     started = time.perf_counter()
-    wait_for_server()  # the temporary Prefect server started by main, if any
-    with tracking_failure_keeps(out):
+    # the temporary Prefect server started by main, if any (waits for it)
+    with prefect_api(), tracking_failure_keeps(out):
         outcome = backtest_flow(params, out_dir=str(out))
     seconds = time.perf_counter() - started
     print(outcome.table2)

@@ -101,11 +101,15 @@ def run(args: argparse.Namespace) -> int:
     params = getattr(args, "params", None) or build_params(args)
     out = resolve_out_dir(args.out, "walk-forward")
     from cnnlstm.flows.walk_forward import walk_forward_flow
-    from cnnlstm.infra.prefect_server import wait_for_server
+    from cnnlstm.infra.prefect_server import prefect_api
+    from cnnlstm.infra.tracking import warm_store
+
+    if params.tracking.enabled:
+        warm_store()  # while the temporary Prefect server starts
 
     started = time.perf_counter()
-    wait_for_server()  # the temporary Prefect server started by main, if any
-    with tracking_failure_keeps(out):
+    # the temporary Prefect server started by main, if any (waits for it)
+    with prefect_api(), tracking_failure_keeps(out):
         outcome = walk_forward_flow(params, out_dir=str(out) if out else None)
     seconds = time.perf_counter() - started
     print(outcome["table2"])

@@ -10,6 +10,7 @@ import textwrap
 import pytest
 
 from cnnlstm.infra import prefect_server
+from cnnlstm.infra.prefect_launcher import CONFIGURED
 
 
 def test_commands_without_flows_start_nothing(monkeypatch):
@@ -26,28 +27,7 @@ def test_a_configured_server_is_used_as_it_is(monkeypatch):
     assert prefect_server.prestart(["-v", "walk-forward"]) is None
 
 
-@pytest.mark.slow  # starts a real temporary Prefect server and runs a flow on it: 10-40 s
-def test_the_prestarted_server_is_the_one_the_flow_uses(tmp_path):
-    script = textwrap.dedent(
-        """
-        from cnnlstm.infra.prefect_server import prestart
-        started = prestart(["backtest"])
-        assert started is not None
-        assert started.wait(timeout=170), started.error
-        from prefect import flow, get_client
-        from prefect.server.api.server import SubprocessASGIServer
-
-        @flow
-        def tiny() -> str:
-            with get_client(sync_client=True) as client:
-                return str(client.api_url)
-
-        used = tiny()
-        assert used.rstrip("/") == started.api_url.rstrip("/"), (used, started.api_url)
-        assert len(SubprocessASGIServer._instances) == 1  # no second server was started
-        print("OK", used)
-        """
-    )
+def _clean_env(tmp_path) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") or k == "PREFECT_HOME"
     }
@@ -57,8 +37,83 @@ def test_the_prestarted_server_is_the_one_the_flow_uses(tmp_path):
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="170",
         DO_NOT_TRACK="1",
     )
+    return env
+
+
+def test_the_launcher_serves_nothing_when_a_server_is_configured(tmp_path):
+    env = {**_clean_env(tmp_path), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
     done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+        prefect_server.launcher_command(9),
+        env=env,
+        input=b"go\n",
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == CONFIGURED, done.stderr[-2000:]
+    assert not (tmp_path / "prefect" / "prefect.db").exists()
+
+
+def test_a_cancelled_prestart_ends_before_opening_any_database(tmp_path):
+    """Wrong inputs: the launcher was started, then told to stop before it served."""
+    script = textwrap.dedent(
+        """
+        import time
+        from cnnlstm.infra import prefect_server
+        started = prefect_server.prestart(["backtest"])
+        process = started.process
+        time.sleep(1.0)  # the launcher is importing Prefect's API
+        prefect_server.cancel()
+        assert process.poll() is not None, "still running"
+        assert prefect_server.prestart(["config"]) is None
+        print("OK", process.returncode)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "OK" in done.stdout
+    assert not (tmp_path / "prefect" / "prefect.db").exists()  # it never served
+
+
+@pytest.mark.slow  # starts a real temporary Prefect server and runs a flow on it: 10-40 s
+def test_the_prestarted_server_is_the_one_the_flow_uses(tmp_path):
+    script = textwrap.dedent(
+        """
+        from cnnlstm.infra import prefect_server
+        started = prefect_server.prestart(["backtest"])
+        assert started is not None
+        prefect_server.release()
+        from prefect import flow, get_client
+        from prefect.server.api.server import SubprocessASGIServer
+
+        @flow
+        def tiny() -> str:
+            with get_client(sync_client=True) as client:
+                return str(client.api_url)
+
+        with prefect_server.prefect_api(timeout=170) as url:
+            assert url is not None, started.error
+            used = tiny()
+        assert used.rstrip("/") == url.rstrip("/"), (used, url)
+        assert not SubprocessASGIServer._instances  # Prefect started no server of its own
+        process = started.process
+        started.stop()
+        assert process.poll() is not None
+        print("OK", used)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "OK http://127.0.0.1:" in done.stdout
+    assert (tmp_path / "prefect" / "prefect.db").exists()  # the served server's database

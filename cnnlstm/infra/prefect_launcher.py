@@ -1,0 +1,45 @@
+"""The temporary Prefect server's process: imports first, serves only when told to.
+
+Run as `python -m cnnlstm.infra.prefect_launcher PORT` by `cnnlstm.infra.prefect_server`.
+It reads Prefect's settings (a configured `PREFECT_API_URL` means there is nothing to serve:
+exit status `CONFIGURED`), imports uvicorn and Prefect's API (the 3 s or more of a temporary
+server's start), then waits for one line on standard input: `go` serves the API on
+127.0.0.1:PORT exactly as Prefect's temporary server does (`uvicorn.run` of
+`prefect.server.api.server:create_app`, log level error, lifespan on); anything else, or the end
+of the input, exits with status 0 before any database is opened. So the command line can start
+it while it still checks its own inputs, and a command whose inputs are wrong starts no server.
+"""
+
+from __future__ import annotations
+
+import sys
+
+#: exit status when a Prefect API URL is configured (nothing to serve)
+CONFIGURED = 10
+
+
+def main(argv: list[str]) -> int:
+    """Serve Prefect's API on port `argv[0]` once standard input says `go`; the exit status."""
+    port = int(argv[0])
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url:
+        return CONFIGURED
+    import prefect.server.api.server  # noqa: F401 - the slow part, done before the go
+    import uvicorn
+
+    if sys.stdin.readline().strip() != "go":
+        return 0
+    uvicorn.run(
+        "prefect.server.api.server:create_app",
+        factory=True,
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        lifespan="on",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
