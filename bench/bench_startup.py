@@ -4,10 +4,14 @@ Usage: .venv/bin/python bench/bench_startup.py [--rounds 2] [--skip-cold] [-- ex
 
 Prints (with the load average beside each figure):
 * `import cnnlstm.flows.backtest` in a fresh interpreter (torch, Lightning, Prefect, polars, ...);
-* the temporary Prefect server's start to its first healthy answer (`SubprocessASGIServer`);
+* the temporary Prefect server's start to its first healthy answer: Prefect's own
+  (`SubprocessASGIServer.start`, which imports Prefect's API in the caller first) and the
+  project's (`cnnlstm.infra.prefect_server.Prestart`, released at once);
 * `cnnlstm backtest` in a fresh data home (cold: every stage computes), then the same command
   again `--rounds` times (cached: every stage from the cache), as process wall times, with the
-  flow's own "finished in" figure, so start-up = process wall - flow.
+  flow's own "finished in" figure, so start-up = process wall - flow;
+* with `--configured`, the cached run again against a running `prefect server start`
+  (`PREFECT_API_URL` set: no temporary server).
 OMP_NUM_THREADS is left as the caller has it (unset: the project chooses its threads).
 """
 
@@ -41,6 +45,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--skip-cold", action="store_true", help="reuse --home as it is")
     ap.add_argument("--home", default=None, help="data + Prefect home (default: a new temp dir)")
+    ap.add_argument("--configured", action="store_true", help="also against a running server")
     ap.add_argument("extra", nargs="*", help="extra `cnnlstm backtest` arguments")
     args = ap.parse_args()
     home = Path(args.home or tempfile.mkdtemp(prefix="bench-startup-"))
@@ -67,6 +72,18 @@ def main() -> None:
         f"SERVER temporary Prefect server healthy after "
         f"{healthy.group(1) if healthy else '?'} s (process {secs:.1f} s; {load()})"
     )
+    probe = (
+        "import time; t = time.perf_counter();"
+        "from cnnlstm.infra.prefect_server import Prestart;"
+        "s = Prestart(); ok = s.wait(); print(f'HEALTHY {time.perf_counter() - t:.2f} {ok}');"
+        "s.stop()"
+    )
+    secs, out, _ = timed([py, "-c", probe], env)
+    healthy = re.search(r"HEALTHY (\d+\.\d+)", out)
+    print(
+        f"SERVER the project's early server (Prestart) healthy after "
+        f"{healthy.group(1) if healthy else '?'} s (process {secs:.1f} s; {load()})"
+    )
     cmd = [*CLI, "backtest", *args.extra]
     runs = [] if args.skip_cold else ["cold"]
     runs += [f"cached {i + 1}" for i in range(args.rounds)]
@@ -82,6 +99,47 @@ def main() -> None:
         if rc != 0:
             print(out[-2000:], file=sys.stderr)
             break
+    if args.configured:
+        configured_rounds(cmd, env, home, args.rounds)
+
+
+def configured_rounds(cmd: list[str], env: dict[str, str], home: Path, rounds: int) -> None:
+    """Cached runs against a running `prefect server start` (PREFECT_API_URL configured)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    prefect = str(ROOT / ".venv" / "bin" / "prefect")
+    server = subprocess.Popen(
+        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api = f"http://127.0.0.1:{port}/api"
+    try:
+        import urllib.request
+
+        for _ in range(1200):
+            try:
+                with urllib.request.urlopen(f"{api}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        configured = {**env, "PREFECT_API_URL": api}
+        for i in range(rounds):
+            out_dir = home / "out" / f"configured-{i + 1}"
+            secs, out, rc = timed([*cmd, "--out", str(out_dir)], configured)
+            flow = re.search(r"finished in (\d+(?:\.\d+)?) s", out)
+            flow_s = float(flow.group(1)) if flow else float("nan")
+            print(
+                f"RUN cached {i + 1}, configured server: process {secs:.1f} s, flow {flow_s:.1f} s,"
+                f" rc {rc} ({load()})"
+            )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 if __name__ == "__main__":
