@@ -59,18 +59,29 @@ def configure() -> str:
     return uri
 
 
-def warm_store() -> None:
-    """Import MLflow's client and open the tracking store: what a run's first MLflow call pays.
+def store_stamp(uri: str) -> str | None:
+    """A stamp that changes whenever a local SQLite tracking store is written; None otherwise.
 
-    The command line calls it while the temporary Prefect server starts (the import of MLflow's
-    SQL store and the store's schema check take 1-2 s that would otherwise fall inside the
-    flow, even when every stage comes from the cache). MLflow keeps the opened store for the
-    process, so the flow's own calls reuse it.
+    The database file's size, modification time (ns) and SQLite's file change counter (header
+    bytes 24-27, bumped by every write transaction in rollback-journal mode), plus the size and
+    time of a write-ahead log if there is one. A server or a non-SQLite store has no stamp: its
+    answers are never reused.
     """
-    from mlflow import MlflowClient
-
-    configure()
-    MlflowClient().search_experiments(max_results=1)
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri.removeprefix("sqlite:///"))
+    try:
+        stat = path.stat()
+        with path.open("rb") as db:
+            counter = db.read(28)[24:28].hex()
+    except OSError:
+        return None
+    parts = [str(path.resolve()), str(stat.st_size), str(stat.st_mtime_ns), counter]
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists():
+        wal_stat = wal.stat()
+        parts += [str(wal_stat.st_size), str(wal_stat.st_mtime_ns)]
+    return "|".join(parts)
 
 
 def ensure_experiment(name: str) -> str:

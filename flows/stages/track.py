@@ -17,6 +17,8 @@ backtest points at the MLflow run already logged instead of logging a duplicate.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,6 +27,7 @@ import numpy as np
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
+from cnnlstm.core.paths import data_home
 from cnnlstm.flows.export import effective_config
 from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import ResearchParams
@@ -84,21 +87,64 @@ def count_trials(experiment: str, keys: list[str]) -> int:
     A trial is one (configuration, seed) backtested: each seed's child run carries its key as
     tag `cnnlstm.trial`; a run without one (logged before seeds were runs) counts once; parent
     runs are not trials. Re-running an identical configuration adds no trial.
+
+    With a local SQLite store the experiment's trials are remembered beside the stage caches
+    with the store's stamp (`tracking.store_stamp`): while the database is unwritten the
+    remembered set is the answer and MLflow is not even imported (a fully cached re-run then
+    spends no 2 s on it). Any write to the store, by this project or anyone, changes the stamp.
     """
+    uri = tracking.tracking_uri()
+    stamp = tracking.store_stamp(uri)
+    memo = (
+        data_home()
+        / "cache"
+        / "trials"
+        / (hashlib.sha256(f"{uri}|{experiment}".encode()).hexdigest()[:16] + ".json")
+    )
+    found = _remembered_trials(memo, stamp)
+    if found is None:
+        found = experiment_trials(experiment)
+        if stamp is not None:
+            _remember_trials(memo, stamp, found)
+    return len(found | set(keys))
+
+
+def experiment_trials(experiment: str) -> set[str]:
+    """The trial keys (or run ids) of the experiment's non-parent runs, from MLflow."""
     from mlflow import MlflowClient
 
     tracking.configure()
     client = MlflowClient()
     found = client.get_experiment_by_name(experiment)
-    seen = set(keys)
     if found is None:
-        return len(seen)
+        return set()
+    seen = set()
     for run in client.search_runs([found.experiment_id], max_results=50_000):
         tags = run.data.tags
         if tags.get("cnnlstm.kind") == "parent":
             continue
         seen.add(tags.get("cnnlstm.trial") or run.info.run_id)
-    return len(seen)
+    return seen
+
+
+def _remember_trials(memo: Path, stamp: str, trials: set[str]) -> None:
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=memo.parent)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"stamp": stamp, "trials": sorted(trials)}, out)
+    os.replace(tmp, memo)  # concurrent runs: the last complete answer wins, never a torn file
+
+
+def _remembered_trials(memo: Path, stamp: str | None) -> set[str] | None:
+    if stamp is None or not memo.exists():
+        return None
+    try:
+        saved = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        return None  # unreadable: ask MLflow again (and rewrite it)
+    if saved.get("stamp") != stamp:
+        return None
+    return set(saved.get("trials", []))
 
 
 def caveat_tags(metrics: dict) -> dict[str, str]:

@@ -75,10 +75,6 @@ def run(args: argparse.Namespace) -> int:
     out = resolve_out_dir(args.out, "backtest")
     from cnnlstm.flows.backtest import backtest_flow
     from cnnlstm.infra.prefect_server import prefect_api
-    from cnnlstm.infra.tracking import warm_store
-
-    if params.tracking.enabled:
-        warm_store()  # while the temporary Prefect server starts
 
     started = time.perf_counter()
     # the temporary Prefect server started by main, if any (waits for it)
