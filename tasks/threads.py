@@ -11,13 +11,16 @@ Precedence (the first that is set wins):
    set it meant it);
 4. auto: the cores this process may run on (`os.sched_getaffinity`, capped by a cgroup CPU quota),
    divided among the trainings that run at once in this process (`declare_concurrent_trainings`,
-   set by the thread-pool task runner), and lowered to the cores the load average leaves idle.
+   set by the thread-pool task runner), and lowered to the cores other work leaves idle: the
+   kernel's count of runnable tasks sampled for 0.1 s (`runnable_others`; the load average
+   where that count is unavailable).
 
-Why the load average: these networks are small (a 30x6 LSTM with 32 hidden units, a 32-input
-CNN); each operator is a short parallel region whose threads meet at a barrier. When another
-process holds one of the cores, the thread waiting on it stalls the other: measured on 2 cores
-at load 1.5-2.6, 2 threads ran the LSTM 2-40x and the CNN 20-30x slower than 1 thread, while on
-a quiet machine 2 threads were 1.3-1.6x faster (bench/bench_training.py prints both).
+Why look at other work at all: these networks are small (a 30x6 LSTM with 32 hidden units, a
+32-input CNN); each operator is a short parallel region whose threads meet at a barrier. When
+another process holds one of the cores, the thread waiting on it stalls the other: measured on
+2 cores at load 1.5-2.6, 2 threads ran the LSTM 2-40x and the CNN 20-30x slower than 1 thread,
+while on a quiet machine 2 threads were 1.24x (CNN) and 1.32x (LSTM) faster
+(bench/bench_training.py prints both).
 
 Reproducibility: a CNN trained with 1 and with 2 threads differs in the last float digits (the
 LSTM was bit-identical in the same check), so a thread count chosen from the load can change a
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,6 +107,7 @@ def choose_threads(
     *,
     cores: int | None = None,
     load: float | None = None,
+    others: float | None = None,
     concurrent: int | None = None,
 ) -> ThreadChoice:
     """The intra-op thread count for a training or an inference, by the module's precedence.
@@ -110,8 +115,10 @@ def choose_threads(
     Args:
         explicit: a count set in the configuration; wins over everything.
         cores: cores available (default: `available_cores()`).
-        load: the 1-minute load average (default: `os.getloadavg()[0]`); this process is
-            assumed to be one of the runnable tasks it counts.
+        load: a 1-minute load average to decide by (this process is assumed to be one of the
+            runnable tasks it counts); without `load` and `others`, `runnable_others()` is
+            sampled (0.1 s) and the load average is the fallback where it is unavailable.
+        others: tasks runnable besides this one (as `runnable_others()` returns).
         concurrent: trainings running at once in this process (default: as declared).
 
     Returns:
@@ -128,18 +135,49 @@ def choose_threads(
     cores = available_cores() if cores is None else cores
     concurrent = concurrent_trainings() if concurrent is None else concurrent
     per_training = max(1, cores // concurrent)
-    if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except OSError:
-            load = 0.0
-    others = max(0.0, load - 1.0)  # runnable work besides this process
-    idle = max(1, math.floor(cores - others + 1e-9))
+    if others is None and load is None:
+        others = runnable_others()
+    if others is not None:
+        # an instantaneous sample: 2 threads only when no other task ran in more than a
+        # quarter of the samples (a half-busy core stalls the second thread at every barrier)
+        idle = max(1, math.floor(cores - others + 0.25 + 1e-9))
+        seen = f"{others:.1f} other runnable tasks"
+    else:
+        if load is None:
+            try:
+                load = os.getloadavg()[0]
+            except OSError:
+                load = 0.0
+        idle = max(1, math.floor(cores - max(0.0, load - 1.0) + 1e-9))  # this process is one
+        seen = f"load {load:.2f}"
     threads = max(1, min(per_training, idle))
-    return ThreadChoice(
-        threads,
-        f"auto ({cores} cores, {concurrent} concurrent trainings, load {load:.2f})",
-    )
+    return ThreadChoice(threads, f"auto ({cores} cores, {concurrent} concurrent trainings, {seen})")
+
+
+def runnable_others(
+    samples: int = 10, interval: float = 0.01, path: Path = Path("/proc/loadavg")
+) -> float | None:
+    """Tasks runnable besides the caller right now (a mean over `samples` readings).
+
+    Each reading is the kernel's count of runnable tasks (`/proc/loadavg`, 4th field), less
+    the reading thread.
+
+    Why not the load average: it is a one-minute mean that counts this process's own recent
+    work, so a run that just trained with 2 threads (or ran polars on both cores) saw a load of
+    ~2 on a quiet 2-core machine and fell back to 1 thread. None where the file is missing
+    (not Linux): the caller then uses the load average.
+    """
+    counts = []
+    for i in range(samples):
+        try:
+            fields = path.read_text().split()
+            running = int(fields[3].split("/")[0])
+        except (OSError, IndexError, ValueError):
+            return None
+        counts.append(max(0, running - 1))  # the reading thread is running while it reads
+        if i + 1 < samples:
+            time.sleep(interval)
+    return sum(counts) / len(counts)
 
 
 @contextmanager
@@ -163,6 +201,7 @@ __all__ = [
     "available_cores",
     "choose_threads",
     "concurrent_trainings",
+    "runnable_others",
     "declare_concurrent_trainings",
     "torch_threads",
 ]

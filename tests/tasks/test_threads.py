@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -73,3 +76,43 @@ def test_torch_threads_applies_for_a_block_and_restores():
     with th.torch_threads(other):
         assert torch.get_num_threads() == other
     assert torch.get_num_threads() == before
+
+
+def test_other_runnable_tasks_are_sampled_from_the_kernels_count(tmp_path):
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text("3.10 2.00 1.50 1/240 5000\n")  # only the reading thread runs
+    assert th.runnable_others(samples=3, interval=0.0, path=loadavg) == 0.0
+    loadavg.write_text("3.10 2.00 1.50 3/240 5000\n")
+    assert th.runnable_others(samples=3, interval=0.0, path=loadavg) == 2.0
+    loadavg.write_text("garbage\n")
+    assert th.runnable_others(samples=1, path=loadavg) is None
+    assert th.runnable_others(samples=1, path=tmp_path / "absent") is None
+
+
+def test_the_sample_decides_conservatively_and_the_load_average_is_the_fallback(monkeypatch):
+    assert th.choose_threads(cores=2, others=0.0).threads == 2
+    assert th.choose_threads(cores=2, others=0.2).threads == 2
+    assert th.choose_threads(cores=2, others=0.3).threads == 1  # a core busy 30% of the time
+    assert th.choose_threads(cores=16, others=4.0).threads == 12
+    # auto: a quiet sample gives every core even when the load average is high (this
+    # process's own last minute of work is in it)
+    monkeypatch.setattr(th, "runnable_others", lambda: 0.0)
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.4, 2.0, 1.0))
+    choice = th.choose_threads(cores=2)
+    assert choice.threads == 2 and "0.0 other runnable tasks" in choice.reason
+    monkeypatch.setattr(th, "runnable_others", lambda: None)  # no /proc: the load average
+    assert th.choose_threads(cores=2).threads == 1
+
+
+def test_a_busy_process_next_to_us_is_seen():
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        seen = th.runnable_others(samples=20, interval=0.01)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    if seen is None:
+        pytest.skip("no /proc/loadavg here")
+    assert seen >= 0.5
+    assert th.choose_threads(cores=2, others=seen).threads == 1
