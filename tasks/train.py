@@ -20,6 +20,7 @@ threads are chosen by `cnnlstm.tasks.threads` (config `threads` wins).
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -121,6 +122,35 @@ class LstmTrainConfig(_TrainConfig):
         description="pooled training data: at most this many windows of all stocks, drawn at "
         "random (seeded); None: every window given",
     )
+
+
+_prefetch: threading.Thread | None = None
+
+
+def prefetch_imports() -> None:
+    """Start importing torch and Lightning in a background thread (once per process).
+
+    A stage that computes the networks' inputs calls it: a training will follow, and the 5 s
+    of CPU these imports take on a 2-core machine (most of it Lightning's, which imports
+    `torch._dynamo`) then overlap the feature stages, which spend most of their time in
+    polars' native code without the GIL. Python's import locks make a later `import torch`
+    in the training wait for the thread's import rather than import twice; an import error
+    is left for that later import to raise.
+    """
+    global _prefetch
+    if _prefetch is None and "pytorch_lightning" not in sys.modules:
+        _prefetch = threading.Thread(target=_import_training, name="torch-import", daemon=True)
+        _prefetch.start()
+
+
+def _import_training() -> None:
+    try:
+        import pytorch_lightning  # noqa: F401
+        import torch  # noqa: F401
+
+        from cnnlstm.tasks import train_loop  # noqa: F401
+    except Exception:  # noqa: BLE001, S110 - the training's own import reports it
+        pass
 
 
 def validation_subset(n: int, cfg: _TrainConfig) -> np.ndarray:

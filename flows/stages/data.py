@@ -52,6 +52,7 @@ from cnnlstm.tasks.ingest import (
 from cnnlstm.tasks.sources.base import PATHLESS_KINDS, load_benchmark, load_source, parse_spec
 from cnnlstm.tasks.store import read_bars, read_benchmark, store_generation
 from cnnlstm.tasks.strategies import EW_UNIVERSE, equal_weight_index
+from cnnlstm.tasks.train import prefetch_imports
 
 #: Months of history before the training period that the CNN's features need (t-13 .. t-2).
 LOOKBACK_MONTHS = 15
@@ -238,6 +239,7 @@ def validate(ingested: Ingested, protocol: Protocol, data: DataParams) -> Datase
 @stage_task("cnn_features", version=1)
 def cnn_features(bars: ArtifactRef, cfg: CnnFeatureConfig) -> ArtifactRef:
     """The CNN's monthly table for every month the bars allow (labels null where unknown)."""
+    prefetch_imports()  # a CNN training follows: its imports overlap this stage
     features, eligibility = build_cnn_features_counted(bars.read_table(), cfg)
     features = validate_table(features, CnnFeaturesSchema, table="cnn_features").valid
     for line in eligibility.lines():
@@ -252,6 +254,7 @@ def lstm_windows(bars: ArtifactRef, cfg: LstmWindowConfig, train: Period) -> Art
     Cutting the bars at `train.end` before building keeps every label (which reads the next
     days' prices) inside the training period.
     """
+    prefetch_imports()  # an LSTM training follows: its imports overlap this stage
     frame = bars.read_table().filter(pl.col("date") <= train.end)
     windows = build_lstm_windows(frame, cfg, with_labels=True)
     in_period = (windows.keys["date"] >= train.start).to_numpy()

@@ -25,3 +25,25 @@ def test_the_backtest_flow_imports_without_torch_and_training_brings_it():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "OK"
+
+
+def test_a_feature_stage_that_computes_starts_the_training_imports_in_the_background():
+    script = (
+        "import sys\n"
+        "from cnnlstm.tasks import train\n"
+        "assert 'pytorch_lightning' not in sys.modules\n"
+        "train.prefetch_imports()\n"
+        "first = train._prefetch\n"
+        "train.prefetch_imports()\n"
+        "assert train._prefetch is first  # once per process\n"
+        "first.join(300)\n"
+        "assert {'torch', 'pytorch_lightning', 'cnnlstm.tasks.train_loop'} <= set(sys.modules)\n"
+        "import torch\n"
+        "assert torch.zeros(2).sum().item() == 0.0\n"
+        "print('OK')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "OK"
