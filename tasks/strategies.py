@@ -150,6 +150,56 @@ class StrategyRun:
     texts: list[str] = field(default_factory=list)  # caveats in words (rules, capacity, ruin)
 
 
+@dataclass(frozen=True)
+class PreparedStrategies:
+    """The market arrays and every strategy's orders over one test period, built once.
+
+    What `run_prepared` simulates; the cost sensitivity simulates the same orders under other
+    costs without building them again.
+    """
+
+    market: MarketArrays
+    orders: list[StrategyOrders]
+    notes: dict[str, int]
+    first: date  # month one's rebalance date (the last trading day before the start)
+    end: date
+
+
+def prepare_strategies(
+    bars: pl.DataFrame,
+    inputs: StrategySet,
+    *,
+    start: date,
+    end: date,
+    execution: Execution = "open",
+    hold_days: int = 5,
+) -> PreparedStrategies:
+    """The market and the orders of every strategy over the test months in [start, end].
+
+    Raises:
+        UserInputError: no trading day before `start`.
+    """
+    before = bars.filter(pl.col("date") < start)["date"]
+    if before.len() == 0:
+        raise UserInputError(f"no bars before the test start {start}: month one has no rebalance")
+    first = before.max()
+    market = market_arrays(bars, start=first, end=end)
+
+    def in_test(table: pl.DataFrame | None) -> pl.DataFrame | None:
+        if table is None:
+            return None
+        return table.filter((pl.col("month") >= start.replace(day=1)) & (pl.col("month") <= end))
+
+    scoped = StrategySet(
+        universe=in_test(inputs.universe),
+        momentum=in_test(inputs.momentum),
+        cnn=in_test(inputs.cnn),
+        signals=inputs.signals,
+    )
+    orders, notes = build_strategies(market, scoped, execution=execution, hold_days=hold_days)
+    return PreparedStrategies(market, orders, notes, first, end)
+
+
 def run_strategies(
     bars: pl.DataFrame,
     inputs: StrategySet,
@@ -171,28 +221,30 @@ def run_strategies(
     Raises:
         UserInputError: no trading day before `start`, or the benchmark does not cover it.
     """
-    before = bars.filter(pl.col("date") < start)["date"]
-    if before.len() == 0:
-        raise UserInputError(f"no bars before the test start {start}: month one has no rebalance")
-    first = before.max()
-    market = market_arrays(bars, start=first, end=end)
-
-    def in_test(table: pl.DataFrame | None) -> pl.DataFrame | None:
-        if table is None:
-            return None
-        return table.filter((pl.col("month") >= start.replace(day=1)) & (pl.col("month") <= end))
-
-    scoped = StrategySet(
-        universe=in_test(inputs.universe),
-        momentum=in_test(inputs.momentum),
-        cnn=in_test(inputs.cnn),
-        signals=inputs.signals,
+    prepared = prepare_strategies(
+        bars, inputs, start=start, end=end, execution=execution, hold_days=hold_days
     )
-    orders, notes = build_strategies(market, scoped, execution=execution, hold_days=hold_days)
-    result = run_backtest(market, orders, cfg, record_positions=record_positions)
-    derived = benchmark is None
-    if derived:
-        benchmark = equal_weight_index(bars, start=first, end=end)
+    if benchmark is None:
+        benchmark = equal_weight_index(bars, start=prepared.first, end=end)
+        derived = True
+    else:
+        derived = False
+    return run_prepared(
+        prepared, cfg, benchmark, benchmark_derived=derived, record_positions=record_positions
+    )
+
+
+def run_prepared(
+    prepared: PreparedStrategies,
+    cfg: MarketConfig,
+    benchmark: pl.DataFrame,
+    *,
+    benchmark_derived: bool = False,
+    record_positions: bool = False,
+) -> StrategyRun:
+    """Simulate prepared orders under `cfg` against `benchmark` (see `run_strategies`)."""
+    market = prepared.market
+    result = run_backtest(market, prepared.orders, cfg, record_positions=record_positions)
     label = str(benchmark["symbol"][0]) if "symbol" in benchmark.columns else "benchmark"
     bench = benchmark_nav(benchmark, market.dates, name=label)
     navs, ledgers = [validate_table(bench, NavSchema, table="nav").valid], []
@@ -217,9 +269,10 @@ def run_strategies(
             navs = [n for n in navs if n["strategy"][0] != name]
     result.nav = pl.concat(navs)
     result.trades = pl.concat(ledgers) if ledgers else result.trades.clear()
+    notes = dict(prepared.notes)
     notes.update(rule_notes(result, market))
     texts = rule_texts(result, market, cfg)
-    return StrategyRun(result, label, derived, notes, texts)
+    return StrategyRun(result, label, benchmark_derived, notes, texts)
 
 
 RAW_BASIS_TEXT = {

@@ -50,7 +50,8 @@ from cnnlstm.tasks.strategies import (
     StrategySet,
     benchmark_nav,
     equal_weight_index,
-    run_strategies,
+    prepare_strategies,
+    run_prepared,
 )
 from cnnlstm.tasks.timing import month_days
 from cnnlstm.tasks.train import predict_lstm, score_cnn
@@ -269,17 +270,19 @@ def backtest(
         signals=signals.read_table(),
     )
 
+    # the market arrays and orders are built once; each cost multiple re-simulates them
+    prepared = prepare_strategies(
+        bars,
+        inputs,
+        start=protocol.test.start,
+        end=protocol.test.end,
+        execution=protocol.execution,
+        hold_days=protocol.hold_days,
+    )
+    benchmark = dataset.benchmark.read_table()
+
     def simulate(cfg: MarketConfig):
-        return run_strategies(
-            bars,
-            inputs,
-            cfg,
-            start=protocol.test.start,
-            end=protocol.test.end,
-            benchmark=dataset.benchmark.read_table(),
-            execution=protocol.execution,
-            hold_days=protocol.hold_days,
-        )
+        return run_prepared(prepared, cfg, benchmark)
 
     run = simulate(market)
     trades = validate_table(run.result.trades, TradesSchema, table="trades").valid
