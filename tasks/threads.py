@@ -155,29 +155,50 @@ def choose_threads(
 
 
 def runnable_others(
-    samples: int = 10, interval: float = 0.01, path: Path = Path("/proc/loadavg")
+    samples: int = 10, interval: float = 0.01, proc: Path = Path("/proc")
 ) -> float | None:
-    """Tasks runnable besides the caller right now (a mean over `samples` readings).
+    """Tasks runnable outside this process and its children right now (a mean of `samples`).
 
-    Each reading is the kernel's count of runnable tasks (`/proc/loadavg`, 4th field), less
-    the reading thread.
+    Each reading is the kernel's count of runnable tasks (`/proc/loadavg`, 4th field) less
+    this process's own running threads and its children's (the reading thread among them;
+    Prefect's log and event threads and its temporary server are busy for a moment just when
+    a training starts, and are idle while it runs).
 
     Why not the load average: it is a one-minute mean that counts this process's own recent
     work, so a run that just trained with 2 threads (or ran polars on both cores) saw a load of
-    ~2 on a quiet 2-core machine and fell back to 1 thread. None where the file is missing
-    (not Linux): the caller then uses the load average.
+    ~2 on a quiet 2-core machine and fell back to 1 thread. None where /proc is missing (not
+    Linux): the caller then uses the load average.
     """
     counts = []
     for i in range(samples):
         try:
-            fields = path.read_text().split()
+            fields = (proc / "loadavg").read_text().split()
             running = int(fields[3].split("/")[0])
         except (OSError, IndexError, ValueError):
             return None
-        counts.append(max(0, running - 1))  # the reading thread is running while it reads
+        counts.append(max(0, running - _own_running(proc)))
         if i + 1 < samples:
             time.sleep(interval)
     return sum(counts) / len(counts)
+
+
+def _own_running(proc: Path) -> int:
+    """Running threads of this process and of its direct children (at least 1: the caller)."""
+    pids = [str(os.getpid())]
+    for children in (proc / "self" / "task").glob("*/children"):
+        try:
+            pids += children.read_text().split()
+        except OSError:
+            continue
+    running = 0
+    for pid in pids:
+        for stat in (proc / pid / "task").glob("*/stat"):
+            try:
+                state = stat.read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                continue
+            running += state == "R"
+    return max(1, running)
 
 
 @contextmanager

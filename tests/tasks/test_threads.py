@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -78,15 +80,41 @@ def test_torch_threads_applies_for_a_block_and_restores():
     assert torch.get_num_threads() == before
 
 
-def test_other_runnable_tasks_are_sampled_from_the_kernels_count(tmp_path):
-    loadavg = tmp_path / "loadavg"
-    loadavg.write_text("3.10 2.00 1.50 1/240 5000\n")  # only the reading thread runs
-    assert th.runnable_others(samples=3, interval=0.0, path=loadavg) == 0.0
-    loadavg.write_text("3.10 2.00 1.50 3/240 5000\n")
-    assert th.runnable_others(samples=3, interval=0.0, path=loadavg) == 2.0
-    loadavg.write_text("garbage\n")
-    assert th.runnable_others(samples=1, path=loadavg) is None
-    assert th.runnable_others(samples=1, path=tmp_path / "absent") is None
+def test_other_runnable_tasks_are_sampled_from_the_kernels_count(tmp_path, monkeypatch):
+    proc = tmp_path / "proc"
+    proc.mkdir()
+    monkeypatch.setattr(th, "_own_running", lambda proc: 1)  # the reading thread only
+    (proc / "loadavg").write_text("3.10 2.00 1.50 1/240 5000\n")
+    assert th.runnable_others(samples=3, interval=0.0, proc=proc) == 0.0
+    (proc / "loadavg").write_text("3.10 2.00 1.50 3/240 5000\n")
+    assert th.runnable_others(samples=3, interval=0.0, proc=proc) == 2.0
+    monkeypatch.setattr(th, "_own_running", lambda proc: 3)  # our threads are not others
+    assert th.runnable_others(samples=3, interval=0.0, proc=proc) == 0.0
+    (proc / "loadavg").write_text("garbage\n")
+    assert th.runnable_others(samples=1, proc=proc) is None
+    assert th.runnable_others(samples=1, proc=tmp_path / "absent") is None
+
+
+def test_our_own_busy_threads_and_children_are_not_counted_as_others():
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin, daemon=True)  # busy, but ours
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # busy, our child
+    spinner.start()
+    try:
+        time.sleep(0.5)
+        own = th._own_running(Path("/proc"))
+    finally:
+        stop.set()
+        child.kill()
+        child.wait()
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("no /proc here")
+    assert own >= 2  # this thread and the child at least (the spinner shares the GIL)
 
 
 def test_the_sample_decides_conservatively_and_the_load_average_is_the_fallback(monkeypatch):
@@ -105,13 +133,19 @@ def test_the_sample_decides_conservatively_and_the_load_average_is_the_fallback(
 
 
 def test_a_busy_process_next_to_us_is_seen():
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # started through a shell that exits: the spinner is not our child (our children are ours)
+    spinner = subprocess.Popen(
+        ["sh", "-c", f"{sys.executable} -c 'while True: pass' & echo $!"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    pid = int(spinner.stdout.readline())
+    spinner.wait()
     try:
         time.sleep(0.5)
         seen = th.runnable_others(samples=20, interval=0.01)
     finally:
-        spinner.kill()
-        spinner.wait()
+        os.kill(pid, 9)
     if seen is None:
         pytest.skip("no /proc/loadavg here")
     assert seen >= 0.5
