@@ -5,14 +5,18 @@ It reads Prefect's settings (a configured `PREFECT_API_URL` means there is nothi
 exit status `CONFIGURED`), imports uvicorn and Prefect's API (the 3 s or more of a temporary
 server's start), then waits for one line on standard input: `go` serves the API on
 127.0.0.1:PORT exactly as Prefect's temporary server does (`uvicorn.run` of
-`prefect.server.api.server:create_app`, log level error, lifespan on); anything else, or the end
-of the input, exits with status 0 before any database is opened. So the command line can start
+`prefect.server.api.server:create_app`, log level error, lifespan on) until the input ends (the
+command closed it, exited or was killed); anything else, or the end of the input before `go`,
+exits with status 0 before any database is opened. So the command line can start
 it while it still checks its own inputs, and a command whose inputs are wrong starts no server.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 
 #: exit status when a Prefect API URL is configured (nothing to serve)
 CONFIGURED = 10
@@ -30,6 +34,9 @@ def main(argv: list[str]) -> int:
 
     if sys.stdin.readline().strip() != "go":
         return 0
+    # the command keeps standard input open while it runs: its end (the command exited, or
+    # was killed and never ran its exit handlers) stops the server, so none is left behind
+    threading.Thread(target=_stop_at_end_of_input, name="parent-watch", daemon=True).start()
     uvicorn.run(
         "prefect.server.api.server:create_app",
         factory=True,
@@ -39,6 +46,11 @@ def main(argv: list[str]) -> int:
         lifespan="on",
     )
     return 0
+
+
+def _stop_at_end_of_input() -> None:
+    sys.stdin.read()
+    os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown
 
 
 if __name__ == "__main__":

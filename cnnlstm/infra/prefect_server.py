@@ -17,7 +17,9 @@ background thread; `Prestart.cancel()`, called when the checks fail, ends it bef
 opened any database. `prefect_api()` waits for the health check and points the flow at the
 server for the duration of the block (`temporary_settings`, Prefect's documented way to set one
 setting for a block). When the process ends the server is stopped (`atexit`; registered before
-Prefect's log and event workers register theirs, so it runs after they have drained).
+Prefect's log and event workers register theirs, so it runs after they have drained); if the
+process is killed before its exit handlers run, the server sees its standard input end and
+stops by itself.
 
 A configured server (`PREFECT_API_URL` in the environment or the active profile) is used as it
 is: the launcher sees it and exits without serving. Commands that run no flow start nothing. If
@@ -110,7 +112,7 @@ class Prestart:
             return
         with contextlib.suppress(OSError):  # it exited already (configured): poll says why
             process.stdin.write(b"go\n")
-            process.stdin.close()
+            process.stdin.flush()  # kept open: its end (this process gone) stops the server
 
     def _poll(self) -> None:
         try:
@@ -174,10 +176,10 @@ class Prestart:
             process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        if self._thread is None:  # never released: it is waiting for its go
+        if process.stdin is not None:  # before its go: it exits; serving: it shuts down
             with contextlib.suppress(OSError):
                 process.stdin.close()
-        else:
+        if self._thread is not None:
             process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=5)

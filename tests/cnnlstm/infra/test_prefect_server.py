@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -117,3 +118,36 @@ def test_the_prestarted_server_is_the_one_the_flow_uses(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "OK http://127.0.0.1:" in done.stdout
     assert (tmp_path / "prefect" / "prefect.db").exists()  # the served server's database
+
+
+@pytest.mark.slow  # starts a real temporary Prefect server: 10-40 s
+def test_a_killed_command_leaves_no_server_behind(tmp_path):
+    """The command dies without running its exit handlers: the server stops by itself."""
+    script = textwrap.dedent(
+        """
+        import os
+        from cnnlstm.infra import prefect_server
+        started = prefect_server.prestart(["backtest"])
+        assert started.wait(timeout=170), started.error
+        print(started.process.pid, flush=True)
+        os._exit(0)  # as a SIGKILL would: no atexit, no stop()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    pid = int(done.stdout.split()[0])
+    for _ in range(300):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, 9)
+        pytest.fail(f"the temporary server {pid} outlived its command by 30 s")
