@@ -5,9 +5,10 @@ Called once by `cnnlstm.cli.main` before any library is imported:
 - Telemetry: MLflow's usage telemetry (`MLFLOW_DISABLE_TELEMETRY=true`; MLflow 3.17 honours
   `DO_NOT_TRACK=true` but not `DO_NOT_TRACK=1`) and Prefect's analytics
   (`PREFECT_SERVER_ANALYTICS_ENABLED=false`) are off unless the user set those variables.
-- Scratch: numba's cache (`NUMBA_CACHE_DIR`) and temporary files (`TMPDIR`, where Lightning and
-  the stages put scratch folders) live under `<data home>/cache` and `<data home>/tmp`; what a
-  killed run left in `tmp` is removed on the next start.
+- Scratch: temporary files (`TMPDIR`, where Lightning and the stages put scratch folders) live
+  under `<data home>/tmp`; what a killed run left there is removed on the next start. numba's
+  compiled kernels (`NUMBA_CACHE_DIR`) are cached per user and shared by every data home
+  (`numba_cache`), never in the source tree or /tmp.
 - Console (without `-v`): Prefect's own records (state changes, task tracebacks: the command
   prints the error itself), Lightning's banners and tips ("GPU available", "💡 Tip") and the
   known deprecation warnings of our libraries stay off the console. Everything still goes to the
@@ -51,11 +52,31 @@ def telemetry_off() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+def numba_cache(home: Path) -> Path:
+    """Where numba keeps the compiled backtest kernels: the user's cache, else under `home`.
+
+    Compiled code belongs to the installation (the engine's source and this machine's CPU),
+    not to a data set, so every data home shares one cache: `$XDG_CACHE_HOME/cnnlstm/numba`
+    (default `~/.cache/cnnlstm/numba`, numba's own choice of place for installations it cannot
+    write into). A fresh data home then starts with the kernels compiled (10-20 s of a cold run
+    on 2 cores). Where that folder cannot be created, `<home>/cache/numba`.
+    """
+    base = os.environ.get("XDG_CACHE_HOME", "").strip()
+    user = (Path(base) if base else Path.home() / ".cache") / "cnnlstm" / "numba"
+    try:
+        user.mkdir(parents=True, exist_ok=True)
+        if os.access(user, os.W_OK):
+            return user
+    except OSError:
+        pass
+    fallback = home / "cache" / "numba"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
+
+
 def scratch_under(home: Path) -> Path:
-    """Point numba's cache and temporary files under `home`; clear what a killed run left."""
-    cache = home / "cache" / "numba"
-    cache.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache))
+    """Point numba at its cache (`numba_cache`), temporary files under `home`; clear leftovers."""
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(numba_cache(home)))
     tmp = home / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     remove_left_by_dead_runs(tmp, "run-*")

@@ -1,4 +1,4 @@
-"""What the command line sets up: telemetry off, scratch and caches under the data home."""
+"""What the command line sets up: telemetry off, scratch under the data home, numba's cache."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def _env_after_setup(tmp_path: Path, **env: str) -> dict[str, str]:
     environ = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "NUMBA_CACHE_DIR")
+        if k
+        not in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME")
         and not k.startswith("PREFECT_")
     }
     environ.update(env)
@@ -54,13 +55,26 @@ def test_a_user_who_turns_telemetry_on_is_obeyed(tmp_path):
     assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true"
 
 
-def test_numba_cache_and_scratch_live_under_the_data_home_and_leftovers_are_cleaned(tmp_path):
+def test_scratch_lives_under_the_data_home_and_leftovers_are_cleaned(tmp_path):
     stale = tmp_path / "tmp" / "run-999999999"  # a killed run's scratch (no such process)
     (stale / "lightning").mkdir(parents=True)
-    env = _env_after_setup(tmp_path)
-    assert Path(env["NUMBA_CACHE_DIR"]).is_relative_to(tmp_path)
+    env = _env_after_setup(tmp_path, XDG_CACHE_HOME=str(tmp_path / "xdg"))
     assert Path(env["TMPDIR"]).is_relative_to(tmp_path / "tmp")
     assert not stale.exists()
+
+
+def test_numbas_cache_is_the_users_shared_by_every_data_home_never_the_source_tree(tmp_path):
+    xdg = tmp_path / "xdg"
+    one = _env_after_setup(tmp_path / "home-a", XDG_CACHE_HOME=str(xdg))
+    two = _env_after_setup(tmp_path / "home-b", XDG_CACHE_HOME=str(xdg))
+    assert one["NUMBA_CACHE_DIR"] == two["NUMBA_CACHE_DIR"] == str(xdg / "cnnlstm" / "numba")
+    source = Path(quiet.__file__).resolve().parents[2]
+    assert not Path(one["NUMBA_CACHE_DIR"]).is_relative_to(source)
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")  # the user's cache cannot be created: the data home holds it
+    env = _env_after_setup(tmp_path / "home-c", XDG_CACHE_HOME=str(blocked))
+    assert Path(env["NUMBA_CACHE_DIR"]) == tmp_path / "home-c" / "cache" / "numba"
+    assert _env_after_setup(tmp_path, NUMBA_CACHE_DIR="/x/y")["NUMBA_CACHE_DIR"] == "/x/y"
 
 
 def test_a_command_leaves_the_process_as_it_found_it(capsys):
