@@ -96,7 +96,7 @@ def test_resume_after_a_failure_in_a_middle_stage(tiny_data, tiny_protocol, monk
         raise RuntimeError("injected failure in the backtest stage")
 
     with monkeypatch.context() as patched:
-        patched.setattr(strategy_stages, "run_strategies", broken)
+        patched.setattr(strategy_stages, "run_prepared", broken)
         with pytest.raises(RuntimeError, match="injected failure"):
             backtest_flow(params)
     resumed = backtest_flow(params)
