@@ -14,6 +14,9 @@ already is the UI: the command prints its link and starts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -87,7 +90,12 @@ def run(args: argparse.Namespace) -> int:
     log = data_home() / "logs" / f"mlflow-ui-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as sink:
-        server = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
+        # its own process group: MLflow's server runs uvicorn, a job runner and huey consumers
+        # as children, and all of them must stop with it (stop_server)
+        server = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not _answers(f"{base}/health"):
@@ -103,10 +111,36 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stop_server(server)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM / SIGHUP (a `kill`, a closed terminal) stop the UI as Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def stop_server(server: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop the server and every process of its group (SIGTERM, then SIGKILL after `timeout`).
+
+    Before, a `cnnlstm ui` ended by SIGTERM died without its `finally` and left MLflow's server
+    and its huey job consumers running (seen after the first-run test: 7 consumers, each
+    polling, hours later); and terminating only the server's own process left its children.
+    """
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server.poll()
+        try:
+            os.killpg(server.pid, 0)  # anyone of the group left?
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -70,4 +71,27 @@ def test_default_run_is_quiet_names_its_results_and_the_ui_opens_on_them(tmp_pat
         with urllib.request.urlopen(api, timeout=30) as answer:
             assert json.load(answer)["run"]["info"]["run_id"] == run_id.group(1)
     finally:
-        stop_process(ui)
+        stop_process(ui)  # SIGTERM, as a service manager or `kill` would
+    # the MLflow server and its children (uvicorn, the job runner, huey consumers) went with it
+    deadline = time.monotonic() + 60
+    while (left := _processes_mentioning(str(tmp_path))) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, left
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """Live processes (not this one) whose command line or environment mentions `text`."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        if proc.name == str(os.getpid()):
+            continue
+        try:
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # exited, not yet reaped
+            cmdline = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in cmdline or text.encode() in environ:
+            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace")[:200])
+    return found
