@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -46,13 +48,35 @@ def random_walk_bars(
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:
-    """Terminate a server the test started; kill it if it does not exit within `timeout`."""
-    proc.terminate()
+    """Terminate a server the test started; kill it if it does not exit within `timeout`.
+
+    A server started with `start_new_session=True` is stopped with its whole process group:
+    `mlflow server` runs uvicorn (and job consumers) as children that outlive its own exit.
+    """
+    try:
+        group = os.getpgid(proc.pid) == proc.pid
+    except ProcessLookupError:
+        group = False
+
+    def send(sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig) if group else proc.send_signal(sig)
+
+    send(signal.SIGTERM)
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        send(signal.SIGKILL)
         proc.wait()
+    if group:  # the children may still be shutting down: give them the same time
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        send(signal.SIGKILL)
 
 
 def free_port() -> int:

@@ -169,7 +169,9 @@ def test_logs_to_a_real_mlflow_server_over_http(tmp_path, monkeypatch):
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
     ]  # fmt: skip
     with open(tmp_path / "server.log", "wb") as log:
-        server = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        server = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 90

@@ -72,6 +72,7 @@ def auth_server(tmp_path):
              "--artifacts-destination", str(tmp_path / "artifacts"),
              "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
             stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
+            start_new_session=True,  # stop_process ends its uvicorn children too
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
