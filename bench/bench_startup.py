@@ -61,29 +61,21 @@ def main() -> None:
     print(f"bench_startup: home {home}, {load()}")
     secs, _, _ = timed([py, "-c", "import cnnlstm.flows.backtest"], env)
     print(f"IMPORT cnnlstm.flows.backtest: {secs:.1f} s ({load()})")
-    probe = (
-        "import time; t = time.perf_counter();"
+    prefects = (
         "from prefect.server.api.server import SubprocessASGIServer as S;"
         "s = S(); s.start(); print(f'HEALTHY {time.perf_counter() - t:.2f}'); s.stop()"
     )
-    secs, out, _ = timed([py, "-c", probe], env)
-    healthy = re.search(r"HEALTHY (\d+\.\d+)", out)
-    print(
-        f"SERVER temporary Prefect server healthy after "
-        f"{healthy.group(1) if healthy else '?'} s (process {secs:.1f} s; {load()})"
-    )
-    probe = (
-        "import time; t = time.perf_counter();"
+    ours = (
         "from cnnlstm.infra.prefect_server import Prestart;"
-        "s = Prestart(); ok = s.wait(); print(f'HEALTHY {time.perf_counter() - t:.2f} {ok}');"
-        "s.stop()"
+        "s = Prestart(); s.wait(); print(f'HEALTHY {time.perf_counter() - t:.2f}'); s.stop()"
     )
-    secs, out, _ = timed([py, "-c", probe], env)
-    healthy = re.search(r"HEALTHY (\d+\.\d+)", out)
-    print(
-        f"SERVER the project's early server (Prestart) healthy after "
-        f"{healthy.group(1) if healthy else '?'} s (process {secs:.1f} s; {load()})"
-    )
+    for label, probe in (("temporary Prefect server", prefects), ("project's early server", ours)):
+        secs, out, _ = timed([py, "-c", "import time; t = time.perf_counter();" + probe], env)
+        healthy = re.search(r"HEALTHY (\d+\.\d+)", out)
+        print(
+            f"SERVER {label} healthy after "
+            f"{healthy.group(1) if healthy else '?'} s (process {secs:.1f} s; {load()})"
+        )
     cmd = [*CLI, "backtest", *args.extra]
     runs = [] if args.skip_cold else ["cold"]
     runs += [f"cached {i + 1}" for i in range(args.rounds)]

@@ -200,15 +200,6 @@ def _subcommand(argv: Sequence[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
-def server_configured() -> bool:
-    """Whether a Prefect API URL is configured (environment or the active profile)."""
-    if os.environ.get("PREFECT_API_URL", "").strip():
-        return True
-    from prefect.settings import PREFECT_API_URL
-
-    return bool(PREFECT_API_URL.value())
-
-
 _current: Prestart | None = None
 
 
@@ -263,5 +254,4 @@ __all__ = [
     "launcher_command",
     "prestart",
     "release",
-    "server_configured",
 ]

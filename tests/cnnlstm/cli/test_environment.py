@@ -116,3 +116,24 @@ def test_mlflow_writes_no_installation_id_with_the_command_lines_settings(tmp_pa
     assert not (tmp_path / "off" / ".config" / "mlflow").exists()
     # the check can fail: MLflow's own default writes its telemetry id there
     assert (tmp_path / "library-default" / ".config" / "mlflow").exists()
+
+
+def test_the_console_script_exits_with_the_commands_status(tmp_path):
+    """`console()` (the installed `cnnlstm`) freezes the heap, then exits with main()'s code."""
+    env = {**os.environ, "CNNLSTM_HOME": str(tmp_path)}
+    script = (
+        "import sys; from cnnlstm.cli.main import console; "
+        "sys.argv = ['cnnlstm', *sys.argv[1:]]; console()"
+    )
+    ok = subprocess.run(
+        [sys.executable, "-c", script, "config", "show"], env=env, capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    assert "protocol" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-c", script, "backtest", "--source", "csv:/no/such/dir"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "error:" in bad.stderr

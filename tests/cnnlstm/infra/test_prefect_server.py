@@ -23,7 +23,6 @@ def test_commands_without_flows_start_nothing(monkeypatch):
 
 def test_a_configured_server_is_used_as_it_is(monkeypatch):
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
-    assert prefect_server.server_configured()
     assert prefect_server.prestart(["backtest", "--profile", "fast"]) is None
     assert prefect_server.prestart(["-v", "walk-forward"]) is None
 
@@ -41,6 +40,17 @@ def _clean_env(tmp_path) -> dict[str, str]:
     return env
 
 
+def _run_script(tmp_path, script: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run `script` (dedented) in a fresh interpreter with a clean Prefect environment."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def test_the_launcher_serves_nothing_when_a_server_is_configured(tmp_path):
     env = {**_clean_env(tmp_path), "PREFECT_API_URL": "http://127.0.0.1:9/api"}
     done = subprocess.run(
@@ -56,8 +66,7 @@ def test_the_launcher_serves_nothing_when_a_server_is_configured(tmp_path):
 
 def test_a_cancelled_prestart_ends_before_opening_any_database(tmp_path):
     """Wrong inputs: the launcher was started, then told to stop before it served."""
-    script = textwrap.dedent(
-        """
+    script = """
         import time
         from cnnlstm.infra import prefect_server
         started = prefect_server.prestart(["backtest"])
@@ -68,14 +77,7 @@ def test_a_cancelled_prestart_ends_before_opening_any_database(tmp_path):
         assert prefect_server.prestart(["config"]) is None
         print("OK", process.returncode)
         """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _run_script(tmp_path, script, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "OK" in done.stdout
     assert not (tmp_path / "prefect" / "prefect.db").exists()  # it never served
@@ -83,8 +85,7 @@ def test_a_cancelled_prestart_ends_before_opening_any_database(tmp_path):
 
 @pytest.mark.slow  # starts a real temporary Prefect server and runs a flow on it: 10-40 s
 def test_the_prestarted_server_is_the_one_the_flow_uses(tmp_path):
-    script = textwrap.dedent(
-        """
+    script = """
         from cnnlstm.infra import prefect_server
         started = prefect_server.prestart(["backtest"])
         assert started is not None
@@ -107,14 +108,7 @@ def test_the_prestarted_server_is_the_one_the_flow_uses(tmp_path):
         assert process.poll() is not None
         print("OK", used)
         """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run_script(tmp_path, script, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "OK http://127.0.0.1:" in done.stdout
     assert (tmp_path / "prefect" / "prefect.db").exists()  # the served server's database
@@ -123,8 +117,7 @@ def test_the_prestarted_server_is_the_one_the_flow_uses(tmp_path):
 @pytest.mark.slow  # starts a real temporary Prefect server: 10-40 s
 def test_a_killed_command_leaves_no_server_behind(tmp_path):
     """The command dies without running its exit handlers: the server stops by itself."""
-    script = textwrap.dedent(
-        """
+    script = """
         import os
         from cnnlstm.infra import prefect_server
         started = prefect_server.prestart(["backtest"])
@@ -132,14 +125,7 @@ def test_a_killed_command_leaves_no_server_behind(tmp_path):
         print(started.process.pid, flush=True)
         os._exit(0)  # as a SIGKILL would: no atexit, no stop()
         """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        env=_clean_env(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _run_script(tmp_path, script, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     pid = int(done.stdout.split()[0])
     for _ in range(300):
