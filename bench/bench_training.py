@@ -1,7 +1,7 @@
 """Training speed, side by side: project path vs bare loop, 1 vs 2 threads, validation cost.
 
 Usage: .venv/bin/python bench/bench_training.py [--rounds 5] [--epochs 3] [--compile]
-       [--batches 512,1024,2048] [--full-universe]
+       [--batches 512,1024,2048] [--full-universe] [--skip path,threads,validation,heap,batches]
 
 Sections (each a set of paired rounds: the variants alternate within one process, the order
 flips every round, the load average is printed per round, the median of the per-round ratios
@@ -12,11 +12,14 @@ machine wall time mostly measures the scheduler; the threads section is by wall 
   epoch metrics, best-checkpoint callback, `profile="paper"` so every epoch runs, no validation)
   vs a bare PyTorch loop (same network, Adam, cross-entropy, the same `TensorBatches`) at the same
   batch, data and thread count. Goal >= 0.95x. The cProfile summary of one project fit follows:
-  what the project path spends outside the network's forward/backward and Adam.
+  what the project path spends outside the network's forward/backward and Adam. Both sides run
+  with the heap kept (`cnnlstm.tasks.heap`, as every training does), so the ratio compares loops.
 * threads: the bare loop at 1 and at 2 torch intra-op threads, and what `choose_threads()` picks.
 * validation: `train_lstm` on synthetic windows shaped like the default run (20k sampled training
   windows, a time-ordered validation tail of 1.7x that), validating the whole tail every epoch
   (before: `val_max_samples=None`) vs the default fixed 10k sample.
+* heap: the bare loop in child processes with glibc's default allocator (`CNNLSTM_KEEP_HEAP=0`)
+  vs the freed heap kept, as trainings run (pairs of processes, order flipped each round).
 * batches (and `--compile`): the bare loop's samples/s at other batch sizes, and under
   `torch.compile`.
 * `--full-universe`: runs bench/bench_full_universe.py (the paper protocol, fast profile, on a
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import resource
@@ -49,6 +53,7 @@ from cnnlstm.models.data import TensorBatches, TensorDataModule
 from cnnlstm.models.lstm import LstmShape
 from cnnlstm.models.modules import Classifier
 from cnnlstm.tasks.features_lstm import LstmWindows
+from cnnlstm.tasks.heap import KEEP_ENV, keep_freed_heap
 from cnnlstm.tasks.threads import choose_threads, torch_threads
 from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig, train_lstm
 from cnnlstm.tasks.train_loop import fit_classifier, seed_all
@@ -210,6 +215,28 @@ def validation_seconds(windows, epochs, val_max_samples, threads) -> tuple[float
     return seconds, model.metrics["val_samples"]
 
 
+def heap_child(epochs: int, batch: int) -> None:
+    """(In a child process) the bare loop's samples/s of both networks, as JSON on stdout."""
+    state = keep_freed_heap()
+    rates = {}
+    for kind, n in (("cnn", 40_000), ("lstm", 20_000)):
+        x, y = data(kind, n)
+        bare_rate(kind, x[:2048], y[:2048], 1, batch, 1)  # warm-up
+        rates[kind] = bare_rate(kind, x, y, epochs, batch, 1)
+    print(json.dumps({"state": state, **rates}))
+
+
+def heap_rates(kept: bool, epochs: int, batch: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != KEEP_ENV}
+    if not kept:
+        env[KEEP_ENV] = "0"
+    argv = [sys.executable, __file__, "--heap-child", "--epochs", str(epochs)]
+    done = subprocess.run(
+        [*argv, "--batch", str(batch)], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -222,19 +249,25 @@ def main() -> None:
     ap.add_argument("--compile", action="store_true", help="also time torch.compile")
     ap.add_argument("--full-universe", action="store_true")
     ap.add_argument("--skip", default="", help="comma list of sections to skip")
+    ap.add_argument("--heap-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument(
         "--clock", default="auto", choices=["auto", "wall"], help="auto: CPU time at 1 thread"
     )
     args = ap.parse_args()
     global CLOCK
     CLOCK = args.clock
+    if args.heap_child:
+        heap_child(args.epochs, args.batch)
+        return
+    heap = keep_freed_heap()  # as fit_classifier does: both sides of "path" run on the same heap
     skip = set(filter(None, args.skip.split(",")))
     chosen = choose_threads()
     print(
         f"bench_training: {os.cpu_count()} CPUs, affinity {len(os.sched_getaffinity(0))}, "
         f"{load()}, torch {torch.__version__}, choose_threads() -> {chosen.threads} "
         f"({chosen.reason}); batch {args.batch}, epochs {args.epochs}, rounds {args.rounds}; "
-        f"1-thread rates by {'CPU' if args.clock == 'auto' else 'wall'} time, threads by wall"
+        f"1-thread rates by {'CPU' if args.clock == 'auto' else 'wall'} time, threads by wall; "
+        f"heap {heap}"
     )
     summary: list[str] = []
     sets = {k: data(k, n) for k, n in (("cnn", args.cnn_n), ("lstm", args.lstm_n))}
@@ -285,6 +318,25 @@ def main() -> None:
             f"VALIDATION LSTM: whole tail ({before[0][1]:,.0f}/epoch) {b:.2f} s vs 10k sample "
             f"{a:.2f} s per {args.epochs}-epoch fit = {a / b:.2f}x the time"
         )
+
+    if "heap" not in skip:
+        print("[heap] bare loop in child processes: default allocator vs freed heap kept")
+        ratios: dict[str, list[float]] = {"cnn": [], "lstm": []}
+        for r in range(max(2, args.rounds // 2)):
+            order = (True, False) if r % 2 == 0 else (False, True)
+            got = {kept: heap_rates(kept, args.epochs, args.batch) for kept in order}
+            for kind in ratios:
+                ratios[kind].append(got[True][kind] / got[False][kind])
+            print(
+                f"  round {r}: kept ({got[True]['state']}) cnn {got[True]['cnn']:,.0f} lstm "
+                f"{got[True]['lstm']:,.0f} vs default cnn {got[False]['cnn']:,.0f} lstm "
+                f"{got[False]['lstm']:,.0f} samples/s ({load()})"
+            )
+        for kind, values in ratios.items():
+            summary.append(
+                f"HEAP {kind.upper()}: freed heap kept vs glibc default = "
+                f"{np.median(values):.2f}x (median of {len(values)} process pairs, bare loop)"
+            )
 
     if "batches" not in skip:
         for kind, (x, y) in sets.items():

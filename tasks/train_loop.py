@@ -20,6 +20,7 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
 from cnnlstm.models.data import TensorDataModule
 from cnnlstm.models.modules import Classifier
+from cnnlstm.tasks.heap import keep_freed_heap
 from cnnlstm.tasks.threads import choose_threads, torch_threads
 from cnnlstm.tasks.train_data import TrainedModel
 from cnnlstm.tasks.train_progress import ProgressLog
@@ -122,6 +123,7 @@ def fit_classifier(
     if cfg.profile == "fast":
         callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
     threads = choose_threads(getattr(cfg, "threads", None))
+    heap = keep_freed_heap()
     val_every = int(getattr(cfg, "val_every", 1))
     trainer = pl.Trainer(
         max_epochs=cfg.max_epochs(kind),
@@ -157,6 +159,7 @@ def fit_classifier(
         train_samples_per_s=n_train * len(history.rows) / max(seconds, 1e-9),
         torch_threads=float(threads.threads),
         val_every=float(val_every),
+        heap_kept=float(heap == "kept"),
     )
     return TrainedModel(checkpoint=best_path, metrics=metrics, history=history.rows)
 
