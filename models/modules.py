@@ -1,9 +1,18 @@
 """LightningModules that train the CNN ranker and the LSTM timer as 2-class classifiers.
 
 Input contract: batches `(x, y)` with `x` shaped for the wrapped network ((B, 1, 32) for the CNN,
-(B, 30, 6) for the LSTM) and `y` int64 class labels (B,). One `model_step` serves training,
-validation and prediction; metrics are logged per epoch as `train/loss`, `train/acc`,
-`val/loss`, `val/acc` and `val/auc`. Adam with L2 regularisation through `weight_decay`.
+(B, 30, 6) for the LSTM) and `y` int64 class labels (B,); a training batch may also be a list of
+such mini-batches (`models.data.StepChunks`). One `model_step` serves training, validation and
+prediction; metrics are logged per epoch as `train/loss`, `train/acc`, `val/loss`, `val/acc` and
+`val/auc`. Adam with L2 regularisation through `weight_decay`.
+
+The training step steps the optimiser itself (Lightning's manual optimisation), once per
+mini-batch, through Lightning's optimiser wrapper and `manual_backward`: the precision plugin
+(mixed-precision autocast and scaling), the strategy and the step counter (`global_step`, which
+checkpoints and loggers follow) see every step. Per mini-batch it is what Lightning's automatic
+optimisation does (forward, zero the gradients, backward, step; the same order and values: a
+test trains both ways to identical weights); what it saves is Lightning's per-batch loop, paid
+once per chunk.
 """
 
 from __future__ import annotations
@@ -59,6 +68,7 @@ class Classifier(pl.LightningModule):
         if init == "paper":
             paper_init_(self.net)
         self.val_auc = BinaryAUROC()
+        self.automatic_optimization = False  # training_step steps once per mini-batch
 
     @classmethod
     def for_network(cls, kind: NetKind, shape, **kwargs) -> Classifier:
@@ -79,17 +89,24 @@ class Classifier(pl.LightningModule):
         """Reset the epoch's running sums (loss x n, correct, n)."""
         self._train_sums = torch.zeros(3, device=self.device)
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        """One optimisation step; the epoch means of loss and accuracy are logged at its end.
+    def training_step(self, batch, batch_idx: int) -> None:
+        """One optimisation step per mini-batch of `batch` (one `(x, y)` or a list of them).
 
-        Sums are kept on the device and logged once per epoch: a `self.log` per step costs
-        Lightning's bookkeeping on every batch, which is measurable next to a small network.
+        The epoch means of loss and accuracy are logged at the epoch's last batch: the sums are
+        kept on the device, since a `self.log` per step costs Lightning's bookkeeping on every
+        batch, which is measurable next to a small network.
         """
-        loss, logits, y = self.model_step(batch)
-        with torch.no_grad():
-            n = torch.tensor(float(y.shape[0]), device=loss.device)
-            correct = (logits.argmax(dim=1) == y).sum().float()
-            self._train_sums += torch.stack([loss.detach() * n, correct, n])
+        minibatches = [batch] if isinstance(batch[0], torch.Tensor) else batch
+        optimizer = self.optimizers()
+        for minibatch in minibatches:
+            loss, logits, y = self.model_step(minibatch)
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+            with torch.no_grad():
+                n = torch.tensor(float(y.shape[0]), device=loss.device)
+                correct = (logits.argmax(dim=1) == y).sum().float()
+                self._train_sums.add_(torch.stack([loss.detach() * n, correct, n]))
         if batch_idx + 1 == self.trainer.num_training_batches:
             total = self._train_sums
             self.log(
@@ -109,7 +126,6 @@ class Classifier(pl.LightningModule):
                 on_epoch=True,
                 batch_size=1,
             )
-        return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
         """Validation loss, accuracy and AUC (accumulated over the epoch)."""

@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
 
-from cnnlstm.models.data import TensorDataModule
+from cnnlstm.models.data import TensorDataModule, chunk_steps
 from cnnlstm.models.modules import Classifier
 from cnnlstm.tasks.heap import keep_freed_heap
 from cnnlstm.tasks.threads import choose_threads, torch_threads
@@ -125,6 +125,9 @@ def fit_classifier(
     threads = choose_threads(getattr(cfg, "threads", None))
     heap = keep_freed_heap()
     val_every = int(getattr(cfg, "val_every", 1))
+    # Lightning batches an epoch: chunks on one device (fewer than the mini-batches; under data
+    # parallelism there are more, and logging every <= 50 of them stays within an epoch)
+    batches = -(-int(data.x_train.shape[0]) // (cfg.batch_size * chunk_steps(cfg.batch_size)))
     trainer = pl.Trainer(
         max_epochs=cfg.max_epochs(kind),
         accelerator=cfg.accelerator,
@@ -138,7 +141,7 @@ def fit_classifier(
         num_sanity_val_steps=0,
         limit_val_batches=1.0 if data.has_validation else 0,
         check_val_every_n_epoch=val_every,
-        log_every_n_steps=max(1, min(50, -(-int(data.x_train.shape[0]) // cfg.batch_size))),
+        log_every_n_steps=max(1, min(50, batches)),
         deterministic=True if not torch.cuda.is_available() else "warn",
         default_root_dir=out_dir,
     )
@@ -160,6 +163,7 @@ def fit_classifier(
         torch_threads=float(threads.threads),
         val_every=float(val_every),
         heap_kept=float(heap == "kept"),
+        steps_per_batch=float(data.steps_per_batch),
     )
     return TrainedModel(checkpoint=best_path, metrics=metrics, history=history.rows)
 

@@ -97,7 +97,10 @@ class ProgressLog(Callback):
         parts = [f"epoch {epoch}/{total}" if total else f"epoch {epoch}"]
         n_batches = trainer.num_training_batches
         if batch is not None and isinstance(n_batches, int) and n_batches > 0:
-            parts[0] += f" (batch {batch}/{n_batches})"
+            # a loader of chunks (models.data.StepChunks) counts its mini-batches, not its chunks
+            loader = trainer.train_dataloader
+            per, total = getattr(loader, "steps", 1), getattr(loader, "minibatches", n_batches)
+            parts[0] += f" (batch {min(batch * per, total)}/{total})"
         metrics = trainer.callback_metrics
         for key, label, digits in (
             ("train/loss", "train loss", 4),

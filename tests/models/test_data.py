@@ -1,6 +1,6 @@
 import torch
 
-from cnnlstm.models.data import TensorBatches, TensorDataModule
+from cnnlstm.models.data import CHUNK_ROWS, StepChunks, TensorBatches, TensorDataModule
 
 
 def _data(n=103):
@@ -42,4 +42,37 @@ def test_datamodule_without_validation_gives_no_val_batches():
     dm = TensorDataModule(x, y, batch_size=8)
     dm.setup("fit")
     assert dm.val_dataloader() == [] and not dm.has_validation
-    assert len(dm.train_dataloader()) == 13
+    loader = dm.train_dataloader()
+    assert loader.minibatches == 13 and loader.steps == CHUNK_ROWS // 8 and len(loader) == 1
+
+
+def test_chunks_hold_the_same_minibatches_in_the_same_order():
+    x, y = _data()
+    plain = [b for _, b in TensorBatches(x, y, 10, shuffle=True, seed=3)]
+    chunks = list(StepChunks(TensorBatches(x, y, 10, shuffle=True, seed=3), 4))
+    assert [len(c) for c in chunks] == [4, 4, 3]
+    assert len(StepChunks(TensorBatches(x, y, 10, shuffle=False), 4)) == 3
+    flat = [mb for chunk in chunks for mb in chunk]
+    assert len(flat) == len(plain)
+    assert all(torch.equal(b, yb) for b, (_, yb) in zip(plain, flat, strict=True))
+    assert all(torch.equal(xb[:, 0].long(), yb) for xb, yb in flat)  # rows stay paired
+    again = StepChunks(TensorBatches(x, y, 10, shuffle=True, seed=3), 4)
+    first, second = next(iter(again)), next(iter(again))
+    assert torch.equal(first[0][1], chunks[0][0][1]) and not torch.equal(first[0][1], second[0][1])
+
+
+def test_chunks_only_on_one_device():
+    """Under data parallelism every mini-batch is one forward of the wrapped model."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.strategies import DDPStrategy
+
+    x, y = _data()
+    single = TensorDataModule(x, y, batch_size=512)
+    single.trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    single.setup("fit")
+    assert single.steps_per_batch == CHUNK_ROWS // 512
+    ddp = TensorDataModule(x, y, batch_size=512)
+    quiet = {"logger": False, "enable_progress_bar": False}
+    ddp.trainer = pl.Trainer(accelerator="cpu", devices=1, strategy=DDPStrategy(), **quiet)
+    ddp.setup("fit")
+    assert ddp.steps_per_batch == 1
