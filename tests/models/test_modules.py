@@ -69,3 +69,14 @@ def test_train_metrics_are_exact_epoch_means(tmp_path):
     logged = trainer.callback_metrics
     assert float(logged["train/loss"]) == pytest.approx(float(expected_loss), rel=1e-5)
     assert float(logged["train/acc"]) == pytest.approx(float(expected_acc), rel=1e-6)
+
+
+def test_assignment_keeps_module_semantics_and_hook_names_are_plain():
+    module = Classifier.for_network("cnn", CnnShape())
+    module.extra = torch.nn.Linear(2, 2)  # still registered as a submodule
+    module.scale = torch.nn.Parameter(torch.ones(1))  # and as a parameter
+    assert "extra" in dict(module.named_children())
+    assert "scale" in dict(module.named_parameters())
+    module._current_fx_name = "training_step"
+    assert module._current_fx_name == "training_step"
+    assert "_current_fx_name" not in module._modules and "_current_fx_name" not in module._buffers

@@ -138,3 +138,13 @@ def test_the_best_checkpoint_follows_the_steps(tmp_path):
     assert best > 0, f"the planted signal should lower the loss after epoch 0: {losses}"
     saved = torch.load(trained.checkpoint, map_location="cpu", weights_only=False)
     assert saved["epoch"] == best and saved["global_step"] == (best + 1) * -(-N // BATCH)
+
+
+def test_the_profiler_records_nothing_and_costs_one_call():
+    from cnnlstm.tasks.train_loop import NoProfiler
+
+    profiler = NoProfiler()
+    with profiler.profile("[Callback]x.on_train_batch_end") as action:
+        assert action is None
+    assert profiler.profile("a") is profiler.profile("b")  # one shared no-op context
+    assert profiler.summary() == ""
