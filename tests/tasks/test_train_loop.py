@@ -20,9 +20,9 @@ from cnnlstm.tasks.threads import torch_threads
 from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
 from cnnlstm.tasks.train_loop import fit_classifier, seed_all
 
-BATCH = 64
+BATCH = 512
 STEPS = CHUNK_ROWS // BATCH  # mini-batches per chunk
-N = BATCH * (STEPS + 15) + 17  # two chunks, the second short, a short last mini-batch
+N = BATCH * (STEPS + 5) + 17  # two chunks, the second short, a short last mini-batch
 
 
 def _data(kind: str, n: int = N) -> tuple[torch.Tensor, torch.Tensor]:

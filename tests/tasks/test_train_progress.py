@@ -62,3 +62,26 @@ def test_durations_read_like_a_clock():
 def test_a_training_summary_is_one_rounded_line():
     line = summary({"val/loss": 0.6931471805599453, "best_epoch": 3.0, "fit_seconds": 12.3456})
     assert line == "val/loss 0.6931, best_epoch 3, fit_seconds 12.35"
+
+
+def test_lines_count_mini_batches_when_steps_come_in_chunks(caplog):
+    from cnnlstm.models.cnn import CnnShape
+    from cnnlstm.models.data import TensorDataModule, chunk_steps
+    from cnnlstm.models.modules import Classifier
+
+    steps = chunk_steps(64)
+    n = 64 * (steps + 24) + 17  # two chunks: `steps` mini-batches, then the 25 left
+    x, y = torch.randn(n, 1, 32), torch.randint(0, 2, (n,))
+    trainer = pl.Trainer(
+        max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, callbacks=[ProgressLog("cnn", every_s=0)], accelerator="cpu",
+        limit_val_batches=0,
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="cnnlstm.progress"):
+        module = Classifier.for_network("cnn", CnnShape())
+        trainer.fit(module, TensorDataModule(x, y, batch_size=64))
+    lines = [r.getMessage() for r in caplog.records if r.name == "cnnlstm.progress"]
+    total = steps + 25
+    assert steps > 1 and trainer.num_training_batches == 2
+    assert any(f"(batch {steps}/{total})" in line for line in lines), lines
+    assert any(f"(batch {total}/{total})" in line for line in lines), lines
