@@ -103,6 +103,7 @@ class StageRunner:
         self.refresh = refresh
         self.states: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
+        self._clocks: dict[int, tuple[float, dict[str, float]]] = {}
 
     def __call__(
         self, stage: Task[..., R], *args: Any, label: str | None = None, **kwargs: Any
@@ -115,12 +116,25 @@ class StageRunner:
         return state.result()
 
     def submit(self, stage: Task[..., R], *args: Any, **kwargs: Any) -> PrefectFuture[R]:
-        """Submit `stage` to the flow's task runner; pass the future to `collect`."""
-        return bound(stage, refresh=self.refresh).submit(*args, **kwargs)
+        """Submit `stage` to the flow's task runner; pass the future to `collect`.
+
+        Its seconds run from the submission to the moment the task runner reports it done (a
+        done-callback), so stages that run side by side each get their own wall time, not the
+        time `collect` waited for them.
+        """
+        submitted = time.perf_counter()
+        future = bound(stage, refresh=self.refresh).submit(*args, **kwargs)
+        done: dict[str, float] = {}
+        self._clocks[id(future)] = (submitted, done)
+        future.add_done_callback(lambda _: done.setdefault("at", time.perf_counter()))
+        return future
 
     def collect(self, future: PrefectFuture[R], label: str) -> R:
-        """Wait for a submitted stage, record its final state and return its value."""
+        """Wait for a submitted stage, record its final state and seconds, return its value."""
         future.wait()
+        submitted, done = self._clocks.pop(id(future), (None, {}))
+        if submitted is not None:
+            self.seconds[label] = done.get("at", time.perf_counter()) - submitted
         state = future.state
         self.states[label] = state.name
         return state.result()

@@ -49,6 +49,7 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
     } <= exported
     stages_csv = (tmp_path / "out" / "stages.csv").read_text().splitlines()
     assert stages_csv[0] == "stage,result,seconds,cache_hit" and len(stages_csv) > len(STAGES)
+    assert not [line for line in stages_csv if ",NaN," in line]  # the trainings (submitted) too
 
     # an identical re-run: every stage from the cache, the same MLflow run, no new model version
     second = backtest_flow(params)
