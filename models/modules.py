@@ -10,9 +10,9 @@ The training step steps the optimiser itself (Lightning's manual optimisation), 
 mini-batch, through Lightning's optimiser wrapper and `manual_backward`: the precision plugin
 (mixed-precision autocast and scaling), the strategy and the step counter (`global_step`, which
 checkpoints and loggers follow) see every step. Per mini-batch it is what Lightning's automatic
-optimisation does (forward, zero the gradients, backward, step; the same order and values: a
-test trains both ways to identical weights); what it saves is Lightning's per-batch loop, paid
-once per chunk.
+optimisation does (forward, zero the gradients, backward, step); a test trains to the very
+weights a textbook PyTorch loop trains. What it saves is Lightning's per-batch loop, paid once
+per chunk.
 """
 
 from __future__ import annotations
