@@ -8,7 +8,8 @@ flips every round, the load average is printed per round, the median of the per-
 counts; a shared machine is noisy, a ratio taken within one round is not fooled by a slow minute).
 Rates at 1 thread are by this process's CPU time (`--clock wall` for wall time): on a loaded
 machine wall time mostly measures the scheduler; the threads section is by wall time.
-* path: `cnnlstm.tasks.train_loop.fit_classifier` (Lightning Trainer, tensor-resident batches,
+* path: `cnnlstm.tasks.train_loop.fit_classifier` (Lightning Trainer, tensor-resident batches
+  handed over in chunks of mini-batches (`models/data.py`),
   epoch metrics, best-checkpoint callback, `profile="paper"` so every epoch runs, no validation)
   vs a bare PyTorch loop (same network, Adam, cross-entropy, the same `TensorBatches`) at the same
   batch, data and thread count. Goal >= 0.95x. The cProfile summary of one project fit follows:
@@ -215,25 +216,26 @@ def validation_seconds(windows, epochs, val_max_samples, threads) -> tuple[float
     return seconds, model.metrics["val_samples"]
 
 
-def heap_child(epochs: int, batch: int) -> None:
+def heap_child(args: argparse.Namespace) -> None:
     """(In a child process) the bare loop's samples/s of both networks, as JSON on stdout."""
     state = keep_freed_heap()
     rates = {}
-    for kind, n in (("cnn", 40_000), ("lstm", 20_000)):
+    for kind, n in (("cnn", args.cnn_n), ("lstm", args.lstm_n)):
         x, y = data(kind, n)
-        bare_rate(kind, x[:2048], y[:2048], 1, batch, 1)  # warm-up
-        rates[kind] = bare_rate(kind, x, y, epochs, batch, 1)
+        bare_rate(kind, x[:2048], y[:2048], 1, args.batch, 1)  # warm-up
+        rates[kind] = bare_rate(kind, x, y, args.epochs, args.batch, 1)
     print(json.dumps({"state": state, **rates}))
 
 
-def heap_rates(kept: bool, epochs: int, batch: int) -> dict:
+def heap_rates(kept: bool, args: argparse.Namespace) -> dict:
+    """The child's rates with the freed heap kept (`kept`) or glibc's default allocator."""
     env = {k: v for k, v in os.environ.items() if k != KEEP_ENV}
     if not kept:
         env[KEEP_ENV] = "0"
-    argv = [sys.executable, __file__, "--heap-child", "--epochs", str(epochs)]
-    done = subprocess.run(
-        [*argv, "--batch", str(batch)], env=env, capture_output=True, text=True, check=True
-    )
+    sizes = ["--epochs", str(args.epochs), "--batch", str(args.batch)]
+    sizes += ["--cnn-n", str(args.cnn_n), "--lstm-n", str(args.lstm_n)]
+    argv = [sys.executable, __file__, "--heap-child", *sizes]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -257,7 +259,7 @@ def main() -> None:
     global CLOCK
     CLOCK = args.clock
     if args.heap_child:
-        heap_child(args.epochs, args.batch)
+        heap_child(args)
         return
     heap = keep_freed_heap()  # as fit_classifier does: both sides of "path" run on the same heap
     skip = set(filter(None, args.skip.split(",")))
@@ -324,7 +326,7 @@ def main() -> None:
         ratios: dict[str, list[float]] = {"cnn": [], "lstm": []}
         for r in range(max(2, args.rounds // 2)):
             order = (True, False) if r % 2 == 0 else (False, True)
-            got = {kept: heap_rates(kept, args.epochs, args.batch) for kept in order}
+            got = {kept: heap_rates(kept, args) for kept in order}
             for kind in ratios:
                 ratios[kind].append(got[True][kind] / got[False][kind])
             print(

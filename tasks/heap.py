@@ -54,10 +54,9 @@ def _set_thresholds() -> str:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
-        gnu_get_libc_version = libc.gnu_get_libc_version  # glibc only
+        libc.gnu_get_libc_version  # noqa: B018 - only glibc has it (musl has a mallopt stub)
     except (OSError, AttributeError) as err:
         return f"unavailable: not glibc ({err})"
-    gnu_get_libc_version.restype = ctypes.c_char_p
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     if not (mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES) and mallopt(_M_MMAP_THRESHOLD, MMAP_BYTES)):
         return "unavailable: mallopt refused the thresholds"
