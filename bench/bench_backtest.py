@@ -37,8 +37,8 @@ import polars as pl  # noqa: E402
 from cnnlstm.tasks.backtest import MarketArrays, MarketConfig, run_backtest  # noqa: E402
 from cnnlstm.tasks.backtest.api import StrategyOrders, simulate  # noqa: E402
 from cnnlstm.tasks.backtest.engine import COUNT_BLOCKED, RUIN_FRACTION  # noqa: E402
-from cnnlstm.tasks.strategies import monthly_orders  # noqa: E402
-from cnnlstm.tasks.timing import timing_plan  # noqa: E402
+from cnnlstm.tasks.strategy.strategies import monthly_orders  # noqa: E402
+from cnnlstm.tasks.strategy.timing import timing_plan  # noqa: E402
 
 
 def flat_config(capital: float) -> MarketConfig:

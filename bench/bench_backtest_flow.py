@@ -34,7 +34,7 @@ from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from cnnlstm.flows.backtest import backtest_flow  # noqa: E402
 from cnnlstm.flows.params import DataParams, ResearchParams, TrackingParams  # noqa: E402
-from cnnlstm.tasks.sources.sim import SimConfig  # noqa: E402
+from cnnlstm.tasks.data.sources.sim import SimConfig  # noqa: E402
 
 sim = SimConfig() if args.n_stocks is None else SimConfig(n_stocks=args.n_stocks)
 params = ResearchParams.default_sim(

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from cnnlstm.tasks.data.sources.sim import SimConfig, simulate_market
 from cnnlstm.tasks.features import (
     DRET_COLUMNS,
     MRET_COLUMNS,
@@ -35,7 +36,6 @@ from cnnlstm.tasks.features import (
     build_cnn_features,
     build_lstm_windows,
 )
-from cnnlstm.tasks.sources.sim import SimConfig, simulate_market
 
 
 def peak_gb() -> float:

@@ -53,8 +53,8 @@ def run_protocol(
     started = time.perf_counter()
     from cnnlstm.flows.backtest import backtest_flow
     from cnnlstm.flows.params import DataParams, ResearchParams, TrackingParams
-    from cnnlstm.tasks.sources.sim import SimConfig
-    from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+    from cnnlstm.tasks.data.sources.sim import SimConfig
+    from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
     imported = time.perf_counter() - started
     sim = SimConfig(n_stocks=n_stocks, start=start, end=end, seed=seed)

@@ -24,9 +24,9 @@ import polars as pl
 
 from cnnlstm.schemas.bars import BarsSchema
 from cnnlstm.schemas.validation import validate_table
-from cnnlstm.tasks.ingest import ingest, ingest_data
-from cnnlstm.tasks.sources.base import load_source
-from cnnlstm.tasks.store import write_bars
+from cnnlstm.tasks.data.ingest import ingest, ingest_data
+from cnnlstm.tasks.data.sources.base import load_source
+from cnnlstm.tasks.data.store import write_bars
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 

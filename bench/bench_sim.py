@@ -14,7 +14,7 @@ import resource
 import time
 from datetime import date
 
-from cnnlstm.tasks.sources.sim import SimConfig, simulate_market
+from cnnlstm.tasks.data.sources.sim import SimConfig, simulate_market
 
 
 def _peak_rss_gib() -> float:

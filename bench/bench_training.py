@@ -8,13 +8,14 @@ flips every round, the load average is printed per round, the median of the per-
 counts; a shared machine is noisy, a ratio taken within one round is not fooled by a slow minute).
 Rates at 1 thread are by this process's CPU time (`--clock wall` for wall time): on a loaded
 machine wall time mostly measures the scheduler; the threads section is by wall time.
-* path: `cnnlstm.tasks.train_loop.fit_classifier` (Lightning Trainer, tensor-resident batches
+* path: `cnnlstm.tasks.training.loop.fit_classifier` (Lightning Trainer, tensor-resident batches
   handed over in chunks of mini-batches (`models/data.py`),
   epoch metrics, best-checkpoint callback, `profile="paper"` so every epoch runs, no validation)
   vs a bare PyTorch loop (same network, Adam, cross-entropy, the same `TensorBatches`) at the same
   batch, data and thread count. Goal >= 0.95x. The cProfile summary of one project fit follows:
   what the project path spends outside the network's forward/backward and Adam. Both sides run
-  with the heap kept (`cnnlstm.tasks.heap`, as every training does), so the ratio compares loops.
+  with the heap kept (`cnnlstm.tasks.training.heap`, as every training does), so the ratio
+  compares loops.
 * threads: the bare loop at 1 and at 2 torch intra-op threads, and what `choose_threads()` picks.
 * validation: `train_lstm` on synthetic windows shaped like the default run (20k sampled training
   windows, a time-ordered validation tail of 1.7x that), validating the whole tail every epoch
@@ -53,11 +54,11 @@ from cnnlstm.models.cnn import CnnShape
 from cnnlstm.models.data import TensorBatches, TensorDataModule
 from cnnlstm.models.lstm import LstmShape
 from cnnlstm.models.modules import Classifier
-from cnnlstm.tasks.features_lstm import LstmWindows
-from cnnlstm.tasks.heap import KEEP_ENV, keep_freed_heap
-from cnnlstm.tasks.threads import choose_threads, torch_threads
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig, train_lstm
-from cnnlstm.tasks.train_loop import fit_classifier, seed_all
+from cnnlstm.tasks.features.lstm import LstmWindows
+from cnnlstm.tasks.training.heap import KEEP_ENV, keep_freed_heap
+from cnnlstm.tasks.training.loop import fit_classifier, seed_all
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig, train_lstm
+from cnnlstm.tasks.training.threads import choose_threads, torch_threads
 
 SHAPES = {"cnn": (1, 32), "lstm": (30, 6)}
 

@@ -48,8 +48,8 @@ def main() -> None:
     from cnnlstm.flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
     from cnnlstm.flows.runners import TaskRunnerConfig
     from cnnlstm.flows.walk_forward import WalkForwardParams, walk_forward_flow
-    from cnnlstm.tasks.sources.sim import SimConfig
-    from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+    from cnnlstm.tasks.data.sources.sim import SimConfig
+    from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
     def params(months: int, runner: TaskRunnerConfig) -> WalkForwardParams:
         research = ResearchParams(

@@ -20,10 +20,10 @@ import polars as pl
 
 from cnnlstm.flows.params import Protocol
 from cnnlstm.flows.stages.training import training_months
+from cnnlstm.tasks.data.sources.base import load_source
+from cnnlstm.tasks.data.sources.sim import SimConfig, simulate_market
 from cnnlstm.tasks.features import CnnFeatureConfig, build_cnn_features
-from cnnlstm.tasks.sources.base import load_source
-from cnnlstm.tasks.sources.sim import SimConfig, simulate_market
-from cnnlstm.tasks.train import CnnTrainConfig, train_cnn
+from cnnlstm.tasks.training.networks import CnnTrainConfig, train_cnn
 
 CSI = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cn-qlib-csi300-sample"
 

@@ -19,9 +19,9 @@ from cnnlstm.core.sessions import SessionCalendar
 from cnnlstm.flows.live import live_dir
 from cnnlstm.flows.stages.publish import publish_table
 from cnnlstm.tasks.backtest import MarketConfig
-from cnnlstm.tasks.book import book_day, replay
-from cnnlstm.tasks.book_store import BookStore
-from cnnlstm.tasks.daily_orders import decision_month
+from cnnlstm.tasks.live.book import book_day, replay
+from cnnlstm.tasks.live.book_store import BookStore
+from cnnlstm.tasks.live.orders import decision_month
 
 
 class BookDriftError(UserInputError):

@@ -54,14 +54,14 @@ from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import bars_as_of, input_fingerprint
 from cnnlstm.flows.stages.publish import publish_table
 from cnnlstm.tasks.backtest import MarketConfig
-from cnnlstm.tasks.daily_orders import (
+from cnnlstm.tasks.features import LstmWindowConfig, build_lstm_windows
+from cnnlstm.tasks.live.orders import (
     TimingState,
     decision_month,
     next_session_orders,
     record_decisions,
 )
-from cnnlstm.tasks.features import LstmWindowConfig, build_lstm_windows
-from cnnlstm.tasks.train import predict_lstm
+from cnnlstm.tasks.training.networks import predict_lstm
 
 
 class DailyParams(LiveParams):

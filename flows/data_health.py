@@ -19,7 +19,7 @@ from cnnlstm.flows.ops import TIMEOUTS, live_ingest, run_namer
 from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import input_fingerprint
 from cnnlstm.flows.stages.publish import publish_markdown
-from cnnlstm.tasks.data_health import DataHealth, data_health
+from cnnlstm.tasks.data.health import DataHealth, data_health
 
 
 class HealthParams(LiveParams):

@@ -45,7 +45,7 @@ from cnnlstm.core.sessions import (
 from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import DataParams
 from cnnlstm.infra import tracking
-from cnnlstm.tasks.select import SelectionConfig
+from cnnlstm.tasks.strategy.select import SelectionConfig
 
 
 class StaleDataError(UserInputError):
@@ -113,7 +113,7 @@ class LiveParams(BaseModel):
 def session_calendar(data: DataParams, market: str, override: str | None = None) -> SessionCalendar:
     """The calendar a live flow runs on: the simulated market's own, else the exchange's."""
     if data.is_sim and override is None:
-        from cnnlstm.tasks.sources.sim_calendar import FIXED_HOLIDAYS, trading_calendar
+        from cnnlstm.tasks.data.sources.sim_calendar import FIXED_HOLIDAYS, trading_calendar
 
         cal = trading_calendar(data.sim.start, data.sim.end)
         days = [d.astype(object) for d in cal.days]

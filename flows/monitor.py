@@ -28,7 +28,7 @@ from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import input_fingerprint
 from cnnlstm.flows.stages.publish import publish_table
 from cnnlstm.infra import tracking
-from cnnlstm.tasks.monitor import MonthQuality, below_floor_for, hit_rate, realized_rank_ic
+from cnnlstm.tasks.live.monitor import MonthQuality, below_floor_for, hit_rate, realized_rank_ic
 
 
 class MonitorAlert(UserInputError):

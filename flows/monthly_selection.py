@@ -47,11 +47,11 @@ from cnnlstm.flows.stages.publish import publish_link, publish_table
 from cnnlstm.flows.stages.track import input_example
 from cnnlstm.flows.stages.training import train_cnn_stage
 from cnnlstm.infra import tracking
-from cnnlstm.tasks.daily_orders import decision_month
 from cnnlstm.tasks.features import CnnFeatureConfig
-from cnnlstm.tasks.select import SelectionConfig, select_top
-from cnnlstm.tasks.train import CnnTrainConfig, score_cnn
-from cnnlstm.tasks.train_loop import load_classifier
+from cnnlstm.tasks.live.orders import decision_month
+from cnnlstm.tasks.strategy.select import SelectionConfig, select_top
+from cnnlstm.tasks.training.loop import load_classifier
+from cnnlstm.tasks.training.networks import CnnTrainConfig, score_cnn
 
 
 class MonthlyParams(LiveParams):

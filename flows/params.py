@@ -21,11 +21,11 @@ from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.months import add_months, months_spanned
 from cnnlstm.infra.tracking import PromotionRule
 from cnnlstm.tasks.backtest import MarketConfig
+from cnnlstm.tasks.data.sources.sim import SimConfig
 from cnnlstm.tasks.features import CnnFeatureConfig, LstmWindowConfig
-from cnnlstm.tasks.report import ReportConfig
-from cnnlstm.tasks.select import SelectionConfig
-from cnnlstm.tasks.sources.sim import SimConfig
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.report.build import ReportConfig
+from cnnlstm.tasks.strategy.select import SelectionConfig
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 Profile = Literal["fast", "paper"]
 
@@ -119,7 +119,7 @@ class DataParams(BaseModel):
         return self.source.strip().lower().split(":", 1)[0] == "sim"
 
     def reader_options(self) -> dict[str, Any]:
-        """The keyword options `cnnlstm.tasks.sources.base.load_source` receives."""
+        """The keyword options `cnnlstm.tasks.data.sources.base.load_source` receives."""
         if self.is_sim:
             return self.sim.model_dump()
         return dict(self.source_options)

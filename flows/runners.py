@@ -15,7 +15,7 @@ runners; nothing here schedules work itself:
 * `ray`: `prefect_ray.RayTaskRunner` (`pip install -e .[ray]`): a local Ray instance started for
   the flow run (`n_workers` CPUs, default every core; no dashboard), or the cluster at
   `address`; a clear `UserInputError` where `prefect-ray` is not installed. Ray, like Dask, starts
-  its workers with `OMP_NUM_THREADS=1` (one torch thread per training, tasks/threads.py).
+  its workers with `OMP_NUM_THREADS=1` (one torch thread per training, tasks/training/threads.py).
 
 Reproducibility: the same seeds give the same decisions on every runner. Bit-identical training
 also needs the same number of torch intra-op threads: Dask starts its worker processes with
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.tasks.threads import declare_concurrent_trainings
+from cnnlstm.tasks.training.threads import declare_concurrent_trainings
 
 if TYPE_CHECKING:
     from prefect import Flow

@@ -1,7 +1,7 @@
 """The LSTM timer: one LSTM layer over a 30-day window of 6 bar fields, then a Tanh dense layer.
 
 Input contract: a float tensor (B, T, 6) (T = 30 trading days, fields open, close, high, low,
-amount, volume, each z-scored within its window; see `cnnlstm.tasks.features_lstm`); output: (B, 2)
+amount, volume, each z-scored within its window; see `cnnlstm.tasks.features.lstm`); output: (B, 2)
 class logits (class 1: the next 5 days' return from the execution price is positive).
 """
 

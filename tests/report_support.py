@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from cnnlstm.tasks.report import ReportConfig, ReportInputs
+from cnnlstm.tasks.report.build import ReportConfig, ReportInputs
 
 CFG = ReportConfig(bootstrap_samples=200, auc_samples=100)
 DAYS = [d for d in (date(2019, 12, 2) + timedelta(i) for i in range(420)) if d.weekday() < 5][:280]

@@ -52,7 +52,7 @@ def test_install_beside_a_users_models_and_tasks_packages(tmp_path):
         (user / name).mkdir(parents=True)
         (user / name / "__init__.py").write_text(f"OWNER = 'user {name}'\n")
     probe = (
-        "import models, tasks, cnnlstm.models.cnn as cnn, cnnlstm.tasks.select as sel;"
+        "import models, tasks, cnnlstm.models.cnn as cnn, cnnlstm.tasks.strategy.select as sel;"
         "import cnnlstm.flows.params as params;"
         "print(models.OWNER, tasks.OWNER, cnn.__file__, sel.__file__, params.__file__)"
     )

@@ -11,7 +11,7 @@ from prefect.artifacts import Artifact
 from cnnlstm.flows.params import Period, Protocol, ResearchParams, TrackingParams
 from cnnlstm.flows.runners import TaskRunnerConfig
 from cnnlstm.flows.walk_forward import WalkForwardParams
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 
 def tiny_walk_forward(tiny_data, runner: TaskRunnerConfig, experiment: str) -> WalkForwardParams:

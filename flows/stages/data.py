@@ -36,6 +36,14 @@ from cnnlstm.infra.artifacts import (
 from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
 from cnnlstm.schemas.features import CnnFeaturesSchema
 from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.data.ingest import (
+    BenchmarkCoverage,
+    benchmark_coverage,
+    check_benchmark_coverage,
+    ingest_data,
+)
+from cnnlstm.tasks.data.sources.base import PATHLESS_KINDS, load_benchmark, load_source, parse_spec
+from cnnlstm.tasks.data.store import read_bars, read_benchmark, store_generation
 from cnnlstm.tasks.features import (
     CnnFeatureConfig,
     LstmWindowConfig,
@@ -43,16 +51,8 @@ from cnnlstm.tasks.features import (
     build_cnn_features_counted,
     build_lstm_windows,
 )
-from cnnlstm.tasks.ingest import (
-    BenchmarkCoverage,
-    benchmark_coverage,
-    check_benchmark_coverage,
-    ingest_data,
-)
-from cnnlstm.tasks.sources.base import PATHLESS_KINDS, load_benchmark, load_source, parse_spec
-from cnnlstm.tasks.store import read_bars, read_benchmark, store_generation
-from cnnlstm.tasks.strategies import EW_UNIVERSE, equal_weight_index
-from cnnlstm.tasks.train import prefetch_imports
+from cnnlstm.tasks.strategy.strategies import EW_UNIVERSE, equal_weight_index
+from cnnlstm.tasks.training.networks import prefetch_imports
 
 #: Months of history before the training period that the CNN's features need (t-13 .. t-2).
 LOOKBACK_MONTHS = 15

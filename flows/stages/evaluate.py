@@ -30,7 +30,7 @@ from cnnlstm.flows.stages.track import TrackedRun, count_trials, track, trial_ke
 from cnnlstm.flows.stages.training import TrainedRef
 from cnnlstm.infra.artifacts import ArtifactRef
 from cnnlstm.infra.tracking import tracking_uri
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 
 def seeded_configs(params: ResearchParams) -> dict[int, tuple[CnnTrainConfig, LstmTrainConfig]]:

@@ -35,26 +35,31 @@ from cnnlstm.schemas.strategy import (
 from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.features import LstmWindowConfig, build_lstm_windows
-from cnnlstm.tasks.report import (
+from cnnlstm.tasks.report.build import (
     Report,
     ReportConfig,
     ReportInputs,
     build_report,
     write_report,
 )
-from cnnlstm.tasks.report_caveats import RunFacts
-from cnnlstm.tasks.report_metrics import signal_outcomes
-from cnnlstm.tasks.report_seeds import combine, seeds_table
-from cnnlstm.tasks.select import SelectionConfig, momentum_scores, select_top, universe_selection
-from cnnlstm.tasks.strategies import (
+from cnnlstm.tasks.report.caveats import RunFacts
+from cnnlstm.tasks.report.metrics import signal_outcomes
+from cnnlstm.tasks.report.seeds import combine, seeds_table
+from cnnlstm.tasks.strategy.select import (
+    SelectionConfig,
+    momentum_scores,
+    select_top,
+    universe_selection,
+)
+from cnnlstm.tasks.strategy.strategies import (
     StrategySet,
     benchmark_nav,
     equal_weight_index,
     prepare_strategies,
     run_prepared,
 )
-from cnnlstm.tasks.timing import month_days
-from cnnlstm.tasks.train import predict_lstm, score_cnn
+from cnnlstm.tasks.strategy.timing import month_days
+from cnnlstm.tasks.training.networks import predict_lstm, score_cnn
 
 
 class Selections(BaseModel):
@@ -158,7 +163,7 @@ def decision_keys(selection: pl.DataFrame, calendar: list) -> pl.DataFrame:
     """(symbol, date) of every decision day of every selected stock-month.
 
     Month t's decisions are taken after the closes of its rebalance date through its
-    second-to-last trading day (`tasks/timing.py`).
+    second-to-last trading day (`tasks/strategy/timing.py`).
     """
     spans = month_days(calendar)
     rows = []

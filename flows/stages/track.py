@@ -215,7 +215,7 @@ def track(
         for net in networks:
             tracking.log_files([net.checkpoint.local_path()], f"checkpoints/{net.network}")
             if cfg.register_models:
-                from cnnlstm.tasks.train_loop import load_classifier  # torch: only when logging
+                from cnnlstm.tasks.training.loop import load_classifier  # torch: only when logging
 
                 registered = tracking.log_network(
                     load_classifier(net.checkpoint.local_path()),

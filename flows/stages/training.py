@@ -26,7 +26,13 @@ from cnnlstm.flows.params import Period
 from cnnlstm.flows.stages.cache import stage_task
 from cnnlstm.flows.stages.data import windows_from_arrays
 from cnnlstm.infra.artifacts import ArtifactRef, store_file
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig, TrainedModel, train_cnn, train_lstm
+from cnnlstm.tasks.training.networks import (
+    CnnTrainConfig,
+    LstmTrainConfig,
+    TrainedModel,
+    train_cnn,
+    train_lstm,
+)
 
 
 class TrainedRef(BaseModel):
@@ -75,7 +81,7 @@ def train_lstm_stage(windows: ArtifactRef, cfg: LstmTrainConfig) -> TrainedRef:
 
 def _train_and_store(network: str, fit: Callable[[str], TrainedModel]) -> TrainedRef:
     """Run `fit` in a scratch folder with a progress artifact; store its best checkpoint."""
-    from cnnlstm.tasks.train_progress import summary  # Lightning: only when training
+    from cnnlstm.tasks.training.progress import summary  # Lightning: only when training
 
     logger = get_run_logger()
     stage = f"train_{network}"

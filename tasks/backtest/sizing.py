@@ -4,7 +4,7 @@
 the backtest kernel sizes a buy (`engine.affordable_nb`): the market's lot rule for the stock's
 board (A-shares: 100-share lots, STAR 200 then 1-share steps), the day's stamp duty, transfer
 fee, commission with its minimum and slippage, and the leftover cash stays cash. `size_orders`
-does it for a table of orders (tasks/daily_orders.py uses it for the live daily orders).
+does it for a table of orders (tasks/live/orders.py uses it for the live daily orders).
 """
 
 from __future__ import annotations

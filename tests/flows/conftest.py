@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from cnnlstm.flows.params import DataParams, Period, Protocol
-from cnnlstm.tasks.sources.sim import SimConfig
+from cnnlstm.tasks.data.sources.sim import SimConfig
 
 # SQLAlchemy and Starlette deprecations raised inside MLflow and Prefect's server: by module only.
 FLOW_WARNING_FILTERS = [

@@ -22,8 +22,8 @@ import pytest
 from support import prefect_server
 
 from cnnlstm.flows.automations import FAILED, MISSING
-from cnnlstm.tasks.sources.base import load_source
-from cnnlstm.tasks.sources.sim import SimConfig
+from cnnlstm.tasks.data.sources.base import load_source
+from cnnlstm.tasks.data.sources.sim import SimConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 SCRIPT = """

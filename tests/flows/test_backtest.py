@@ -8,7 +8,7 @@ from cnnlstm.flows.backtest import backtest_flow
 from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import ResearchParams, TrackingParams
 from cnnlstm.infra import tracking
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

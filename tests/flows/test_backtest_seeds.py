@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 
 from cnnlstm.flows.backtest import backtest_flow
 from cnnlstm.flows.params import ResearchParams, TrackingParams
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

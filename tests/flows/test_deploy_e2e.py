@@ -15,7 +15,7 @@ import pytest
 from support import PREFECT, prefect_server
 
 from cnnlstm.flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
-from cnnlstm.tasks.sources.sim import SimConfig
+from cnnlstm.tasks.data.sources.sim import SimConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

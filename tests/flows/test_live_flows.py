@@ -10,8 +10,8 @@ from cnnlstm.flows.daily_timing import DailyParams, daily_timing_flow
 from cnnlstm.flows.live import orders_path, read_state
 from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
 from cnnlstm.flows.params import LstmWindowParams, ResearchParams, TrackingParams
-from cnnlstm.tasks.daily_orders import EarlierDayError
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.live.orders import EarlierDayError
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -19,7 +19,7 @@ from cnnlstm.flows.live import LineageError, StaleDataError, TooEarlyError
 from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
 from cnnlstm.flows.params import DataParams
 from cnnlstm.infra import tracking
-from cnnlstm.tasks.sources.base import load_source
+from cnnlstm.tasks.data.sources.base import load_source
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -19,10 +19,10 @@ from cnnlstm.flows.live import live_dir, selection_path, session_calendar
 from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
 from cnnlstm.flows.params import LstmWindowParams, ResearchParams, TrackingParams
 from cnnlstm.tasks.backtest import MarketConfig
-from cnnlstm.tasks.book_store import BookStore
-from cnnlstm.tasks.sources.base import load_source
-from cnnlstm.tasks.strategies import StrategySet, run_strategies
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.data.sources.base import load_source
+from cnnlstm.tasks.live.book_store import BookStore
+from cnnlstm.tasks.strategy.strategies import StrategySet, run_strategies
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 JULY = date(2013, 7, 1)

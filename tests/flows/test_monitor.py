@@ -11,7 +11,7 @@ from mlflow import MlflowClient
 from cnnlstm.flows.live import scores_path, signals_path
 from cnnlstm.flows.monitor import MonitorAlert, MonitorParams, monitor_flow
 from cnnlstm.infra import tracking
-from cnnlstm.tasks.sources.base import load_source
+from cnnlstm.tasks.data.sources.base import load_source
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

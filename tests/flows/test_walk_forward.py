@@ -13,7 +13,7 @@ from cnnlstm.flows.walk_forward import (
     month_starts,
     walk_forward_flow,
 )
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 
 def test_month_arithmetic_never_reaches_into_the_month_it_trains_for():

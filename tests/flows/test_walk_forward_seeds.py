@@ -9,7 +9,7 @@ from mlflow import MlflowClient
 
 from cnnlstm.flows.params import Period, Protocol, ResearchParams, TrackingParams
 from cnnlstm.flows.walk_forward import WalkForwardParams, walk_forward_flow
-from cnnlstm.tasks.train import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -123,7 +123,7 @@ def source_store(args: argparse.Namespace, options: dict) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Ingest and print the report; returns the exit code."""
-    from cnnlstm.tasks.ingest import ingest
+    from cnnlstm.tasks.data.ingest import ingest
 
     is_sim = args.source.strip().lower().split(":")[0] == "sim"
     if args.sim and not is_sim:

@@ -9,7 +9,7 @@ import pytest
 from cnnlstm.cli.main import main
 from cnnlstm.flows.params import DataParams
 from cnnlstm.flows.stages.data import default_store as source_store
-from cnnlstm.tasks.store import read_bars, read_benchmark
+from cnnlstm.tasks.data.store import read_bars, read_benchmark
 
 SIM = ["--source", "sim", "--sim", "n_stocks=20", "--sim", "start=2015-01-01"]
 SIM += ["--sim", "end=2015-12-31", "--sim", "seed=3"]

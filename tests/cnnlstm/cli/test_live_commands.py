@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from cnnlstm.cli.main import main
-from cnnlstm.tasks.sources.base import load_source
-from cnnlstm.tasks.sources.sim import SimConfig
+from cnnlstm.tasks.data.sources.base import load_source
+from cnnlstm.tasks.data.sources.sim import SimConfig
 
 pytestmark = [
     pytest.mark.slow,  # a temporary Prefect server per command: 15-30 s each on 2 busy cores

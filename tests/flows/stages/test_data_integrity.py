@@ -19,8 +19,8 @@ from cnnlstm.core.errors import UserInputError
 from cnnlstm.flows.params import DataParams, Period, Protocol
 from cnnlstm.flows.stages.data import Ingested, default_store, input_fingerprint, validate
 from cnnlstm.infra.artifacts import write_json, write_table
-from cnnlstm.tasks.ingest import benchmark_coverage, check_benchmark_coverage
-from cnnlstm.tasks.store import write_bars
+from cnnlstm.tasks.data.ingest import benchmark_coverage, check_benchmark_coverage
+from cnnlstm.tasks.data.store import write_bars
 
 _ALL = pl.date_range(date(2012, 1, 2), date(2017, 3, 31), "1d", eager=True)
 DAYS = _ALL.filter(_ALL.dt.weekday() <= 5)

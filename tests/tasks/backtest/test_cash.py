@@ -15,7 +15,7 @@ import pytest
 
 from cnnlstm.tasks.backtest import MarketConfig, run_backtest
 from cnnlstm.tasks.backtest.api import StrategyOrders, market_arrays
-from cnnlstm.tasks.strategies import StrategySet, monthly_orders, run_strategies
+from cnnlstm.tasks.strategy.strategies import StrategySet, monthly_orders, run_strategies
 from tests.tasks.backtest.helpers import DATES, FEB, MAR, bars_from, flat_market, selection
 
 

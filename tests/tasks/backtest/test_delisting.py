@@ -16,7 +16,7 @@ import pytest
 
 from cnnlstm.tasks.backtest import MarketConfig, run_backtest
 from cnnlstm.tasks.backtest.api import market_arrays
-from cnnlstm.tasks.strategies import StrategySet, monthly_orders, run_strategies
+from cnnlstm.tasks.strategy.strategies import StrategySet, monthly_orders, run_strategies
 from tests.tasks.backtest.helpers import DATES, FEB, bars_from, selection
 
 NAN = math.nan

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from cnnlstm.tasks.backtest import MarketConfig, run_backtest
 from cnnlstm.tasks.backtest.api import market_arrays
-from cnnlstm.tasks.strategies import monthly_orders
+from cnnlstm.tasks.strategy.strategies import monthly_orders
 from tests.tasks.backtest.helpers import DATES, FEB, bars_from, flat_market, selection
 
 FREE = MarketConfig.frictionless().model_copy(update={"initial_capital": 1000.0})

@@ -32,7 +32,7 @@ from cnnlstm.tasks.backtest.rules import (
     stamp_duty,
 )
 from cnnlstm.tasks.backtest.rules_cn import CN_RULES
-from cnnlstm.tasks.strategies import monthly_orders
+from cnnlstm.tasks.strategy.strategies import monthly_orders
 from tests.tasks.backtest.helpers import bars_from, selection
 
 CN = MarketConfig.preset("cn")
@@ -375,7 +375,7 @@ def _last_traded_close(market):
 
 
 def test_capacity_line_is_the_capital_where_fills_start_being_cut():
-    from cnnlstm.tasks.strategies import capacity_capital
+    from cnnlstm.tasks.strategy.strategies import capacity_capital
 
     days = [date(2021, 3, 1), date(2021, 3, 2), date(2021, 3, 3), date(2021, 4, 1)]
     prices = {"SH600000": [10.0] * 4}
@@ -414,7 +414,7 @@ def test_capacity_makes_a_sell_wait_and_the_rest_sells_later():
 
 
 def test_rule_texts_name_the_price_basis_and_the_capacity():
-    from cnnlstm.tasks.strategies import StrategySet, run_strategies
+    from cnnlstm.tasks.strategy.strategies import StrategySet, run_strategies
 
     days = [date(2021, 2, 25), date(2021, 2, 26), date(2021, 3, 1), date(2021, 3, 31)]
     prices = {"SH600000": [10.0] * 4}

@@ -15,10 +15,15 @@ import polars as pl
 import pytest
 
 from cnnlstm.tasks.backtest import MarketConfig
-from cnnlstm.tasks.features_cnn import CnnFeatureConfig, build_cnn_features
-from cnnlstm.tasks.select import SelectionConfig, momentum_scores, select_top, universe_selection
-from cnnlstm.tasks.sources.base import load_source
-from cnnlstm.tasks.strategies import StrategySet, run_strategies
+from cnnlstm.tasks.data.sources.base import load_source
+from cnnlstm.tasks.features.cnn import CnnFeatureConfig, build_cnn_features
+from cnnlstm.tasks.strategy.select import (
+    SelectionConfig,
+    momentum_scores,
+    select_top,
+    universe_selection,
+)
+from cnnlstm.tasks.strategy.strategies import StrategySet, run_strategies
 
 pytestmark = pytest.mark.slow
 

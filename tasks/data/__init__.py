@@ -1,0 +1,1 @@
+"""Market data: sources, ingestion, the Parquet store and the feed's health."""

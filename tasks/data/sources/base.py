@@ -1,0 +1,156 @@
+"""What every source returns, the summary of what it read, and how a source is named.
+
+A source turns its input (a folder, files, a simulation) into the `bars` table and, where it holds
+one, a `benchmark` table (see `schemas/bars.py` for both contracts). It never repairs or drops rows
+silently: whatever it sets aside is counted in `ReadReport.rejected` with the reason, and rows it
+keeps but cannot vouch for (e.g. distorted forward-adjusted stretches) are listed in
+`SourceData.suspect` for ingestion to fail on or quarantine.
+
+A source is named by a spec `KIND:PATH` (`load_source`), a benchmark by `KIND:PATH[#SYMBOL]`
+(`load_benchmark`). Kinds: sim, qlib, akshare, netease, csv, parquet, akshare-online, yfinance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import polars as pl
+
+from cnnlstm.core.errors import UserInputError
+
+
+@dataclass
+class ReadReport:
+    """What a source read: counts a user checks against their raw files."""
+
+    source: str
+    stocks: int = 0
+    rows: int = 0
+    first_date: date | None = None
+    last_date: date | None = None
+    suspended_days: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        out = [
+            f"source: {self.source}",
+            f"stocks: {self.stocks}  rows: {self.rows}",
+            f"dates: {self.first_date} .. {self.last_date}",
+            f"suspended days (volume 0): {self.suspended_days}",
+        ]
+        if self.rejected:
+            total = sum(self.rejected.values())
+            out.append(f"rows rejected: {total}")
+            out += [f"  {reason}: {n}" for reason, n in sorted(self.rejected.items())]
+        out += [f"note: {n}" for n in self.notes]
+        return out
+
+
+def summarize(
+    bars: pl.DataFrame,
+    source: str,
+    rejected: dict[str, int] | None = None,
+    notes: list[str] | None = None,
+) -> ReadReport:
+    """Build the `ReadReport` of a bars table as read from `source`."""
+    empty = bars.height == 0
+    return ReadReport(
+        source=source,
+        stocks=0 if empty else bars["symbol"].n_unique(),
+        rows=bars.height,
+        first_date=None if empty else bars["date"].min(),
+        last_date=None if empty else bars["date"].max(),
+        suspended_days=0 if empty else int((bars["volume"] == 0).sum()),
+        rejected=dict(rejected or {}),
+        notes=list(notes or []),
+    )
+
+
+@dataclass
+class SourceData:
+    """A source's output: `bars`, an optional `benchmark`, and the report of what was read."""
+
+    bars: pl.DataFrame
+    benchmark: pl.DataFrame | None
+    report: ReadReport
+    suspect: pl.DataFrame | None = None
+    """Rows of `bars` the source cannot vouch for: `symbol`, `date`, `reason` (None: none)."""
+
+
+SOURCE_KINDS: dict[str, str] = {
+    "sim": "cnnlstm.tasks.data.sources.sim",
+    "qlib": "cnnlstm.tasks.data.sources.qlib",
+    "akshare": "cnnlstm.tasks.data.sources.akshare",
+    "netease": "cnnlstm.tasks.data.sources.netease",
+    "csv": "cnnlstm.tasks.data.sources.tabular",
+    "parquet": "cnnlstm.tasks.data.sources.tabular",
+    "akshare-online": "cnnlstm.tasks.data.sources.online",
+    "yfinance": "cnnlstm.tasks.data.sources.online",
+}
+"""Each kind and the module whose `load(kind, path, **options)` reads it (and whose
+`load_benchmark(kind, path, symbol)` reads its benchmark). A new source is one module and one line
+here; `PATHLESS_KINDS` lists the kinds whose spec needs no path."""
+
+PATHLESS_KINDS: frozenset[str] = frozenset({"sim"})
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A parsed `KIND:PATH[#SYMBOL]`."""
+
+    kind: str
+    path: str
+    symbol: str | None = None
+
+
+def parse_spec(spec: str, *, allow_symbol: bool = False) -> SourceSpec:
+    """Split `KIND:PATH[#SYMBOL]`, checking the kind; raise `UserInputError` on a bad spec."""
+    kinds = list(SOURCE_KINDS)
+    kind, sep, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    if not sep and kind not in PATHLESS_KINDS:
+        raise UserInputError(
+            f"source {spec!r} must look like KIND:PATH (kinds: {', '.join(kinds)})"
+        )
+    if kind not in kinds:
+        raise UserInputError(f"unknown source kind {kind!r} in {spec!r}; kinds: {', '.join(kinds)}")
+    symbol = None
+    if allow_symbol and "#" in rest:
+        rest, _, symbol = rest.rpartition("#")
+        symbol = symbol.strip() or None
+    if kind not in PATHLESS_KINDS and not rest.strip():
+        raise UserInputError(f"source {spec!r} names no path after {kind}:")
+    return SourceSpec(kind=kind, path=rest.strip(), symbol=symbol)
+
+
+def load_source(spec: str, **options: Any) -> SourceData:
+    """Read the bars (and any benchmark) a source spec names.
+
+    Args:
+        spec: `KIND:PATH`, e.g. `qlib:data/cn`, `csv:stocks/`, `sim:` (options are SimConfig
+            fields), `akshare-online:600000,000001`, `yfinance:AAPL,MSFT`.
+        **options: Options of that kind's reader (e.g. `columns=` for csv/parquet, `start=`).
+
+    Raises:
+        UserInputError: the spec, the options or the data cannot be used.
+    """
+    parsed = parse_spec(spec)
+    module = importlib.import_module(SOURCE_KINDS[parsed.kind])
+    try:
+        inspect.signature(module.load).bind(parsed.kind, parsed.path, **options)
+    except TypeError as err:
+        raise UserInputError(f"{parsed.kind} source does not take these options: {err}") from None
+    return module.load(parsed.kind, parsed.path, **options)
+
+
+def load_benchmark(spec: str) -> pl.DataFrame:
+    """Read a benchmark table from `KIND:PATH[#SYMBOL]` (`#SYMBOL` picks an index in a folder)."""
+    parsed = parse_spec(spec, allow_symbol=True)
+    module = importlib.import_module(SOURCE_KINDS[parsed.kind])
+    return module.load_benchmark(parsed.kind, parsed.path, parsed.symbol)

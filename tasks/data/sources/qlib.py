@@ -1,0 +1,187 @@
+"""Qlib binary data folders: `calendars/day.txt`, `instruments/*.txt`, `features/<sym>/<f>.day.bin`.
+
+Input contract (Qlib's own layout): each `<field>.day.bin` is little-endian float32 whose first
+value is the index of its first day in the calendar, followed by one value per calendar day.
+Prices (open, high, low, close) are adjusted; `factor` turns them back into traded prices
+(raw = adjusted / factor). Volume is in shares. There is no amount: it is derived as
+raw close x volume (the money that changed hands) and the report says so. A suspended day is a
+row with volume 0 that still carries a close: it is kept as such (never given fake prices); a
+row with no volume (NaN) whose open, high and low equal its close is the same carried-forward
+suspension and is read as volume 0, counted in the report. Any other missing value stays null
+for the schema to report.
+A day with no value in any field (NaN everywhere, Qlib's padding) is no trading record and is
+not a row; the report counts such padding. Symbols are matched case-insensitively (some
+folders are lower-case) and returned upper-case. Index instruments (SH000xxx, SZ399xxx) are not
+stocks; they serve as benchmark via `qlib:PATH#SH000300`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from tqdm import tqdm
+
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.bars import BAR_COLUMNS, BENCHMARK_COLUMNS
+from cnnlstm.tasks.data.sources.base import SourceData, summarize
+
+FIELDS = ("open", "high", "low", "close", "volume", "factor")
+INDEX_PATTERN = re.compile(r"^(SH000|SZ399|SH950|CSI)\d*", re.IGNORECASE)
+
+
+def is_index(symbol: str) -> bool:
+    """Whether a Qlib symbol names an index rather than a stock (SH000300, SZ399006, ...)."""
+    return bool(INDEX_PATTERN.match(symbol))
+
+
+def read_calendar(root: Path) -> np.ndarray:
+    """The trading calendar as numpy datetime64[D] values."""
+    path = root / "calendars" / "day.txt"
+    if not path.is_file():
+        raise UserInputError(f"{root}: not a Qlib data folder (no calendars/day.txt)")
+    lines = [x.strip()[:10] for x in path.read_text().splitlines() if x.strip()]
+    if not lines:
+        raise UserInputError(f"{path}: calendar is empty")
+    try:
+        return np.array(lines, dtype="datetime64[D]")
+    except ValueError as err:
+        raise UserInputError(f"{path}: unreadable date in the calendar ({err})") from None
+
+
+def feature_dirs(root: Path) -> dict[str, Path]:
+    """Map upper-case symbol -> its features folder (folder names may be any case)."""
+    features = root / "features"
+    if not features.is_dir():
+        raise UserInputError(f"{root}: not a Qlib data folder (no features/)")
+    dirs = {p.name.upper(): p for p in features.iterdir() if p.is_dir()}
+    if not dirs:
+        raise UserInputError(f"{features}: holds no instruments")
+    return dirs
+
+
+def read_field(path: Path, n_days: int) -> tuple[int, np.ndarray]:
+    """Read one `.day.bin`: (start index into the calendar, float64 values)."""
+    raw = np.fromfile(path, dtype="<f4")
+    if raw.size < 1 or not np.isfinite(raw[0]):
+        raise UserInputError(f"{path}: empty or corrupt Qlib field file")
+    start = int(raw[0])
+    values = raw[1:].astype(np.float64)
+    if start < 0 or start + values.size > n_days:
+        raise UserInputError(
+            f"{path}: covers calendar days {start}..{start + values.size - 1} but the calendar "
+            f"has {n_days} days"
+        )
+    return start, values
+
+
+def read_instrument(folder: Path, calendar: np.ndarray, fields: tuple[str, ...]) -> pl.DataFrame:
+    """One instrument's fields on the calendar days any field covers (NaN where absent)."""
+    n = calendar.size
+    columns: dict[str, np.ndarray] = {}
+    for name in fields:
+        path = folder / f"{name}.day.bin"
+        if not path.is_file():
+            raise UserInputError(f"{folder}: missing field file {name}.day.bin")
+        start, values = read_field(path, n)
+        full = np.full(n, np.nan)
+        full[start : start + values.size] = values
+        columns[name] = full
+    covered = np.zeros(n, dtype=bool)
+    for values in columns.values():
+        covered |= ~np.isnan(values)
+    return pl.DataFrame({"date": calendar[covered], **{k: v[covered] for k, v in columns.items()}})
+
+
+def _resolve(root: str) -> Path:
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise UserInputError(f"{path}: no such folder")
+    return path
+
+
+def load(
+    kind: str, path: str, *, symbols: list[str] | None = None, instruments: str = "all"
+) -> SourceData:
+    """Read the stocks of a Qlib folder (index instruments are left to `load_benchmark`).
+
+    Args:
+        kind: "qlib".
+        path: The Qlib data folder.
+        symbols: Read only these symbols (case-insensitive); default every stock in
+            `instruments/<instruments>.txt`, or every features folder if that file is absent.
+        instruments: The instruments list to read (e.g. "all", "csi300").
+    """
+    root = _resolve(path)
+    calendar = read_calendar(root)
+    dirs = feature_dirs(root)
+    listed = root / "instruments" / f"{instruments}.txt"
+    if symbols is not None:
+        wanted = [s.upper() for s in symbols]
+    elif listed.is_file():
+        wanted = sorted(
+            {line.split()[0].upper() for line in listed.read_text().splitlines() if line.strip()}
+        )
+    else:
+        wanted = sorted(dirs)
+    unknown = [s for s in wanted if s not in dirs]
+    if unknown:
+        raise UserInputError(f"{root}: no features folder for {', '.join(unknown[:10])}")
+    stocks = [s for s in wanted if not is_index(s)]
+    if not stocks:
+        raise UserInputError(f"{root}: no stock instruments (only indices) to read")
+
+    frames, padding = [], 0
+    for symbol in tqdm(stocks, desc="reading qlib", unit="stock", disable=len(stocks) < 50 or None):
+        inst = read_instrument(dirs[symbol], calendar, FIELDS)
+        blank = pl.all_horizontal(pl.col(c).is_nan() for c in FIELDS)
+        padding += inst.filter(blank).height
+        frames.append(inst.filter(~blank).with_columns(symbol=pl.lit(symbol)))
+    # NaN -> null so the schema reports a missing value as missing.
+    raw = pl.concat(frames).with_columns(pl.col(c).fill_nan(None) for c in FIELDS)
+    flat_no_volume = pl.col("volume").is_null() & pl.all_horizontal(
+        pl.col(c) == pl.col("close") for c in ("open", "high", "low")
+    )
+    n_flat = raw.select(flat_no_volume.sum()).item()
+    bars = (
+        raw.with_columns(volume=pl.when(flat_no_volume).then(0.0).otherwise(pl.col("volume")))
+        .with_columns(amount=pl.col("close") / pl.col("factor") * pl.col("volume"))
+        .select(BAR_COLUMNS)
+        .sort("symbol", "date")
+    )
+    notes = [
+        f"read {len(stocks)} stock(s) from {root} ({len(wanted) - len(stocks)} index instrument(s) "
+        "left for the benchmark)",
+        "amount derived as raw close (close / factor) x volume (Qlib has no amount field)",
+    ]
+    if n_flat:
+        notes.append(
+            f"{n_flat} row(s) with no volume and open = high = low = close (the previous close "
+            "carried forward) read as suspended days (volume 0)"
+        )
+    if padding:
+        notes.append(f"{padding} calendar day(s) with no value in any field (Qlib padding) skipped")
+    return SourceData(
+        bars=bars, benchmark=None, report=summarize(bars, f"qlib:{root}", None, notes)
+    )
+
+
+def load_benchmark(kind: str, path: str, symbol: str | None) -> pl.DataFrame:
+    """Read an index instrument's closes, e.g. `qlib:PATH#SH000300`."""
+    root = _resolve(path)
+    if not symbol:
+        raise UserInputError(
+            f"name the index of qlib:{path} as qlib:{path}#SYMBOL (e.g. #SH000300)"
+        )
+    dirs = feature_dirs(root)
+    if symbol.upper() not in dirs:
+        indices = ", ".join(s for s in sorted(dirs) if is_index(s)) or "none"
+        raise UserInputError(f"{root}: no instrument {symbol!r} (indices here: {indices})")
+    inst = read_instrument(dirs[symbol.upper()], read_calendar(root), ("close",))
+    return (
+        inst.filter(~pl.col("close").is_nan())
+        .with_columns(symbol=pl.lit(symbol.upper()))
+        .select(BENCHMARK_COLUMNS)
+    )

@@ -1,0 +1,257 @@
+"""The CNN's monthly table: 12 monthly and 20 daily returns per (stock, month), z-scored, labelled.
+
+Input contract: the `bars` table (see `tasks/features/panel.py`). Output: the `cnn_features` table
+(`schemas/features.py`), one row per eligible (symbol, month t).
+
+Definitions (all from data available after the close of `rebalance_date`, except the target):
+* calendar: every date in `bars`; month t's `rebalance_date` is the last calendar date before the
+  first calendar date of month t.
+* month-end close of month m: the last close in m on a day the stock traded (volume > 0);
+  monthly return of m = month-end close of m / month-end close of m-1 - 1, null when either month
+  has no traded day (a return across a whole suspended month is not a monthly return).
+* daily return on day d = close(d) / close(previous calendar day) - 1, null unless the stock
+  traded on both days: a volume-0 row carries a stale price and never yields a fake return.
+* features: `mret_13 .. mret_2` = monthly returns of months t-13 .. t-2; `dret_20 .. dret_1` = daily
+  returns of the 20 calendar days ending at `rebalance_date` (`dret_1` is that day's);
+  `x_00 .. x_31` = the 32 in that order, each z-scored across the month's eligible stocks.
+* eligible: traded on `rebalance_date`, all 20 daily returns known (traded on the 21 calendar days
+  ending there), all 12 monthly returns known. Each reason a candidate (a stock with a bar in the
+  calendar month of `rebalance_date`) is left out is counted in `CnnEligibility`.
+* target: month t's monthly return, null when month t is not complete in the data (no later
+  calendar date) or the stock did not trade in month t; `label` = 1 when the target is above the
+  cross-sectional median of the month's eligible stocks with a known target, else 0; null with it.
+* the month after the last calendar month gets a row (the live selection month) when the last
+  calendar date ends its month (`CnnFeatureConfig.next_month`).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from cnnlstm.schemas.features import (
+    DAY_LAGS,
+    DRET_COLUMNS,
+    MONTH_LAGS,
+    MRET_COLUMNS,
+    N_FEATURES,
+    RAW_COLUMNS,
+    TABLE_COLUMNS,
+    X_COLUMNS,
+)
+from cnnlstm.tasks.features.panel import build_panel
+
+__all__ = [
+    "DAY_LAGS",
+    "DRET_COLUMNS",
+    "MONTH_LAGS",
+    "MRET_COLUMNS",
+    "N_FEATURES",
+    "RAW_COLUMNS",
+    "TABLE_COLUMNS",
+    "X_COLUMNS",
+    "CnnFeatureConfig",
+    "build_cnn_features",
+    "build_cnn_features_counted",
+]
+
+log = logging.getLogger(__name__)
+
+
+class CnnFeatureConfig(BaseModel):
+    """How the CNN's monthly table is built."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_eligible_stocks: int = Field(
+        2, ge=2, description="months with fewer eligible stocks are dropped (and counted)"
+    )
+    zscore_clip: float | None = Field(
+        None, gt=0, description="clip z-scores to +-this value (None: no clipping)"
+    )
+    next_month: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description=(
+            "add the live month after the last calendar month: 'auto' when the last date is the"
+            " last weekday of its month, 'always', or 'never'"
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class CnnEligibility:
+    """Why candidates were or were not given a row, per month and in total."""
+
+    per_month: pl.DataFrame
+
+    def totals(self) -> dict[str, int]:
+        """Column sums of `per_month` (candidates, each exclusion reason, eligible)."""
+        return {c: int(self.per_month[c].sum()) for c in self.per_month.columns if c != "month"}
+
+    def lines(self) -> list[str]:
+        """Human-readable summary."""
+        t = self.totals()
+        return [f"cnn features: {k}: {v}" for k, v in t.items()]
+
+
+def _month_end_closes(close: np.ndarray, traded: np.ndarray, month_id: np.ndarray):
+    """Month-end close per (stock, month) on a gap-free month axis.
+
+    Returns:
+        (first_month_id, me) with me (S, n_months) the last traded close of each month (NaN when
+        the stock did not trade in it); column j is month `first_month_id + j`.
+    """
+    n_s, n_d = close.shape
+    col = np.where(traded, np.arange(n_d), -1)  # (S, D)
+    last_traded_col = np.maximum.accumulate(col, axis=1)  # (S, D) last traded day up to d
+    first, last = int(month_id[0]), int(month_id[-1])
+    me = np.full((n_s, last - first + 1), np.nan)
+    month_last_col = np.flatnonzero(np.diff(np.append(month_id, month_id[-1] + 1)))  # (months,)
+    month_first_col = np.concatenate([[0], month_last_col[:-1] + 1])
+    for j0, j1 in zip(month_first_col, month_last_col, strict=True):
+        c = last_traded_col[:, j1]
+        ok = c >= j0
+        me[ok, month_id[j1] - first] = close[ok, c[ok]]
+    return first, me
+
+
+def _zscore_by_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Z-score each column of `values` (N, K) within its row's group (population SD; 0 if flat)."""
+    count = np.bincount(group, minlength=n_groups).astype(np.float64)[:, None]  # (G, 1)
+    safe = np.maximum(count, 1.0)
+    sums = np.stack([np.bincount(group, v, n_groups) for v in values.T], axis=1)  # (G, K)
+    mean = sums / safe
+    centred = values - mean[group]  # (N, K)
+    sq = np.stack([np.bincount(group, c * c, n_groups) for c in centred.T], axis=1)  # (G, K)
+    sd = np.sqrt(sq / safe)[group]  # (N, K)
+    return np.divide(centred, sd, out=np.zeros_like(centred), where=sd > 1e-12)
+
+
+def _is_month_end_weekday(day: np.datetime64) -> bool:
+    """True when no weekday (Mon-Fri) follows `day` within its calendar month."""
+    next_month = (day.astype("datetime64[M]") + 1).astype("datetime64[D]")
+    return not np.busday_count(day + 1, next_month) > 0
+
+
+def build_cnn_features_counted(
+    bars: pl.DataFrame, cfg: CnnFeatureConfig
+) -> tuple[pl.DataFrame, CnnEligibility]:
+    """Build the `cnn_features` table and the eligibility counts behind it.
+
+    Args:
+        bars: the `bars` table.
+        cfg: the feature configuration.
+
+    Returns:
+        (features, eligibility): features sorted by (month, symbol).
+    """
+    panel = build_panel(bars, ("close",))
+    close, traded = panel.values["close"], panel.traded
+    month_id = panel.month_id
+    n_s, n_d = close.shape
+
+    daily = np.full_like(close, np.nan)
+    daily[:, 1:] = close[:, 1:] / close[:, :-1] - 1.0  # NaN unless traded on both days
+    first_month, me = _month_end_closes(close, traded, month_id)
+    monthly = np.full_like(me, np.nan)
+    monthly[:, 1:] = me[:, 1:] / me[:, :-1] - 1.0  # (S, months)
+
+    # Feature months: every calendar month but the first, plus maybe the live next month.
+    starts = np.flatnonzero(np.diff(month_id)) + 1  # first column of each later month
+    feat_month = month_id[starts]
+    rebal_col = starts - 1
+    last_is_end = _is_month_end_weekday(panel.dates[-1])
+    live_next = cfg.next_month == "always" or (cfg.next_month == "auto" and last_is_end)
+    if live_next:
+        feat_month = np.append(feat_month, month_id[-1] + 1)
+        rebal_col = np.append(rebal_col, n_d - 1)
+    # Month t is complete when a later calendar month exists (or the live month follows it).
+    complete = (feat_month < month_id[-1]) | (live_next & (feat_month == month_id[-1]))
+    n_m = len(feat_month)
+
+    mj = feat_month - first_month  # month-axis column of month t
+    lag_m = mj[:, None] - np.array(MONTH_LAGS)[None, :]  # (M, 12)
+    ok_m = lag_m >= 1
+    mret = np.where(ok_m[None], monthly[:, np.clip(lag_m, 0, None)], np.nan)  # (S, M, 12)
+    lag_d = rebal_col[:, None] - (np.array(DAY_LAGS)[None, :] - 1)  # (M, 20)
+    ok_d = lag_d >= 1
+    dret = np.where(ok_d[None], daily[:, np.clip(lag_d, 0, None)], np.nan)  # (S, M, 20)
+    target = np.full((n_s, n_m), np.nan)
+    known = complete & (mj < monthly.shape[1])
+    target[:, known] = monthly[:, mj[known]]
+
+    # Eligibility, counted reason by reason in this order.
+    month_first_col = np.concatenate([[0], starts])
+    bar_in_month = np.logical_or.reduceat(panel.present, month_first_col, axis=1)  # (S, K)
+    candidate = bar_in_month[:, np.searchsorted(month_first_col, rebal_col, side="right") - 1]
+    on_rebal = traded[:, rebal_col]  # (S, M)
+    full_daily = ~np.isnan(dret).any(axis=2)
+    full_monthly = ~np.isnan(mret).any(axis=2)
+    eligible = candidate & on_rebal & full_daily & full_monthly
+    n_elig = eligible.sum(axis=0)
+    too_few = n_elig < cfg.min_eligible_stocks
+    counts = pl.DataFrame(
+        {
+            "month": _month_dates(feat_month),
+            "candidates": candidate.sum(axis=0),
+            "not_traded_on_rebalance": (candidate & ~on_rebal).sum(axis=0),
+            "short_daily_history": (candidate & on_rebal & ~full_daily).sum(axis=0),
+            "short_monthly_history": (candidate & on_rebal & full_daily & ~full_monthly).sum(0),
+            "dropped_small_month": np.where(too_few, n_elig, 0),
+            "eligible": np.where(too_few, 0, n_elig),
+        }
+    )
+    eligible &= ~too_few[None, :]
+
+    s_i, m_i = np.nonzero(eligible)  # row per eligible (stock, month)
+    raw = np.concatenate([mret[s_i, m_i], dret[s_i, m_i]], axis=1)  # (N, 32)
+    z = _zscore_by_group(raw, m_i, n_m)
+    if cfg.zscore_clip is not None:
+        np.clip(z, -cfg.zscore_clip, cfg.zscore_clip, out=z)
+    frame = pl.DataFrame(
+        {
+            "symbol": pl.Series(panel.symbols[s_i], dtype=pl.Utf8),
+            "month": _month_dates(feat_month[m_i]),
+            "rebalance_date": pl.Series(panel.dates[rebal_col[m_i]], dtype=pl.Date),
+            **{c: raw[:, j] for j, c in enumerate(RAW_COLUMNS)},
+            **{c: z[:, j] for j, c in enumerate(X_COLUMNS)},
+            "target_return": pl.Series(target[s_i, m_i]).fill_nan(None),
+        }
+    )
+    median = pl.col("target_return").median().over("month")
+    frame = frame.with_columns(
+        label=pl.when(pl.col("target_return").is_null())
+        .then(None)
+        .otherwise(pl.col("target_return") > median)
+        .cast(pl.Int8),
+    )
+    frame = frame.select(TABLE_COLUMNS).sort("month", "symbol")
+    eligibility = CnnEligibility(per_month=counts)
+    return frame, eligibility
+
+
+def _month_dates(month_ids: np.ndarray) -> pl.Series:
+    """First calendar day of each month number (year * 12 + month - 1) as a polars Date series."""
+    days = (month_ids - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
+    return pl.Series(days, dtype=pl.Date)
+
+
+def build_cnn_features(bars: pl.DataFrame, cfg: CnnFeatureConfig) -> pl.DataFrame:
+    """Build the `cnn_features` table (see the module docstring); logs the eligibility counts.
+
+    Args:
+        bars: the `bars` table.
+        cfg: the feature configuration.
+
+    Returns:
+        One row per eligible (symbol, month), sorted by (month, symbol).
+    """
+    frame, eligibility = build_cnn_features_counted(bars, cfg)
+    for line in eligibility.lines():
+        log.info(line)
+    return frame

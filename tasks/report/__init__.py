@@ -1,0 +1,1 @@
+"""The report: metrics, statistics, evidence over seeds, caveats, figures, Table 2."""

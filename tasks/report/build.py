@@ -1,0 +1,344 @@
+"""The paper's report: Table 2 (markdown and CSV), Figs. 3-4, a drawdown chart, `metrics.json`.
+
+Input contract (`ReportInputs`): the `nav` table of every strategy and of the benchmark
+(`strategy == "benchmark"`), the `trades` ledger, the initial capital, the benchmark's label
+(with `benchmark_derived` when it is the equal-weighted universe index `EW_UNIVERSE` because no
+index was given), and optionally the CNN's scored months (score + realized `target_return`) with
+its selection, and the LSTM signals' realized outcomes (`tasks.report_metrics.signal_outcomes`).
+For each strategy: annualized return, max drawdown, volatility, Sharpe, Sortino, Calmar,
+turnover, average position ratio, total costs, and its annualized excess return over the
+benchmark with a seeded block-bootstrap interval.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.schemas.strategy import NavSchema
+from cnnlstm.schemas.validation import validate_table
+from cnnlstm.tasks.report import evidence
+from cnnlstm.tasks.report.figures import (
+    LABELS,
+    drawdown_chart,
+    net_value_chart,
+    position_ratio_chart,
+)
+from cnnlstm.tasks.report.metrics import (
+    excess_return_ci,
+    performance,
+    round_trip_hit_rate,
+    score_diagnostics,
+    timing_accuracy,
+)
+
+SURVIVORSHIP_CAVEAT = (
+    "Survivorship bias: the stock set holds only stocks still listed when it was collected; "
+    "this flatters every strategy, the benchmark-relative numbers included."
+)
+ORDER = ("benchmark", "cnn_lstm", "cnn", "momentum", "equal_weight")
+ROWS = (
+    ("annualized_return", "Annualized rate of return", "{:.3f}"),
+    ("max_drawdown", "Maximum retracement (drawdown)", "{:.3f}"),
+    ("volatility", "Annualized volatility", "{:.3f}"),
+    ("sharpe", "Sharpe ratio", "{:.2f}"),
+    ("sortino", "Sortino ratio", "{:.2f}"),
+    ("calmar", "Calmar ratio", "{:.2f}"),
+    ("turnover", "Turnover (per year)", "{:.1f}"),
+    ("avg_position_ratio", "Average position ratio", "{:.2f}"),
+    ("total_costs", "Total costs (of capital)", "{:.4f}"),
+    ("excess_return", "Excess return vs benchmark (ann.)", "{:+.3f}"),
+    ("excess_ci", "  bootstrap interval", "{}"),
+)
+
+
+class ReportConfig(BaseModel):
+    """How the report computes its intervals and what it says."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap_block_days: int = Field(20, ge=1, description="days per bootstrap block")
+    bootstrap_samples: int = Field(2000, ge=100, description="bootstrap resamples")
+    ci_level: float = Field(0.95, gt=0.5, lt=1, description="interval coverage")
+    seed: int = Field(0, description="bootstrap seed")
+    survivorship_caveat: bool = Field(False, description="add the survivorship-bias caveat line")
+    title: str = Field("CNN-LSTM backtest", description="heading of the markdown table")
+    cost_multipliers: tuple[float, ...] = Field(
+        (0.0, 2.0),
+        description="cost sensitivity: the same orders re-run at these multiples of the "
+        "preset's costs (0 = gross); 1x is the run itself",
+    )
+    auc_samples: int = Field(500, ge=50, description="bootstrap resamples of the LSTM's AUC")
+    caveat_one_class: float = Field(0.95, gt=0.5, le=1, description="LSTM one-class share")
+    caveat_cnn_val_auc: float = Field(0.52, description="CNN validation AUC at or below: caveat")
+    caveat_min_selected: int = Field(5, ge=1, description="fewer stocks in a month: caveat")
+    caveat_commission_bps: float = Field(
+        10.0, gt=0, description="minimum commission above this share of the typical slot: caveat"
+    )
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report is computed from."""
+
+    nav: pl.DataFrame
+    trades: pl.DataFrame
+    capital: float
+    benchmark_label: str
+    benchmark_derived: bool = False
+    cnn_scored: pl.DataFrame | None = None  # month, symbol, score, target_return
+    cnn_selection: pl.DataFrame | None = None
+    signal_outcomes: pl.DataFrame | None = None  # symbol, date, signal, fwd_return
+    blocked: dict[str, int] = field(default_factory=dict)  # BacktestResult.blocked
+    notes: list[str] = field(default_factory=list)
+    cost_navs: dict[str, pl.DataFrame] = field(default_factory=dict)  # multiplier -> nav
+    index_nav: pl.DataFrame | None = None  # frictionless EW universe index (nav rows)
+    n_trials: int = 1  # trials behind the deflated Sharpe ratio
+    training: dict[str, list[dict]] = field(default_factory=dict)  # cnn/lstm best metrics
+    min_commission: float = 0.0
+    commission_rate: float = 0.0
+
+
+@dataclass(frozen=True)
+class Report:
+    """The computed report: the table, every number, and the markdown text."""
+
+    table: pl.DataFrame  # one row per strategy, one column per metric
+    metrics: dict
+    markdown: str
+
+
+def build_report(inputs: ReportInputs, cfg: ReportConfig | None = None) -> Report:
+    """Compute every number of the report.
+
+    Raises:
+        UserInputError: the nav table has no benchmark rows or strategies on different dates.
+    """
+    cfg = cfg or ReportConfig()
+    nav = validate_table(inputs.nav, NavSchema, table="nav").valid.sort("strategy", "date")
+    if "benchmark" not in nav["strategy"].to_list():
+        raise UserInputError("the nav table has no 'benchmark' rows to compare against")
+    days = nav.group_by("strategy").agg(pl.col("date").sort())
+    if days["date"].n_unique() != 1:
+        raise UserInputError("every strategy's nav must cover the same dates")
+    names = sorted(nav["strategy"].unique(), key=lambda n: (ORDER + (n,)).index(n))
+    bench = nav.filter(pl.col("strategy") == "benchmark")["nav"].to_numpy()
+    rows = []
+    for name in names:
+        part = nav.filter(pl.col("strategy") == name)
+        trades = inputs.trades.filter(pl.col("strategy") == name)
+        numbers = performance(part, trades if name != "benchmark" else None, capital=inputs.capital)
+        if name == "benchmark":
+            numbers["turnover"] = 0.0
+            excess = {"excess_return": 0.0, "ci_low": 0.0, "ci_high": 0.0}
+        else:
+            excess = excess_return_ci(
+                part["nav"].to_numpy(),
+                bench,
+                block_days=cfg.bootstrap_block_days,
+                samples=cfg.bootstrap_samples,
+                level=cfg.ci_level,
+                seed=cfg.seed,
+            )
+        numbers.update({k: excess[k] for k in ("excess_return", "ci_low", "ci_high")})
+        numbers["excess_significant"] = not (excess["ci_low"] <= 0.0 <= excess["ci_high"])
+        numbers["blocked_attempts"] = inputs.blocked.get(name, 0)
+        rows.append({"strategy": name, **numbers})
+    table = pl.DataFrame(rows)
+    metrics = {
+        "period": {"start": str(nav["date"].min()), "end": str(nav["date"].max())},
+        "benchmark": {"label": inputs.benchmark_label, "derived": inputs.benchmark_derived},
+        "strategies": {
+            r["strategy"]: {k: v for k, v in r.items() if k != "strategy"} for r in rows
+        },
+        "bootstrap": cfg.model_dump(include={"bootstrap_block_days", "bootstrap_samples", "seed"})
+        | {"level": cfg.ci_level},
+        "cnn": _cnn_metrics(inputs),
+        "lstm": _lstm_metrics(inputs),
+        "notes": _notes(inputs, cfg),
+    }
+    metrics.update(_evidence(inputs, nav, cfg, metrics))
+    return Report(table=table, metrics=metrics, markdown=_markdown(table, metrics, cfg))
+
+
+def _evidence(inputs: ReportInputs, nav: pl.DataFrame, cfg: ReportConfig, metrics: dict) -> dict:
+    """Statistics, gross/net, cost sensitivity, yearly table, paired intervals, model skill."""
+    boot = {
+        "block_days": cfg.bootstrap_block_days,
+        "samples": cfg.bootstrap_samples,
+        "level": cfg.ci_level,
+        "seed": cfg.seed,
+    }
+    sharpe = evidence.sharpe_block(nav, inputs.n_trials)
+    costs = evidence.cost_sensitivity(nav, inputs.cost_navs)
+    for name, numbers in metrics["strategies"].items():
+        numbers.update({k: sharpe[name][k] for k in ("sharpe_se", "psr", "dsr", "sr0")})
+        numbers["net_return"] = numbers["annualized_return"]
+        numbers["gross_return"] = costs.get(name, {}).get("0x", numbers["annualized_return"])
+    out = {
+        "n_trials": inputs.n_trials,
+        "cost_sensitivity": costs,
+        "paired": evidence.paired_differences(nav, **boot),
+        "yearly": evidence.yearly_returns(nav),
+        "training": inputs.training,
+        "commission": evidence.commission_burden(
+            inputs.trades,
+            capital=inputs.capital,
+            min_commission=inputs.min_commission,
+            commission_rate=inputs.commission_rate,
+            threshold_bps=cfg.caveat_commission_bps,
+        ),
+    }
+    if inputs.index_nav is not None and inputs.index_nav.height:
+        index = performance(inputs.index_nav)
+        index.update(evidence.sharpe_block(inputs.index_nav, inputs.n_trials)["ew_index"])
+        index["net_return"] = index["gross_return"] = index["annualized_return"]
+        out["ew_index"] = index
+        out["yearly"]["ew_index"] = evidence.yearly_returns(inputs.index_nav)["ew_index"]
+    if inputs.cnn_selection is not None:
+        counts = inputs.cnn_selection.group_by("month").len()["len"]
+        out["selection"] = {
+            "min_per_month": int(counts.min()) if counts.len() else 0,
+            "months_below": int((counts < cfg.caveat_min_selected).sum()),
+            "months": counts.len(),
+        }
+    if metrics["cnn"] is not None:
+        monthly = score_diagnostics(inputs.cnn_scored, inputs.cnn_selection)
+        metrics["cnn"].update(evidence.cnn_ic_stats(monthly, inputs.cnn_scored))
+    if metrics["lstm"] is not None:
+        metrics["lstm"]["skill"] = evidence.lstm_skill(
+            inputs.signal_outcomes, samples=cfg.auc_samples, level=cfg.ci_level, seed=cfg.seed
+        )
+    return out
+
+
+def write_report(report: Report, nav: pl.DataFrame, out_dir: Path | str) -> dict[str, Path]:
+    """Write Table 2 (markdown, CSV), `metrics.json` and the PNG figures into `out_dir`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "table_md": out / "table2.md",
+        "table_csv": out / "table2.csv",
+        "metrics": out / "metrics.json",
+        "net_value": out / "fig4_net_value.png",
+        "drawdown": out / "drawdown.png",
+    }
+    files["table_md"].write_text(report.markdown)
+    report.table.write_csv(files["table_csv"])
+    files["metrics"].write_text(json.dumps(_jsonable(report.metrics), indent=2))
+    label = report.metrics["benchmark"]["label"]
+    net_value_chart(nav, files["net_value"], benchmark_label=label)
+    drawdown_chart(nav, files["drawdown"])
+    if "cnn_lstm" in nav["strategy"].to_list():
+        files["position_ratio"] = out / "fig3_position_ratio.png"
+        position_ratio_chart(nav, files["position_ratio"])
+    return files
+
+
+def _cnn_metrics(inputs: ReportInputs) -> dict | None:
+    """Monthly IC / rank IC / spread and their means (None without CNN scores)."""
+    if inputs.cnn_scored is None:
+        return None
+    monthly = score_diagnostics(inputs.cnn_scored, inputs.cnn_selection)
+    ic = monthly["ic"].drop_nulls()
+    return {
+        "months": monthly.height,
+        "mean_ic": ic.mean(),
+        "ic_ir": ic.mean() / ic.std() if ic.len() > 1 and ic.std() else None,
+        "mean_rank_ic": monthly["rank_ic"].drop_nulls().mean(),
+        "mean_top_minus_median": monthly["top_minus_median"].drop_nulls().mean(),
+        "monthly": [{**r, "month": str(r["month"])} for r in monthly.iter_rows(named=True)],
+    }
+
+
+def _lstm_metrics(inputs: ReportInputs) -> dict | None:
+    """Out-of-sample timing accuracy and precision, and CNN-LSTM's round-trip hit rate."""
+    if inputs.signal_outcomes is None:
+        return None
+    out = timing_accuracy(inputs.signal_outcomes)
+    out.update(round_trip_hit_rate(inputs.trades.filter(pl.col("strategy") == "cnn_lstm")))
+    return out
+
+
+def _notes(inputs: ReportInputs, cfg: ReportConfig) -> list[str]:
+    notes = list(inputs.notes)
+    if inputs.benchmark_derived:
+        notes.append(
+            f"No benchmark index was given: the benchmark is an equal-weighted index of the "
+            f"universe ({inputs.benchmark_label}), not a market index."
+        )
+    if cfg.survivorship_caveat:
+        notes.append(SURVIVORSHIP_CAVEAT)
+    return notes
+
+
+def _markdown(table: pl.DataFrame, metrics: dict, cfg: ReportConfig) -> str:
+    """Table 2 with metrics as rows and strategies as columns (as in the paper)."""
+    names = table["strategy"].to_list()
+    head = [LABELS.get(n, n) for n in names]
+    lines = [
+        f"## {cfg.title}: {metrics['period']['start']} .. {metrics['period']['end']}",
+        "",
+        "| | " + " | ".join(head) + " |",
+        "| --- |" + " ---: |" * len(names),
+    ]
+    for key, label, fmt in ROWS:
+        cells = []
+        for row in table.iter_rows(named=True):
+            if key == "excess_ci":
+                cell = (
+                    "-"
+                    if row["strategy"] == "benchmark"
+                    else f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
+                    + (" *" if row["excess_significant"] else "")
+                )
+            else:
+                value = row[key]
+                cell = "n/a" if value is None or math.isnan(value) else fmt.format(value)
+            cells.append(cell)
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        f"Benchmark: {metrics['benchmark']['label']}. Interval: {cfg.ci_level:.0%} block "
+        f"bootstrap ({cfg.bootstrap_block_days}-day blocks) of daily excess returns; "
+        "* = excludes 0."
+    )
+    cnn, lstm = metrics["cnn"], metrics["lstm"]
+    if cnn:
+        lines.append(
+            f"CNN: mean monthly IC {_fmt(cnn['mean_ic'])}, rank IC {_fmt(cnn['mean_rank_ic'])}, "
+            f"top-minus-median {_fmt(cnn['mean_top_minus_median'])} over {cnn['months']} months."
+        )
+    if lstm:
+        lines.append(
+            f"LSTM (out of sample): accuracy {_fmt(lstm['accuracy'])}, precision "
+            f"{_fmt(lstm['precision'])} on {lstm['n']} signals; CNN-LSTM round-trip hit rate "
+            f"{_fmt(lstm['hit_rate'])} over {lstm['round_trips']} round trips."
+        )
+    lines += [f"Note: {n}" for n in metrics["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: float | None) -> str:
+    return (
+        "n/a"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{value:.3f}"
+    )
+
+
+def _jsonable(obj):
+    """NaN becomes null; everything else as JSON knows it."""
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj

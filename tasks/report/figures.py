@@ -1,0 +1,93 @@
+"""The report's charts as PNG files: Fig. 4 net values, Fig. 3 position ratio, drawdowns.
+
+Input contract: the `nav` table (date, strategy, nav, position_ratio, ...). Figures are drawn on
+`matplotlib.figure.Figure` objects (no pyplot global state, no display needed) and saved at a
+size and font readable at a glance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.figure import Figure
+
+from cnnlstm.tasks.report.metrics import drawdown_series
+
+STYLE = {
+    "benchmark": {"color": "black", "linestyle": "--", "linewidth": 1.6},
+    "equal_weight": {"color": "tab:gray", "linewidth": 1.4},
+    "momentum": {"color": "tab:orange", "linewidth": 1.6},
+    "cnn": {"color": "tab:blue", "linewidth": 1.6},
+    "cnn_lstm": {"color": "tab:red", "linewidth": 2.0},
+}
+LABELS = {
+    "benchmark": "Benchmark",
+    "equal_weight": "Equal-weighted universe",
+    "momentum": "Momentum",
+    "cnn": "CNN",
+    "cnn_lstm": "CNN-LSTM",
+}
+
+
+def _figure(title: str) -> tuple[Figure, object]:
+    fig = Figure(figsize=(11, 5.5), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title(title, fontsize=14)
+    ax.grid(True, alpha=0.3)
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.tick_params(labelsize=11)
+    return fig, ax
+
+
+def _series(nav: pl.DataFrame):
+    for (name,), part in nav.sort("date").group_by("strategy", maintain_order=True):
+        yield str(name), part["date"].to_numpy(), part
+
+
+def net_value_chart(nav: pl.DataFrame, path: Path, *, benchmark_label: str) -> Path:
+    """Fig. 4: every strategy's net value (1.0 at the start)."""
+    fig, ax = _figure("Net value (Fig. 4)")
+    for name, dates, part in _series(nav):
+        label = LABELS.get(name, name)
+        if name == "benchmark":
+            label = f"Benchmark ({benchmark_label})"
+        ax.plot(dates, part["nav"].to_numpy(), label=label, **STYLE.get(name, {}))
+    ax.axhline(1.0, color="black", linewidth=0.6, alpha=0.5)
+    ax.set_ylabel("net value", fontsize=12)
+    ax.legend(fontsize=11, loc="best")
+    fig.savefig(path)
+    return path
+
+
+def position_ratio_chart(nav: pl.DataFrame, path: Path, *, strategy: str = "cnn_lstm") -> Path:
+    """Fig. 3: the share of the portfolio held in stocks each day for one strategy."""
+    part = nav.filter(pl.col("strategy") == strategy).sort("date")
+    fig, ax = _figure(f"Position ratio of {LABELS.get(strategy, strategy)} (Fig. 3)")
+    dates = part["date"].to_numpy()
+    ratio = part["position_ratio"].to_numpy()
+    ax.fill_between(dates, ratio, step="post", alpha=0.35, color="tab:red")
+    ax.step(dates, ratio, where="post", color="tab:red", linewidth=1.0)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("position ratio", fontsize=12)
+    fig.savefig(path)
+    return path
+
+
+def drawdown_chart(nav: pl.DataFrame, path: Path) -> Path:
+    """Each strategy's drawdown from its running peak."""
+    fig, ax = _figure("Drawdown")
+    low = -0.05
+    for name, dates, part in _series(nav):
+        dd = -drawdown_series(part["nav"].to_numpy())
+        low = min(low, float(np.min(dd)))
+        ax.plot(dates, dd, label=LABELS.get(name, name), **STYLE.get(name, {}))
+    ax.set_ylabel("drawdown", fontsize=12)
+    ax.set_ylim(low * 1.05, 0.01)
+    ax.legend(fontsize=11, loc="lower left")
+    fig.savefig(path)
+    return path

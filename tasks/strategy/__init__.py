@@ -1,0 +1,1 @@
+"""The strategy's decisions: selection, the timing rule, every strategy's orders."""

@@ -1,0 +1,1 @@
+"""Training and inference of both networks: the fit, its data, its progress."""
