@@ -1,10 +1,10 @@
 """The paper book's session step, run by the daily timing flow after the close.
 
-Yesterday's orders are filled against today's bars by the backtest kernel (`tasks.book`), from
+Yesterday's orders are filled against today's bars by the backtest kernel (`tasks.live.book`), from
 the selections and decisions the live flows published; the session's NAV, P&L, positions (in
 lots), fills, the next session's orders and the reconciliation (cash + positions = NAV, and every
 earlier stored NAV equal to the replay's) go to the book's database in one transaction
-(`tasks.book_store`) and to Prefect table artifacts.
+(`tasks.live.book_store`) and to Prefect table artifacts.
 """
 
 from __future__ import annotations

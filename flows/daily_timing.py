@@ -8,9 +8,9 @@ published for the decision month (`live/selection-YYYY-MM.parquet`). Steps:
 3. the champion LSTM of the data's dataset (refused if trained on another) and its run's
    window, hold days and execution (the flow's own values, if given, must match);
 4. today's signal for each selected stock from the window ending today, appended to the decision
-   month's history (`tasks.daily_orders.record_decisions`; a re-run of the day replaces it, an
+   month's history (`tasks.live.orders.record_decisions`; a re-run of the day replaces it, an
    earlier day refuses unless `rebuild`);
-5. the next session's orders (`tasks.daily_orders.next_session_orders`):
+5. the next session's orders (`tasks.live.orders.next_session_orders`):
    `live/orders-YYYY-MM-DD.parquet`, a Prefect table artifact and the typed outcome;
 6. the paper book (`flows/book.py`): the previous orders filled against today's bars by the
    backtest kernel, NAV, P&L, positions and reconciliation stored in one transaction.

@@ -4,7 +4,7 @@ Input contract: `HealthParams` (the live flows' settings: source, market calenda
 ingests what is new, then reports per source (the bars and the benchmark) the latest date
 against the last completed session (close + `data_delay_minutes`; with `as_of`: that day, or the
 session before it when it is not one), the symbols missing on that session and the suspended
-share (`tasks.data_health`). A stale source fails the run red with the dates (a Prefect
+share (`tasks.data.health`). A stale source fails the run red with the dates (a Prefect
 automation can then notify); the report is a Prefect markdown artifact and the typed outcome.
 """
 

@@ -3,7 +3,7 @@
 Input contract: `MonitorParams` and the live folder: the CNN scores the monthly flow published
 (`live/scores-YYYY-MM.parquet`) and the LSTM signals the daily flow decided
 (`live/signals-YYYY-MM-DD.parquet`). For every published month whose last session has closed
-and whose bars the data hold (`tasks.monitor`): the realized rank IC of the month's scores and
+and whose bars the data hold (`tasks.live.monitor`): the realized rank IC of the month's scores and
 the LSTM's realized hit rate over the month's decisions (labels the champion run's hold days
 later, from its execution price, so a decision near the month's end is scored once its horizon
 has passed). Both are logged to MLflow

@@ -1,6 +1,6 @@
 """The CNN stock ranker: a 1-D convolutional network over the 32 monthly/daily return features.
 
-Input contract: a float tensor (B, 1, 32) of z-scored features (`tasks.features_cnn.X_COLUMNS` in
+Input contract: a float tensor (B, 1, 32) of z-scored features (`tasks.features.cnn.X_COLUMNS` in
 order); output: (B, 2) class logits (class 1: the month's return beats the median).
 
 Shape (Table 1 of the paper): two convolutional layers (ReLU), a max-pooling layer, two fully

@@ -7,7 +7,7 @@ months t-13 .. t-2, `dret_20 .. dret_1` the raw daily returns of the 20 trading 
 never null); `target_return` is month t's return and `label` (0/1) whether it beat the month's
 median, both null while month t is not complete.
 
-The column names are defined here, and the feature builder (`tasks.features_cnn`) takes them from
+The column names are defined here, and the feature builder (`tasks.features.cnn`) takes them from
 this module, so the schema and the builder can never disagree on names.
 """
 

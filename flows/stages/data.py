@@ -87,7 +87,7 @@ def input_fingerprint(data: DataParams, today: date | None = None) -> str:
     Files and folders: names, sizes and modification times (editing a file re-ingests); online
     sources: the day (a new day may bring new bars); the simulated market: its config (already
     in the key). An explicitly named store (which other ingests may write) adds its generation
-    (`tasks.store.store_generation`), so a store restated since the last run re-ingests.
+    (`tasks.data.store.store_generation`), so a store restated since the last run re-ingests.
     """
     parts = []
     for spec in (data.source, data.benchmark):

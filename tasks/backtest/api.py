@@ -2,7 +2,7 @@
 
 Input contract: a `bars` table (see `schemas/bars.py`) turned into day-major arrays by
 `market_arrays(bars, start=, end=)`, and one `StrategyOrders` per strategy (built by
-`tasks.strategies`): instruction arrays for the open and close sessions of every day, and each
+`strategy.strategies`): instruction arrays for the open and close sessions of every day, and each
 month's allocation session with its members. `run_backtest` runs every strategy on the same
 arrays and market rules and returns a `BacktestResult` whose `trades` and `nav` tables follow
 `schemas/strategy.py`.

@@ -9,7 +9,7 @@ distorted forward-adjusted stretches) and rows that break `BarsSchema` either fa
 `<store>/quarantine/` and counted in the report. Ingestion is incremental: only (symbol, date)
 rows the store does not hold are added, so running it twice changes nothing. Rows that restate
 stored ones (a re-adjusted history, a correction) fail the run or, with `on_restated="replace"`,
-replace each such symbol's whole history (see `tasks.store`). Symbols that differ only in
+replace each such symbol's whole history (see `tasks.data.store`). Symbols that differ only in
 case (`GOOD`, `good`) are refused: they would become two stocks.
 """
 

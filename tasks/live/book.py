@@ -4,7 +4,7 @@ Input contract: the stored `bars` through today, every selection the live flows 
 the book's first month (`month`, `symbol`, ...), every LSTM decision they recorded (`symbol`,
 `date`, `signal`), the market's rules (`MarketConfig`) and the exchange's sessions left in
 today's month. The day is the backtest kernel itself (`tasks.backtest.run_backtest` over
-`tasks.strategies.monthly_orders` with the `tasks.timing.timing_plan` of those decisions),
+`strategy.strategies.monthly_orders` with the `strategy.timing.timing_plan` of those decisions),
 replayed from the book's first rebalance session to today: fills obey the backtest's own rules
 (limits, suspension, T+1, lots, costs) because they are the backtest's. The kernel is causal (a
 session's trades depend only on what came before and on that session's bars), so today's row

@@ -9,7 +9,7 @@ the live folder, logs to MLflow and alerts.
   from the rebalance close (the last session before t) to the close of t's last session; stocks
   without both closes are left out and counted.
 * LSTM hit rate: the share of decisions whose sign matches the realized label return
-  (`tasks.features_lstm.forward_returns`' definition: from the execution price, open of d+1 or
+  (`tasks.features.lstm.forward_returns`' definition: from the execution price, open of d+1 or
   close of d, to the close `hold_days` sessions after d, on the stock's own trading days); a
   decision whose horizon has not passed, or whose stock did not trade, is left out and counted.
 """

@@ -2,8 +2,8 @@
 
 Input contract: the month's selection (symbols, equal slots), the decision month's history per
 symbol (`history`: symbol -> list of +1/-1 in decision order, today's signal last) and whether
-the next session is the month's last. The held-days rule is `tasks.timing.held_states` itself,
-replayed over the month's history with the backtest's conventions (`tasks.timing.timing_plan`),
+the next session is the month's last. The held-days rule is `strategy.timing.held_states` itself,
+replayed over the month's history with the backtest's conventions (`strategy.timing.timing_plan`),
 so live orders follow exactly the rule the backtest tested:
 
   +1 while flat -> buy (held days = hold_days); +1 while holding -> held days = hold_days;

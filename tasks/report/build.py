@@ -4,7 +4,7 @@ Input contract (`ReportInputs`): the `nav` table of every strategy and of the be
 (`strategy == "benchmark"`), the `trades` ledger, the initial capital, the benchmark's label
 (with `benchmark_derived` when it is the equal-weighted universe index `EW_UNIVERSE` because no
 index was given), and optionally the CNN's scored months (score + realized `target_return`) with
-its selection, and the LSTM signals' realized outcomes (`tasks.report_metrics.signal_outcomes`).
+its selection, and the LSTM signals' realized outcomes (`tasks.report.metrics.signal_outcomes`).
 For each strategy: annualized return, max drawdown, volatility, Sharpe, Sortino, Calmar,
 turnover, average position ratio, total costs, and its annualized excess return over the
 benchmark with a seeded block-bootstrap interval.

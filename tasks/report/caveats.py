@@ -1,6 +1,6 @@
 """Warnings when the evidence is thin: the report's "Caveats" block, metrics.json, MLflow tags.
 
-Input contract: each seed's report metrics (`tasks.report.build_report`, with `training`,
+Input contract: each seed's report metrics (`tasks.report.build.build_report`, with `training`,
 `lstm.skill`, `selection` and `commission` filled) keyed by seed label, and the run's context
 facts (`RunFacts`). Each caveat is `{"code", "message"}`; the codes are stable (MLflow tags
 `caveat.<code>`), the messages name the seeds and numbers that triggered them.

@@ -2,7 +2,7 @@
 
 Also the cost sensitivity, timing's paired intervals, the yearly table and model skill.
 
-Input contract: one `tasks.report.Report` per seed (label = the seed as text), optionally the
+Input contract: one `tasks.report.build.Report` per seed (label = the seed as text), optionally the
 seed ensemble's `Report` (CNN scores and LSTM probabilities averaged over the seeds; its `cnn`
 and `cnn_lstm` columns appear as `cnn_ensemble` / `cnn_lstm_ensemble`), the run's `RunFacts`
 and the `ReportConfig`. Output: a `Report` whose `table` has one row per strategy (mean and
