@@ -31,7 +31,7 @@ from cnnlstm.tasks.backtest.engine import (
     TRADE_DTYPE,
     CostParams,
     Rules,
-    simulate_nb,
+    simulate_batch_nb,
 )
 from cnnlstm.tasks.backtest.market import MarketConfig
 from cnnlstm.tasks.backtest.rules import lot_sizes, price_bands, stamp_duty, transfer_fees
@@ -319,6 +319,120 @@ class SimOutcome:
     shares: np.ndarray | None  # (T, N) when recorded
 
 
+@dataclass(frozen=True)
+class OrdersBatch:
+    """V variants of a strategy's orders stacked on a leading axis (see `simulate_batch_nb`)."""
+
+    names: list[str]
+    instr_open: np.ndarray  # (V, T, N) int8
+    instr_close: np.ndarray  # (V, T, N) int8
+    alloc_day: np.ndarray  # (V, M) int64, ascending; padded with T
+    alloc_session: np.ndarray  # (V, M) int8
+    members: np.ndarray  # (V, M, N) bool
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def stack_orders(orders: list[StrategyOrders], n_days: int) -> OrdersBatch:
+    """Stack strategies' orders into one batch (fewer allocations are padded with `n_days`)."""
+    months = max((len(o.alloc_day) for o in orders), default=0)
+    n_var, n_stocks = len(orders), orders[0].members.shape[1] if orders else 0
+    alloc_day = np.full((n_var, months), n_days, dtype=np.int64)
+    alloc_session = np.zeros((n_var, months), dtype=np.int8)
+    kinds = [o.members.dtype for o in orders]
+    members = np.zeros((n_var, months, n_stocks), dtype=np.result_type(*kinds) if kinds else bool)
+    for v, o in enumerate(orders):
+        m = len(o.alloc_day)
+        alloc_day[v, :m], alloc_session[v, :m], members[v, :m] = (
+            o.alloc_day,
+            o.alloc_session,
+            o.members,
+        )
+    return OrdersBatch(
+        [o.name for o in orders],
+        np.stack([o.instr_open for o in orders]),
+        np.stack([o.instr_close for o in orders]),
+        alloc_day,
+        alloc_session,
+        members,
+    )
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """The kernel's output for V variants (a leading `(V,)` axis on every array)."""
+
+    n_trades: np.ndarray  # (V,) trades made (may exceed the records kept)
+    records: np.ndarray  # (V, C) TRADE_DTYPE, C = 0 when trades were not recorded
+    nav: np.ndarray  # (V, T) in currency
+    cash: np.ndarray
+    position_value: np.ndarray
+    costs: np.ndarray
+    counts: np.ndarray  # (V, N_COUNTS)
+    ruined_day: np.ndarray  # (V,) -1: never
+    shares: np.ndarray | None  # (V, T, N) when recorded
+
+    def outcome(self, v: int) -> SimOutcome:
+        """Variant `v` as a single run's outcome."""
+        series = {
+            "nav": self.nav[v],
+            "cash": self.cash[v],
+            "position_value": self.position_value[v],
+            "costs": self.costs[v],
+        }
+        held = self.shares[v] if self.shares is not None else None
+        records = self.records[v, : self.n_trades[v]]
+        return SimOutcome(records, series, self.counts[v], int(self.ruined_day[v]), held)
+
+
+def simulate_batch(
+    market: MarketArrays,
+    batch: OrdersBatch,
+    cfg: MarketConfig,
+    *,
+    record_trades: bool = True,
+    record_positions: bool = False,
+    rules: Rules | None = None,
+) -> BatchOutcome:
+    """Run every variant of `batch` on the same market and rules in one kernel call.
+
+    Without `record_trades` only the daily series and counters are kept (a null's draws).
+    """
+    _check_batch(market, batch)
+    n_var = len(batch)
+    shape = market.close.shape
+    shares_out = np.zeros((n_var, *shape) if record_positions else (n_var, 0, 0))
+    params = cost_params(cfg)
+    rules = rules if rules is not None else market_rules(market, cfg)
+    capacity = 0
+    if record_trades:
+        capacity = max(1024, 2 * int(batch.members.sum(axis=(1, 2)).max(initial=0)) + 64)
+    while True:
+        trades = np.zeros((n_var, capacity), dtype=TRADE_DTYPE)
+        n, nav, cash, value, costs, counts, ruined = simulate_batch_nb(
+            market.open,
+            market.close,
+            market.tradable,
+            batch.instr_open,
+            batch.instr_close,
+            market.month_end,
+            market.delisting(),
+            batch.alloc_day,
+            batch.alloc_session,
+            batch.members,
+            rules,
+            params,
+            trades,
+            shares_out,
+        )
+        if not record_trades or n.max(initial=0) <= capacity:
+            break
+        capacity = int(n.max())
+    held = shares_out if record_positions else None
+    return BatchOutcome(n, trades, nav, cash, value, costs, counts, ruined, held)
+
+
 def simulate(
     market: MarketArrays,
     orders: StrategyOrders,
@@ -327,37 +441,11 @@ def simulate(
     record_positions: bool = False,
     rules: Rules | None = None,
 ) -> SimOutcome:
-    """Run the kernel for one strategy."""
+    """Run the kernel for one strategy (a batch of one)."""
     _check_orders(market, orders)
-    shape = market.close.shape
-    shares_out = np.zeros(shape if record_positions else (0, 0))
-    params = cost_params(cfg)
-    rules = rules if rules is not None else market_rules(market, cfg)
-    capacity = max(1024, 2 * int(orders.members.sum()) + 64)
-    while True:
-        trades = np.zeros(capacity, dtype=TRADE_DTYPE)
-        n, nav, cash, value, costs, counts, ruined = simulate_nb(
-            market.open,
-            market.close,
-            market.tradable,
-            orders.instr_open,
-            orders.instr_close,
-            market.month_end,
-            market.delisting(),
-            orders.alloc_day,
-            orders.alloc_session,
-            orders.members,
-            rules,
-            params,
-            trades,
-            shares_out,
-        )
-        if n <= capacity:
-            break
-        capacity = n
-    series = {"nav": nav, "cash": cash, "position_value": value, "costs": costs}
-    held = shares_out if record_positions else None
-    return SimOutcome(trades[:n], series, counts.copy(), int(ruined), held)
+    batch = stack_orders([orders], len(market.dates))
+    out = simulate_batch(market, batch, cfg, record_positions=record_positions, rules=rules)
+    return out.outcome(0)
 
 
 def rule_counts(counts: np.ndarray) -> dict[str, int]:
@@ -434,6 +522,23 @@ def _check_orders(market: MarketArrays, orders: StrategyOrders) -> None:
         raise UserInputError(f"{orders.name}: members must be (months, stocks)")
     if len(orders.alloc_day) > 1 and np.any(np.diff(orders.alloc_day) <= 0):
         raise UserInputError(f"{orders.name}: allocation days must be strictly ascending")
+
+
+def _check_batch(market: MarketArrays, batch: OrdersBatch) -> None:
+    """Raise when a batch's arrays do not fit the market's calendar and universe."""
+    n_var, shape = len(batch), market.close.shape
+    for name in ("instr_open", "instr_close"):
+        arr = getattr(batch, name)
+        if arr.shape != (n_var, *shape) or arr.dtype != np.int8:
+            raise UserInputError(f"batch {name} must be int8 {(n_var, *shape)}, got {arr.shape}")
+    months = batch.alloc_day.shape[1]
+    if batch.members.shape != (n_var, months, shape[1]) or batch.alloc_session.shape != (
+        n_var,
+        months,
+    ):
+        raise UserInputError("batch members must be (variants, months, stocks)")
+    if months > 1 and np.any(np.diff(batch.alloc_day, axis=1) < 0):
+        raise UserInputError("batch allocation days must be ascending")
 
 
 def _reason_text(reason: int, blocked_by: int, waited: int, flag: int = 0) -> str:

@@ -45,7 +45,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 SESSION_OPEN, SESSION_CLOSE = 0, 1
 SIDE_BUY, SIDE_SELL = 1, -1
@@ -638,3 +638,67 @@ def simulate_nb(
         if ruined_day < 0 and nav[day] <= RUIN_FRACTION * p.initial_capital:
             ruined_day = day
     return b.counts[COUNT_TRADES], nav, cash, value, costs, b.counts, ruined_day
+
+
+@njit(cache=True, parallel=True)
+def simulate_batch_nb(
+    open_px,
+    close_px,
+    tradable,
+    instr_open,
+    instr_close,
+    month_end,
+    delist_day,
+    alloc_day,
+    alloc_session,
+    members,
+    r: Rules,
+    p: CostParams,
+    trades,
+    shares_out,
+):
+    """Simulate V variants of a strategy over the same market in one call.
+
+    The variant axis leads: `instr_open`, `instr_close` `(V, T, N)`, `alloc_day`,
+    `alloc_session` `(V, M)` (a variant with fewer allocations pads with `T`, a day never
+    reached), `members` `(V, M, N)`, `trades` `(V, C)` (C may be 0: counts only) and
+    `shares_out` `(V, T, N)` or `(V, 0, 0)`. Each variant runs `simulate_nb` on its own book,
+    so its result equals a single run's exactly; variants run in parallel threads.
+
+    Returns:
+        (n_trades, nav, cash, position_value, costs, counts, ruined_day) with a leading `(V,)`.
+    """
+    n_var = instr_open.shape[0]
+    n_days = close_px.shape[0]
+    n_trades = np.zeros(n_var, dtype=np.int64)
+    nav = np.zeros((n_var, n_days))
+    cash = np.zeros((n_var, n_days))
+    value = np.zeros((n_var, n_days))
+    costs = np.zeros((n_var, n_days))
+    counts = np.zeros((n_var, N_COUNTS), dtype=np.int64)
+    ruined = np.full(n_var, -1, dtype=np.int64)
+    for v in prange(n_var):
+        n, nav_v, cash_v, value_v, costs_v, counts_v, ruined_v = simulate_nb(
+            open_px,
+            close_px,
+            tradable,
+            instr_open[v],
+            instr_close[v],
+            month_end,
+            delist_day,
+            alloc_day[v],
+            alloc_session[v],
+            members[v],
+            r,
+            p,
+            trades[v],
+            shares_out[v],
+        )
+        n_trades[v] = n
+        nav[v] = nav_v
+        cash[v] = cash_v
+        value[v] = value_v
+        costs[v] = costs_v
+        counts[v] = counts_v
+        ruined[v] = ruined_v
+    return n_trades, nav, cash, value, costs, counts, ruined
