@@ -31,13 +31,9 @@ from cnnlstm.infra.outdir import staged_out_dir
 
 
 def effective_config(params: BaseModel) -> dict:
-    """The parameters as a YAML-able dict, training sections as the profile fills them."""
-    update = {}
-    for section in ("cnn", "lstm"):
-        fill = getattr(params, f"{section}_config", None)
-        if section in type(params).model_fields and callable(fill):
-            update[section] = fill()
-    return params.model_copy(update=update).model_dump(mode="json")
+    """The parameters as a YAML-able dict, as they run (`effective()` where the model has one)."""
+    effective = getattr(params, "effective", None)
+    return (effective() if callable(effective) else params).model_dump(mode="json")
 
 
 def stages_table(states: dict[str, str], seconds: dict[str, float]) -> pl.DataFrame:

@@ -6,19 +6,24 @@ defines (`SimConfig`, `CnnFeatureConfig`, `CnnTrainConfig`, `SelectionConfig`, .
 means the same thing everywhere.
 
 Profiles: `fast` (the default; small networks and few epochs, minutes on a laptop) and `paper`
-(the paper's training budget). `ResearchParams.for_profile` fills the training configurations from
-a profile; any configuration given explicitly wins.
+(the paper's training budget). What depends on other settings is filled by one validator of
+`ResearchParams`, whichever entry point builds it (the command line, a sweep, the Prefect form, a
+deployment): a partial `cnn:`/`lstm:` section starts from the profile's configuration (a field
+given explicitly wins), and a missing or partial training/test period from the paper's split
+(on the simulated market, the paper's proportions fitted to its span).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.months import add_months, months_spanned
+from cnnlstm.core.settings_tree import merge, parse_period, set_path
 from cnnlstm.infra.tracking import PromotionRule
 from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.data.sources.sim import SimConfig
@@ -55,16 +60,8 @@ class Period(BaseModel):
         Raises:
             UserInputError: not two ISO dates separated by a colon, or END before START.
         """
-        start, sep, end = text.partition(":")
-        try:
-            first, last = date.fromisoformat(start.strip()), date.fromisoformat(end.strip())
-        except ValueError:
-            raise UserInputError(
-                f"period {text!r}: use START:END as YYYY-MM-DD:YYYY-MM-DD"
-            ) from None
-        if not sep or last <= first:
-            raise UserInputError(f"period {text!r}: END must come after START")
-        return cls(start=first, end=last)
+        start, end = parse_period(text)
+        return cls(start=start, end=end)
 
     def __str__(self) -> str:
         return f"{self.start}:{self.end}"
@@ -223,8 +220,7 @@ class LstmWindowParams(BaseModel):
     seed: int = Field(0, description="seed of the per-month sampling")
 
 
-#: The `fast` profile's LSTM training sample (windows) and early-stopping budgets.
-#: 40k (was 20k): one torch thread under load and a 10k validation sample made room (issue 15).
+#: The `fast` profile's LSTM training sample: pooled windows drawn at random (seeded).
 FAST_LSTM_WINDOWS = 40_000
 
 
@@ -270,6 +266,21 @@ class ResearchParams(BaseModel):
     )
     refresh: bool = Field(False, description="recompute every stage, ignoring cached results")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _complete(cls, data: Any) -> Any:
+        """Fill the settings that depend on others (the same rule for every entry point)."""
+        if not isinstance(data, Mapping):
+            return data
+        data = _complete_protocol(dict(data))
+        profile = data.get("profile", "fast")
+        for section in ("cnn", "lstm"):
+            given = data.get(section)
+            if isinstance(given, Mapping) and "profile" not in given and profile in PROFILES:
+                base = profile_training(section, profile).model_dump()
+                data[section] = merge(base, given)
+        return data
+
     @model_validator(mode="after")
     def _consistent(self) -> ResearchParams:
         self.market_config()  # reject bad overrides before the run starts
@@ -291,15 +302,29 @@ class ResearchParams(BaseModel):
 
     def cnn_config(self) -> CnnTrainConfig:
         """The CNN training configuration in force."""
-        return self.cnn or CnnTrainConfig(profile=self.profile)
+        return self.cnn or profile_training("cnn", self.profile)
 
     def lstm_config(self) -> LstmTrainConfig:
         """The LSTM training configuration in force (`fast` trains on a sample of windows)."""
-        if self.lstm is not None:
-            return self.lstm
-        if self.profile == "fast":
-            return LstmTrainConfig(profile="fast", max_windows=FAST_LSTM_WINDOWS)
-        return LstmTrainConfig(profile="paper")
+        return self.lstm or profile_training("lstm", self.profile)
+
+    def effective(self) -> ResearchParams:
+        """These parameters with the profile-filled training sections spelled out (what runs)."""
+        return self.model_copy(update={"cnn": self.cnn_config(), "lstm": self.lstm_config()})
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> ResearchParams:
+        """A copy with dotted-path overrides applied (`{"lstm.hidden": 64}`), validated again.
+
+        A `cnn.*`/`lstm.*` path on a section left to the profile starts from the profile's
+        configuration, as in a config file.
+
+        Raises:
+            pydantic.ValidationError: a path that names no field, or a value a field rejects.
+        """
+        tree = self.model_dump()
+        for path, value in overrides.items():
+            set_path(tree, path, value)
+        return type(self).model_validate(tree)
 
     def market_config(self) -> MarketConfig:
         """The market preset with the overrides applied."""
@@ -307,16 +332,70 @@ class ResearchParams(BaseModel):
 
     @classmethod
     def default_sim(cls, **overrides: Any) -> ResearchParams:
-        """The simulated market with the paper's split fitted to its span."""
-        data = overrides.pop("data", None) or DataParams()
-        protocol = overrides.pop("protocol", None)
-        if protocol is None:
-            paper = Protocol.paper()
-            fits = data.sim.start <= add_months(paper.train.start, -LOOKBACK_MONTHS_FOR_SPLIT)
-            fits = fits and data.sim.end >= paper.test.end
-            protocol = paper if fits else Protocol.fitted_to(data.sim.start, data.sim.end)
-        return cls(data=data, protocol=protocol, **overrides)
+        """The simulated market with the paper's split fitted to its span (unless given)."""
+        return cls(**overrides)
 
 
 #: History the CNN's features need before the training period (t-13 .. t-2 plus a month).
 LOOKBACK_MONTHS_FOR_SPLIT = 15
+
+PROFILES = ("fast", "paper")
+
+
+def profile_training(section: str, profile: str) -> CnnTrainConfig | LstmTrainConfig:
+    """A profile's training configuration of `section` (`cnn` or `lstm`).
+
+    `fast` trains the LSTM on a sample of `FAST_LSTM_WINDOWS` pooled windows.
+    """
+    if section == "cnn":
+        return CnnTrainConfig(profile=profile)
+    if profile == "fast":
+        return LstmTrainConfig(profile="fast", max_windows=FAST_LSTM_WINDOWS)
+    return LstmTrainConfig(profile=profile)
+
+
+def default_protocol(data: DataParams) -> Protocol:
+    """The split a run gets when none is given.
+
+    The paper's; on the simulated market the paper's when the simulation spans it (with the
+    CNN's lookback), else its proportions fitted to the simulation's span.
+    """
+    paper = Protocol.paper()
+    if not data.is_sim:
+        return paper
+    fits = data.sim.start <= add_months(paper.train.start, -LOOKBACK_MONTHS_FOR_SPLIT)
+    fits = fits and data.sim.end >= paper.test.end
+    return paper if fits else Protocol.fitted_to(data.sim.start, data.sim.end)
+
+
+def _complete_protocol(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with a missing or partial `protocol.train`/`protocol.test` filled (see the module)."""
+    protocol = data.get("protocol")
+    if isinstance(protocol, Protocol):
+        return data
+    protocol = dict(protocol or {})
+    if _whole(protocol.get("train")) and _whole(protocol.get("test")):
+        return data
+    try:
+        source = data.get("data")
+        source = (
+            source if isinstance(source, DataParams) else DataParams.model_validate(source or {})
+        )
+        base = default_protocol(source)
+    except (ValidationError, UserInputError):
+        return data  # the data section's own validation (or the split's) reports the problem
+    filled = {name: getattr(base, name).model_dump() for name in ("train", "test")}
+    data["protocol"] = merge(filled, {k: _as_dict(v) for k, v in protocol.items()})
+    return data
+
+
+def _whole(period: Any) -> bool:
+    """Whether a period is given with both ends."""
+    if isinstance(period, Period):
+        return True
+    return isinstance(period, Mapping) and "start" in period and "end" in period
+
+
+def _as_dict(value: Any) -> Any:
+    """A period model as a mapping (so a partial one given beside it merges key by key)."""
+    return value.model_dump() if isinstance(value, BaseModel) else value

@@ -8,8 +8,9 @@ product, in the grid's order), so a bad path or value fails before any backtest 
 `comparison_table` lays the points' results side by side: the overridden parameters, then the
 chosen metrics.
 
-`cnn.*` / `lstm.*` paths start from the profile's training configuration when the base leaves
-it unset (`ResearchParams.cnn_config()`), so overriding one field keeps the profile's others.
+Overrides are applied by `ResearchParams.with_overrides`, the one dotted-path setter every entry
+point shares: `cnn.*` / `lstm.*` paths start from the profile's training configuration when the
+base leaves it unset, so overriding one field keeps the profile's others.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.settings_tree import validation_problems
 from cnnlstm.flows.params import ResearchParams
 
 
@@ -45,27 +47,15 @@ class PointResult(BaseModel):
     metrics: dict[str, float]
 
 
-def _filled(base: ResearchParams) -> dict[str, Any]:
-    """The base as a dict, with the profile's training configurations made explicit."""
-    data = base.model_dump()
-    data["cnn"] = base.cnn_config().model_dump()
-    data["lstm"] = base.lstm_config().model_dump()
-    return data
-
-
-def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set `data[a][b][c] = value` for `path` "a.b.c"; every parent must already exist."""
-    *parents, leaf = path.split(".")
-    node: Any = data
+def _check_path(fields: dict[str, Any], path: str) -> None:
+    """Refuse a grid path that names no field of the research parameters."""
+    node: Any = fields
     walked: list[str] = []
-    for name in parents:
+    for name in path.split("."):
         walked.append(name)
         if not isinstance(node, dict) or name not in node:
             raise UserInputError(f"sweep grid: {'.'.join(walked)!r} is not a parameter")
         node = node[name]
-    if not isinstance(node, dict) or leaf not in node:
-        raise UserInputError(f"sweep grid: {path!r} is not a parameter of the research backtest")
-    node[leaf] = value
 
 
 def _label(overrides: dict[str, Any]) -> str:
@@ -110,33 +100,19 @@ def expand_grid(
         count *= len(axis)
     if count > max_points:
         raise UserInputError(f"sweep grid has {count} points, more than max_points={max_points}")
-    filled = _filled(base)
+    fields = base.effective().model_dump()
+    for path in {k for axis in axes for part in axis for k in part}:
+        _check_path(fields, path)
     points: list[SweepPoint] = []
     for combo in itertools.product(*axes):
         overrides = {k: v for part in combo for k, v in part.items()}
-        data = _deep_copy(filled)
-        for path, value in overrides.items():
-            _set_path(data, path, value)
         label = _label(overrides)
         try:
-            params = ResearchParams.model_validate(data)
+            params = base.with_overrides(overrides).effective()
         except ValidationError as err:
-            problems = "; ".join(
-                ": ".join(filter(None, (".".join(map(str, e["loc"])), e["msg"])))
-                for e in err.errors()
-            )
-            raise UserInputError(f"sweep point {label}: {problems}") from None
+            raise UserInputError(f"sweep point {label}: {validation_problems(err)}") from None
         points.append(SweepPoint(label=label, overrides=overrides, params=params))
     return points
-
-
-def _deep_copy(data: Any) -> Any:
-    """A copy of nested dicts and lists (leaf values are immutable or replaced, not mutated)."""
-    if isinstance(data, dict):
-        return {k: _deep_copy(v) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_deep_copy(v) for v in data]
-    return data
 
 
 def comparison_table(results: list[PointResult], metrics: list[str]) -> pl.DataFrame:

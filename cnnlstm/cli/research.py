@@ -10,7 +10,6 @@ entry and a `--set` are three spellings of the same setting.
 from __future__ import annotations
 
 import argparse
-from datetime import date
 from typing import Any
 
 from cnnlstm.cli.commands.ingest import _key_value, source_option_value
@@ -23,6 +22,7 @@ from cnnlstm.cli.settings import (
     validate,
 )
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.settings_tree import parse_period
 
 
 def add_research_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,22 +94,6 @@ def research_tree(args: argparse.Namespace) -> dict[str, Any]:
     return tree
 
 
-def parse_period(text: str) -> tuple[date, date]:
-    """`START:END` (ISO dates) as two dates (what `Period.parse` reads, without its imports).
-
-    Raises:
-        UserInputError: not two ISO dates separated by a colon, or END not after START.
-    """
-    start, sep, end = text.partition(":")
-    try:
-        first, last = date.fromisoformat(start.strip()), date.fromisoformat(end.strip())
-    except ValueError:
-        raise UserInputError(f"period {text!r}: use START:END as YYYY-MM-DD:YYYY-MM-DD") from None
-    if not sep or last <= first:
-        raise UserInputError(f"period {text!r}: END must come after START")
-    return first, last
-
-
 def preflight(args: argparse.Namespace, command: str) -> None:
     """The checks that need no heavy import, before any server starts.
 
@@ -130,52 +114,6 @@ def preflight(args: argparse.Namespace, command: str) -> None:
         args.out = str(resolve_out_dir(args.out, command))
 
 
-def complete_tree(tree: dict[str, Any]) -> dict[str, Any]:
-    """Fill what the settings leave to defaults that depend on other settings.
-
-    - no (or a partial) training/test period: the paper's split, or for the simulated market
-      the paper's proportions fitted to its span, under what was given;
-    - a `--set cnn.x` / `lstm.x` without the rest of that section: the profile's configuration
-      with `x` changed (not the class defaults).
-
-    Raises:
-        UserInputError: the data section is invalid.
-    """
-    from cnnlstm.flows.params import DataParams, Protocol, ResearchParams
-
-    tree = dict(tree)
-    protocol = dict(tree.get("protocol") or {})
-    train, test = protocol.get("train") or {}, protocol.get("test") or {}
-    if not (_whole(train) and _whole(test)):
-        data = validate(DataParams, tree.get("data") or {}, what="data settings")
-        paper = Protocol.paper()
-        base = ResearchParams.default_sim(data=data).protocol if data.is_sim else paper
-        tree["protocol"] = _merge(base.model_dump(include={"train", "test"}), protocol)
-    for section in ("cnn", "lstm"):
-        given = tree.get(section)
-        if isinstance(given, dict) and "profile" not in given:
-            profile = tree.get("profile", "fast")
-            base_params = validate(ResearchParams, {"profile": profile}, what="settings")
-            filled = getattr(base_params, f"{section}_config")().model_dump(mode="json")
-            tree[section] = _merge(filled, given)
-    return tree
-
-
-def _whole(period: Any) -> bool:
-    return isinstance(period, dict) and "start" in period and "end" in period
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`over` merged into `base`, nested mappings merged key by key."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def research_params(args: argparse.Namespace):
     """The `ResearchParams` of a command line (config file + flags + `--set`).
 
@@ -184,10 +122,4 @@ def research_params(args: argparse.Namespace):
     """
     from cnnlstm.flows.params import ResearchParams
 
-    tree = complete_tree(research_tree(args))
-    return validate(ResearchParams, tree, what="backtest settings")
-
-
-def effective(params) -> Any:
-    """The parameters with the profile-filled training sections spelled out (what runs)."""
-    return params.model_copy(update={"cnn": params.cnn_config(), "lstm": params.lstm_config()})
+    return validate(ResearchParams, research_tree(args), what="backtest settings")

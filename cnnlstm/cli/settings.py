@@ -26,6 +26,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.settings_tree import get_path, set_path, validation_problems
+
+# re-exported: the commands build their trees and messages with them
+__all__ = ["get_path", "set_path", "validation_problems"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -111,35 +115,6 @@ def load_config(path: Path | None) -> dict[str, Any]:
     return tree
 
 
-def get_path(tree: Mapping[str, Any], path: str, default: Any = None) -> Any:
-    """The value at dotted `path` in a nested dict, or `default`."""
-    node: Any = tree
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
-def set_path(tree: dict[str, Any], path: str, value: Any) -> None:
-    """Set dotted `path` in a nested dict, creating the mappings on the way.
-
-    Raises:
-        UserInputError: a part of the path holds a value that is not a mapping.
-    """
-    parts = path.split(".")
-    node = tree
-    for i, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        elif not isinstance(child, dict):
-            where = ".".join(parts[: i + 1])
-            raise UserInputError(f"--set {path}: {where} is a value ({child!r}), not a section")
-        node = child
-    node[parts[-1]] = value
-
-
 def apply_sets(tree: dict[str, Any], assignments: Iterable[tuple[str, Any]]) -> None:
     """Apply `--set` assignments in order."""
     for path, value in assignments:
@@ -156,23 +131,6 @@ def validate(model: type[M], tree: Mapping[str, Any], *, what: str = "settings")
         return model.model_validate(tree)
     except ValidationError as err:
         raise UserInputError(f"invalid {what}: {validation_problems(err)}") from None
-
-
-def validation_problems(err: ValidationError) -> str:
-    """A pydantic error as `path.to.field: message` parts joined by `; `."""
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not _is_union_tag(p)) or "settings"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field (see `cnnlstm config show` for the fields)"
-        parts.append(f"{loc}: {msg}")
-    return "; ".join(dict.fromkeys(parts))
-
-
-def _is_union_tag(part: Any) -> bool:
-    """Pydantic puts the union member's type name into an error path (`cnn.CnnTrainConfig.x`)."""
-    return isinstance(part, str) and part[:1].isupper()
 
 
 def to_yaml(params: BaseModel | Mapping[str, Any]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from cnnlstm.cli.research import add_research_arguments, effective, research_params
+from cnnlstm.cli.research import add_research_arguments, research_params
 from cnnlstm.cli.settings import to_yaml
 
 
@@ -33,5 +33,5 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print the effective configuration."""
-    print(to_yaml(effective(research_params(args))), end="")
+    print(to_yaml(research_params(args).effective()), end="")
     return 0

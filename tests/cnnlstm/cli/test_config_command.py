@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from cnnlstm.cli.commands.backtest import build_params
 from cnnlstm.cli.main import build_parser, main
-from cnnlstm.cli.research import effective
 from cnnlstm.flows.params import ResearchParams
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"
@@ -58,7 +57,7 @@ def test_config_and_set_round_trip_through_config_show(tmp_path, capsys):
     assert rc == 0, err and again == shown
     # and backtest builds exactly these parameters from it
     args = build_parser().parse_args(["backtest", "--config", str(saved)])
-    assert effective(build_params(args)).model_dump(mode="json") == shown
+    assert build_params(args).effective().model_dump(mode="json") == shown
 
 
 def test_flags_are_shorthands_for_field_paths(capsys):
