@@ -25,7 +25,6 @@ from cnnlstm.schemas.strategy import NavSchema
 from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.report import evidence
 from cnnlstm.tasks.report.figures import (
-    LABELS,
     drawdown_chart,
     net_value_chart,
     position_ratio_chart,
@@ -37,12 +36,12 @@ from cnnlstm.tasks.report.metrics import (
     score_diagnostics,
     timing_accuracy,
 )
+from cnnlstm.tasks.strategy import registry
 
 SURVIVORSHIP_CAVEAT = (
     "Survivorship bias: the stock set holds only stocks still listed when it was collected; "
     "this flatters every strategy, the benchmark-relative numbers included."
 )
-ORDER = ("benchmark", "cnn_lstm", "cnn", "momentum", "equal_weight")
 ROWS = (
     ("annualized_return", "Annualized rate of return", "{:.3f}"),
     ("max_drawdown", "Maximum retracement (drawdown)", "{:.3f}"),
@@ -127,7 +126,7 @@ def build_report(inputs: ReportInputs, cfg: ReportConfig | None = None) -> Repor
     days = nav.group_by("strategy").agg(pl.col("date").sort())
     if days["date"].n_unique() != 1:
         raise UserInputError("every strategy's nav must cover the same dates")
-    names = sorted(nav["strategy"].unique(), key=lambda n: (ORDER + (n,)).index(n))
+    names = sorted(nav["strategy"].unique(), key=registry.order_key)
     bench = nav.filter(pl.col("strategy") == "benchmark")["nav"].to_numpy()
     rows = []
     for name in names:
@@ -281,7 +280,7 @@ def _notes(inputs: ReportInputs, cfg: ReportConfig) -> list[str]:
 def _markdown(table: pl.DataFrame, metrics: dict, cfg: ReportConfig) -> str:
     """Table 2 with metrics as rows and strategies as columns (as in the paper)."""
     names = table["strategy"].to_list()
-    head = [LABELS.get(n, n) for n in names]
+    head = [registry.label(n) for n in names]
     lines = [
         f"## {cfg.title}: {metrics['period']['start']} .. {metrics['period']['end']}",
         "",

@@ -15,21 +15,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
 from cnnlstm.tasks.report.metrics import drawdown_series
-
-STYLE = {
-    "benchmark": {"color": "black", "linestyle": "--", "linewidth": 1.6},
-    "equal_weight": {"color": "tab:gray", "linewidth": 1.4},
-    "momentum": {"color": "tab:orange", "linewidth": 1.6},
-    "cnn": {"color": "tab:blue", "linewidth": 1.6},
-    "cnn_lstm": {"color": "tab:red", "linewidth": 2.0},
-}
-LABELS = {
-    "benchmark": "Benchmark",
-    "equal_weight": "Equal-weighted universe",
-    "momentum": "Momentum",
-    "cnn": "CNN",
-    "cnn_lstm": "CNN-LSTM",
-}
+from cnnlstm.tasks.strategy import registry
 
 
 def _figure(title: str) -> tuple[Figure, object]:
@@ -53,10 +39,10 @@ def net_value_chart(nav: pl.DataFrame, path: Path, *, benchmark_label: str) -> P
     """Fig. 4: every strategy's net value (1.0 at the start)."""
     fig, ax = _figure("Net value (Fig. 4)")
     for name, dates, part in _series(nav):
-        label = LABELS.get(name, name)
+        label = registry.label(name)
         if name == "benchmark":
             label = f"Benchmark ({benchmark_label})"
-        ax.plot(dates, part["nav"].to_numpy(), label=label, **STYLE.get(name, {}))
+        ax.plot(dates, part["nav"].to_numpy(), label=label, **registry.style(name))
     ax.axhline(1.0, color="black", linewidth=0.6, alpha=0.5)
     ax.set_ylabel("net value", fontsize=12)
     ax.legend(fontsize=11, loc="best")
@@ -67,7 +53,7 @@ def net_value_chart(nav: pl.DataFrame, path: Path, *, benchmark_label: str) -> P
 def position_ratio_chart(nav: pl.DataFrame, path: Path, *, strategy: str = "cnn_lstm") -> Path:
     """Fig. 3: the share of the portfolio held in stocks each day for one strategy."""
     part = nav.filter(pl.col("strategy") == strategy).sort("date")
-    fig, ax = _figure(f"Position ratio of {LABELS.get(strategy, strategy)} (Fig. 3)")
+    fig, ax = _figure(f"Position ratio of {registry.label(strategy)} (Fig. 3)")
     dates = part["date"].to_numpy()
     ratio = part["position_ratio"].to_numpy()
     ax.fill_between(dates, ratio, step="post", alpha=0.35, color="tab:red")
@@ -85,7 +71,7 @@ def drawdown_chart(nav: pl.DataFrame, path: Path) -> Path:
     for name, dates, part in _series(nav):
         dd = -drawdown_series(part["nav"].to_numpy())
         low = min(low, float(np.min(dd)))
-        ax.plot(dates, dd, label=LABELS.get(name, name), **STYLE.get(name, {}))
+        ax.plot(dates, dd, label=registry.label(name), **registry.style(name))
     ax.set_ylabel("drawdown", fontsize=12)
     ax.set_ylim(low * 1.05, 0.01)
     ax.legend(fontsize=11, loc="lower left")

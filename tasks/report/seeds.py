@@ -17,26 +17,10 @@ import math
 import polars as pl
 
 from cnnlstm.tasks.report.caveats import RunFacts, Thresholds, caveats
-from cnnlstm.tasks.report.figures import LABELS
 from cnnlstm.tasks.report.stats import over_seeds
+from cnnlstm.tasks.strategy import registry
 from cnnlstm.tasks.training.trained import describe_lstm_training
 
-ORDER = (
-    "benchmark",
-    "cnn_lstm",
-    "cnn",
-    "cnn_lstm_ensemble",
-    "cnn_ensemble",
-    "momentum",
-    "equal_weight",
-    "ew_index",
-)
-NAMES = {
-    **LABELS,
-    "cnn_lstm_ensemble": "CNN-LSTM seed ensemble",
-    "cnn_ensemble": "CNN seed ensemble",
-    "ew_index": "EW universe index (frictionless)",
-}
 ROWS = (
     ("net_return", "Annualized return, net of costs", "{:.3f}"),
     ("gross_return", "Annualized return, gross", "{:.3f}"),
@@ -53,7 +37,6 @@ ROWS = (
     ("total_costs", "Total costs (of capital)", "{:.4f}"),
     ("excess_return", "Excess return vs benchmark (ann.)", "{:+.3f}"),
 )
-SEED_DEPENDENT = ("cnn_lstm", "cnn")
 
 
 def _finite(value) -> bool:
@@ -155,7 +138,7 @@ def seeds_table(metrics: dict) -> pl.DataFrame:
 
 
 def _ordered(names) -> list[str]:
-    return sorted(names, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+    return sorted(names, key=registry.order_key)
 
 
 def _mean_nested(items: list[dict]) -> dict:
@@ -205,7 +188,7 @@ def _markdown(metrics: dict, cfg) -> str:
     over = f"mean ± std (min..max) over {n} seeds ({', '.join(map(str, seeds))})"
     lines.append(f"### Table 2: {over if n > 1 else f'seed {seeds[0]}'}")
     lines.append("")
-    lines.append("| | " + " | ".join(NAMES.get(x, x) for x in names) + " |")
+    lines.append("| | " + " | ".join(registry.label(x) for x in names) + " |")
     lines.append("| --- |" + " ---: |" * len(names))
     for key, label, fmt in ROWS:
         label = label if key != "dsr" else f"{label} (N = {metrics['n_trials']} trials)"
@@ -224,12 +207,12 @@ def _markdown(metrics: dict, cfg) -> str:
     )
     lines.append("| --- | --- |" + " ---: |" * 7)
     for label, m in metrics["per_seed"].items():
-        for name in SEED_DEPENDENT:
+        for name in registry.seed_dependent():
             s = m["strategies"].get(name)
             if not s:
                 continue
             lines.append(
-                f"| {label} | {NAMES.get(name, name)} | {_f(s['net_return'])} | "
+                f"| {label} | {registry.label(name)} | {_f(s['net_return'])} | "
                 f"{_f(s['gross_return'])} | {_f(s['sharpe'], '{:.2f}')} ± "
                 f"{_f(s['sharpe_se'], '{:.2f}')} | {_f(s['psr'], '{:.2f}')} | "
                 f"{_f(s['dsr'], '{:.2f}')} | {_f(s['max_drawdown'])} | "
@@ -243,7 +226,7 @@ def _markdown(metrics: dict, cfg) -> str:
     lines.append("| --- |" + " ---: |" * len(mults))
     for name in _ordered(costs):
         lines.append(
-            f"| {NAMES.get(name, name)} | "
+            f"| {registry.label(name)} | "
             + " | ".join(_f(costs[name].get(m)) for m in mults)
             + " |"
         )
@@ -282,7 +265,7 @@ def _markdown(metrics: dict, cfg) -> str:
     lines.append("| --- |" + " ---: |" * len(years))
     for name in _ordered(yearly):
         lines.append(
-            f"| {NAMES.get(name, name)} | " + " | ".join(_f(yearly[name].get(y)) for y in years)
+            f"| {registry.label(name)} | " + " | ".join(_f(yearly[name].get(y)) for y in years)
             + " |"
         )  # fmt: skip
     lines += ["", "### Models out of sample, per seed", ""]

@@ -21,19 +21,26 @@ import polars as pl
 
 from cnnlstm.cli.output import add_out_argument, resolve_out_dir
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.strategy import registry
+from cnnlstm.tasks.strategy.registry import BENCHMARK, HEADLINE
 
-KEY_METRICS = (
-    "cnn_lstm.annualized_return",
-    "cnn_lstm.max_drawdown",
-    "cnn_lstm.sharpe",
-    "cnn_lstm.excess_return",
-    "cnn.annualized_return",
-    "momentum.annualized_return",
-    "equal_weight.annualized_return",
-    "benchmark.annualized_return",
-    "cnn_oos.mean_ic",
-    "lstm_oos.accuracy",
-)
+
+def key_metrics() -> tuple[str, ...]:
+    """The metrics `compare` shows unless told: the registry's strategies, the networks' skill.
+
+    The headline strategy's numbers, every other traded strategy's and the benchmark's return,
+    and the networks' out-of-sample skill.
+    """
+    return (
+        *(
+            f"{HEADLINE}.{m}"
+            for m in ("annualized_return", "max_drawdown", "sharpe", "excess_return")
+        ),
+        *(f"{name}.annualized_return" for name in registry.traded() if name != HEADLINE),
+        f"{BENCHMARK}.annualized_return",
+        "cnn_oos.mean_ic",
+        "lstm_oos.accuracy",
+    )
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -159,12 +166,12 @@ def nav_chart(runs: list, path: Path, labels: dict[str, str] | None = None) -> P
             except Exception:  # noqa: BLE001 - a run without a ledger is skipped, not fatal
                 continue
             nav = pl.read_csv(local, try_parse_dates=True)
-            for strategy in ("cnn_lstm", "benchmark") if i == 0 else ("cnn_lstm",):
+            for strategy in (HEADLINE, BENCHMARK) if i == 0 else (HEADLINE,):
                 part = nav.filter(pl.col("strategy") == strategy).sort("date")
                 if part.height:
                     name = labels[run.info.run_id]
-                    label = name if strategy == "cnn_lstm" else f"benchmark ({name})"
-                    style = "-" if strategy == "cnn_lstm" else "--"
+                    label = name if strategy == HEADLINE else f"benchmark ({name})"
+                    style = "-" if strategy == HEADLINE else "--"
                     ax.plot(part["date"].to_list(), part["nav"].to_list(), style, label=label)
                     plotted += 1
     if not plotted:
@@ -191,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnlstm.infra.outdir import staged_out_dir
 
     runs = fetch_runs(args.runs, args.experiment, args.last)
-    metrics = tuple(args.metric) if args.metric else KEY_METRICS
+    metrics = tuple(args.metric) if args.metric else key_metrics()
     labels = run_labels(runs)
     table = to_markdown(comparison_table(runs, metrics))
     print(table)
