@@ -66,6 +66,7 @@ def strategy_run(
         params.market_config(),
         protocol,
         tuple(params.report.cost_multipliers),
+        params.report.nulls,
         label=f"backtest{tag}",
     )
     return SeedRun(

@@ -34,6 +34,7 @@ from cnnlstm.schemas.strategy import (
 )
 from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.backtest import MarketConfig
+from cnnlstm.tasks.backtest.api import market_rules
 from cnnlstm.tasks.features import LstmWindowConfig, build_lstm_windows
 from cnnlstm.tasks.report.build import (
     Report,
@@ -45,6 +46,8 @@ from cnnlstm.tasks.report.build import (
 from cnnlstm.tasks.report.caveats import RunFacts
 from cnnlstm.tasks.report.metrics import signal_outcomes
 from cnnlstm.tasks.report.seeds import combine, seeds_table
+from cnnlstm.tasks.strategy.indexes import equal_weight_capital_needed, monthly_index_nav
+from cnnlstm.tasks.strategy.nulls import NullConfig, run_nulls
 from cnnlstm.tasks.strategy.select import (
     SelectionConfig,
     momentum_scores,
@@ -83,6 +86,9 @@ class Backtest(BaseModel):
     notes: dict[str, int]
     sensitivity: dict[str, ArtifactRef] = Field(default_factory=dict)  # cost multiple -> nav
     texts: list[str] = Field(default_factory=list)  # what the cost sensitivity could not do
+    nulls: ArtifactRef | None = None  # the null baselines' draws (null, draw, date, nav)
+    equal_weight_needs: float | None = None  # capital the traded EW universe needs (lots)
+    null_facts: dict[str, float] = Field(default_factory=dict)  # e.g. the LSTM's share of +1
 
 
 class ReportFiles(BaseModel):
@@ -253,7 +259,7 @@ def scaled_costs(market: MarketConfig, multiplier: float) -> tuple[MarketConfig,
     return MarketConfig(**{**market.model_dump(), **update}), note
 
 
-@stage_task("backtest", version=2)
+@stage_task("backtest", version=4)
 def backtest(
     dataset: Dataset,
     selections: Selections,
@@ -261,11 +267,13 @@ def backtest(
     market: MarketConfig,
     protocol: Protocol,
     cost_multipliers: tuple[float, ...] = (),
+    nulls: NullConfig | None = None,
 ) -> Backtest:
     """Backtest every strategy and the benchmark over the test period.
 
     The same orders are re-run at each of `cost_multipliers` times the market's costs (their
-    daily values in `Backtest.sensitivity`, keyed by the multiplier as text).
+    daily values in `Backtest.sensitivity`, keyed by the multiplier as text). The null
+    baselines (`tasks.strategy.nulls`) run their draws on the same market arrays and costs.
     """
     bars = dataset.bars.read_table()
     inputs = StrategySet(
@@ -302,12 +310,39 @@ def backtest(
         other = validate_table(simulate(cfg).result.nav, NavSchema, table="nav").valid
         sensitivity[f"{mult:g}"] = write_table(other, "backtest")
     get_run_logger().info(f"backtest: {trades.height} trades, notes {notes}")
+    drawn = _null_draws(prepared, inputs, market, protocol, nulls or NullConfig())
     return Backtest(
         trades=write_table(trades, "backtest"),
         nav=write_table(nav, "backtest"),
         notes={k: int(v) for k, v in notes.items()},
         sensitivity=sensitivity,
         texts=texts,
+        nulls=write_table(drawn.nav, "backtest") if drawn.nav.height else None,
+        null_facts=drawn.facts,
+        equal_weight_needs=equal_weight_capital_needed(
+            prepared.market,
+            inputs.universe,
+            market_rules(prepared.market, market),
+        ),
+    )
+
+
+def _null_draws(prepared, inputs: StrategySet, market: MarketConfig, protocol: Protocol, cfg):
+    """The CNN's random-selection and the LSTM's random-timing nulls over the test months."""
+    first, end = protocol.test.start.replace(day=1), protocol.test.end
+
+    def in_test(table: pl.DataFrame) -> pl.DataFrame:
+        return table.filter((pl.col("month") >= first) & (pl.col("month") <= end))
+
+    return run_nulls(
+        prepared.market,
+        market,
+        cfg,
+        selection=in_test(inputs.cnn),
+        universe=in_test(inputs.universe),
+        signals=inputs.signals,
+        execution=protocol.execution,
+        hold_days=protocol.hold_days,
     )
 
 
@@ -336,7 +371,7 @@ class RunContext(BaseModel):
     benchmark_gaps: int | None = None
 
 
-@stage_task("report", version=3)
+@stage_task("report", version=5)
 def report(
     dataset: Dataset,
     runs: list[SeedRun],
@@ -360,6 +395,7 @@ def report(
     index = benchmark_nav(
         equal_weight_index(bars, start=dates[0], end=dates[-1]), dates, name="ew_index"
     ).with_columns(strategy=pl.lit("ew_index"))
+    monthly = monthly_index_nav(bars, runs[0].selections.universe.read_table(), dates)
 
     def one(run: SeedRun, n_trials: int) -> Report:
         nav = run.backtest.nav.read_table()
@@ -389,6 +425,10 @@ def report(
                 },
                 min_commission=market.min_commission,
                 commission_rate=market.commission_rate,
+                null_nav=run.backtest.nulls.read_table() if run.backtest.nulls else None,
+                null_facts=dict(run.backtest.null_facts),
+                monthly_index_nav=monthly,
+                equal_weight_needs=run.backtest.equal_weight_needs,
             ),
             cfg,
         )

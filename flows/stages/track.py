@@ -55,6 +55,9 @@ def report_metrics(metrics: dict) -> dict[str, float]:
     for network in ("cnn", "lstm"):
         if metrics.get(network):
             out.update(tracking.numeric_metrics(metrics[network], prefix=f"{network}_oos"))
+    for section in ("nulls", "deciles", "qlib"):  # baselines and field-comparable numbers
+        if metrics.get(section):
+            out.update(tracking.numeric_metrics(metrics[section], prefix=section))
     return out
 
 

@@ -24,7 +24,10 @@ from cnnlstm.core.errors import UserInputError
 from cnnlstm.schemas.strategy import NavSchema
 from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.report import evidence
+from cnnlstm.tasks.report.baselines import baseline_labels, null_summary
+from cnnlstm.tasks.report.buckets import probability_buckets, score_deciles
 from cnnlstm.tasks.report.figures import (
+    decile_chart,
     drawdown_chart,
     net_value_chart,
     position_ratio_chart,
@@ -36,7 +39,10 @@ from cnnlstm.tasks.report.metrics import (
     score_diagnostics,
     timing_accuracy,
 )
+from cnnlstm.tasks.report.qlib_metrics import qlib_rows
 from cnnlstm.tasks.strategy import registry
+from cnnlstm.tasks.strategy.indexes import MONTHLY_EW
+from cnnlstm.tasks.strategy.nulls import NullConfig
 
 SURVIVORSHIP_CAVEAT = (
     "Survivorship bias: the stock set holds only stocks still listed when it was collected; "
@@ -80,6 +86,10 @@ class ReportConfig(BaseModel):
     caveat_commission_bps: float = Field(
         10.0, gt=0, description="minimum commission above this share of the typical slot: caveat"
     )
+    nulls: NullConfig = Field(
+        default_factory=NullConfig,
+        description="the null baselines' random draws (random selection, random timing)",
+    )
 
 
 @dataclass(frozen=True)
@@ -97,11 +107,15 @@ class ReportInputs:
     blocked: dict[str, int] = field(default_factory=dict)  # BacktestResult.blocked
     notes: list[str] = field(default_factory=list)
     cost_navs: dict[str, pl.DataFrame] = field(default_factory=dict)  # multiplier -> nav
-    index_nav: pl.DataFrame | None = None  # frictionless EW universe index (nav rows)
+    index_nav: pl.DataFrame | None = None  # frictionless EW universe index, daily (nav rows)
+    monthly_index_nav: pl.DataFrame | None = None  # the same rebalanced monthly (nav rows)
+    equal_weight_needs: float | None = None  # capital the traded EW universe needs (lots)
     n_trials: int = 1  # trials behind the deflated Sharpe ratio
     training: dict[str, list[dict]] = field(default_factory=dict)  # cnn/lstm best metrics
     min_commission: float = 0.0
     commission_rate: float = 0.0
+    null_nav: pl.DataFrame | None = None  # the null baselines' draws (null, draw, date, nav)
+    null_facts: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,6 +177,7 @@ def build_report(inputs: ReportInputs, cfg: ReportConfig | None = None) -> Repor
         "notes": _notes(inputs, cfg),
     }
     metrics.update(_evidence(inputs, nav, cfg, metrics))
+    metrics["qlib"] = qlib_rows(nav, metrics["cnn"])
     return Report(table=table, metrics=metrics, markdown=_markdown(table, metrics, cfg))
 
 
@@ -194,12 +209,20 @@ def _evidence(inputs: ReportInputs, nav: pl.DataFrame, cfg: ReportConfig, metric
             threshold_bps=cfg.caveat_commission_bps,
         ),
     }
-    if inputs.index_nav is not None and inputs.index_nav.height:
-        index = performance(inputs.index_nav)
-        index.update(evidence.sharpe_block(inputs.index_nav, inputs.n_trials)["ew_index"])
-        index["net_return"] = index["gross_return"] = index["annualized_return"]
-        out["ew_index"] = index
-        out["yearly"]["ew_index"] = evidence.yearly_returns(inputs.index_nav)["ew_index"]
+    for name, index_nav in (("ew_index", inputs.index_nav), (MONTHLY_EW, inputs.monthly_index_nav)):
+        if index_nav is not None and index_nav.height:
+            index_nav = index_nav.with_columns(strategy=pl.lit(name))
+            index = performance(index_nav)
+            index.update(evidence.sharpe_block(index_nav, inputs.n_trials)[name])
+            index["net_return"] = index["gross_return"] = index["annualized_return"]
+            out[name] = index
+            out["yearly"][name] = evidence.yearly_returns(index_nav)[name]
+    out["baselines"] = baseline_labels(inputs.capital, inputs.equal_weight_needs)
+    out["deciles"] = score_deciles(inputs.cnn_scored, inputs.cnn_selection)
+    out["lstm_buckets"] = probability_buckets(inputs.signal_outcomes)
+    out["nulls"] = null_summary(inputs.null_nav, nav)
+    for numbers in out["nulls"].values():
+        numbers.update(inputs.null_facts if numbers["strategy"] == "cnn_lstm" else {})
     if inputs.cnn_selection is not None:
         counts = inputs.cnn_selection.group_by("month").len()["len"]
         out["selection"] = {
@@ -234,6 +257,9 @@ def write_report(report: Report, nav: pl.DataFrame, out_dir: Path | str) -> dict
     label = report.metrics["benchmark"]["label"]
     net_value_chart(nav, files["net_value"], benchmark_label=label)
     drawdown_chart(nav, files["drawdown"])
+    if report.metrics.get("deciles"):
+        files["deciles"] = out / "cnn_deciles.png"
+        decile_chart(report.metrics["deciles"], files["deciles"])
     if "cnn_lstm" in nav["strategy"].to_list():
         files["position_ratio"] = out / "fig3_position_ratio.png"
         position_ratio_chart(nav, files["position_ratio"])

@@ -77,3 +77,22 @@ def drawdown_chart(nav: pl.DataFrame, path: Path) -> Path:
     ax.legend(fontsize=11, loc="lower left")
     fig.savefig(path)
     return path
+
+
+def decile_chart(deciles: dict, path: Path) -> Path:
+    """The CNN's mean forward monthly return by score decile, the selection beside."""
+    fig = Figure(figsize=(9, 5), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title("CNN score deciles: mean forward monthly return (out of sample)", fontsize=13)
+    ax.grid(True, axis="y", alpha=0.3)
+    names = list(deciles["deciles"])
+    means = [deciles["deciles"][b]["mean"] for b in names]
+    if deciles.get("selected"):
+        names, means = [*names, "top 1%"], [*means, deciles["selected"]["mean"]]
+    colors = ["tab:blue"] * len(deciles["deciles"]) + ["tab:red"] * (len(names) - 10)
+    ax.bar(names, means, color=colors)
+    ax.axhline(0.0, color="black", linewidth=0.6)
+    ax.set_xlabel("score decile (1 = lowest)", fontsize=12)
+    ax.set_ylabel("mean return, next month", fontsize=12)
+    fig.savefig(path)
+    return path

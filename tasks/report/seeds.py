@@ -16,6 +16,7 @@ import math
 
 import polars as pl
 
+from cnnlstm.tasks.report import sections
 from cnnlstm.tasks.report.caveats import RunFacts, Thresholds, caveats
 from cnnlstm.tasks.report.stats import over_seeds
 from cnnlstm.tasks.strategy import registry
@@ -46,8 +47,9 @@ def _finite(value) -> bool:
 def _strategies(metrics: dict) -> dict[str, dict]:
     """A seed's strategies plus the frictionless EW index."""
     out = dict(metrics["strategies"])
-    if metrics.get("ew_index"):
-        out["ew_index"] = metrics["ew_index"]
+    for index in ("ew_index", "ew_index_monthly"):
+        if metrics.get(index):
+            out[index] = metrics[index]
     return out
 
 
@@ -103,6 +105,7 @@ def combine(
             "cnn": None if ensemble is None else ensemble.metrics.get("cnn"),
             "lstm": None if ensemble is None else ensemble.metrics.get("lstm"),
             "paired": None if ensemble is None else ensemble.metrics.get("paired"),
+            "nulls": None if ensemble is None else ensemble.metrics.get("nulls"),
         },
         "per_seed": seeds_m,
         "cost_sensitivity": _mean_nested([m.get("cost_sensitivity", {}) for m in seeds_m.values()]),
@@ -115,6 +118,10 @@ def combine(
                 if m.get("lstm")
             ]
         ),  # fmt: skip
+        "baselines": first.get("baselines"),
+        "qlib": _mean_qlib([m.get("qlib") for m in seeds_m.values()]),
+        "deciles": _mean_deciles([m.get("deciles") for m in seeds_m.values()]),
+        "nulls": _over_seeds_by_key([m.get("nulls") or {} for m in seeds_m.values()]),
         "bootstrap": first["bootstrap"],
         "notes": list(notes or []),
     }
@@ -150,6 +157,39 @@ def _mean_nested(items: list[dict]) -> dict:
             b: over_seeds([d.get(a, {}).get(b, math.nan) for d in items])["mean"] for b in keys
         }
     return out
+
+
+def _mean_qlib(items: list[dict | None]) -> dict | None:
+    """The Qlib-convention rows averaged over seeds (the conventions kept)."""
+    items = [d for d in items if d]
+    if not items:
+        return None
+    out = {"convention": items[0]["convention"]}
+    out["strategies"] = _over_seeds_by_key([d["strategies"] for d in items])
+    cnn = [d.get("cnn") for d in items if d.get("cnn")]
+    if cnn:
+        out["cnn"] = {"convention": cnn[0]["convention"], **(_mean_flat(cnn) or {})}
+    return out
+
+
+def _mean_deciles(items: list[dict | None]) -> dict | None:
+    """The decile table's numbers averaged over seeds (the convention kept)."""
+    items = [d for d in items if d]
+    if not items:
+        return None
+    out = {k: v for k, v in items[0].items() if isinstance(v, str)}
+    out["deciles"] = _over_seeds_by_key([d["deciles"] for d in items])
+    out |= _mean_flat(items) or {}
+    if all(d.get("selected") for d in items):
+        out["selected"] = _mean_flat([d["selected"] for d in items])
+    out["seeds"] = len(items)
+    return out
+
+
+def _over_seeds_by_key(items: list[dict]) -> dict:
+    """{key: flat mapping} per seed -> {key: mean over seeds of its numbers}."""
+    keys = sorted({k for d in items for k in d})
+    return {k: _mean_flat([d.get(k) for d in items]) for k in keys}
 
 
 def _mean_flat(items: list[dict | None]) -> dict | None:
@@ -190,15 +230,23 @@ def _markdown(metrics: dict, cfg) -> str:
     lines.append("")
     lines.append("| | " + " | ".join(registry.label(x) for x in names) + " |")
     lines.append("| --- |" + " ---: |" * len(names))
+    untradable = (metrics.get("baselines") or {}).get("equal_weight", {}).get("text")
     for key, label, fmt in ROWS:
         label = label if key != "dsr" else f"{label} (N = {metrics['n_trials']} trials)"
-        cells = [_cell(table2[x].get(key), fmt, n) for x in names]
+        cells = [
+            _cell(table2[x].get(key), fmt, n)
+            if not (x == "equal_weight" and untradable)
+            else (untradable if key == ROWS[0][0] else "-")
+            for x in names
+        ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
         "Seed ensemble: CNN scores and LSTM probabilities averaged over the seeds, one backtest. "
-        "EW universe index: daily-rebalanced equal-weighted index of every traded stock, no "
-        "costs (an index, not a tradable strategy)."
+        "EW universe indexes: the equal-weighted universe rebalanced daily (every traded "
+        "stock) and monthly (each month's eligible stocks from the rebalance close, the "
+        "strategies' frequency), no costs (indexes, not tradable strategies); EW universe "
+        "(traded): the same monthly through the kernel with lots and costs."
     )
     lines += ["", "### Per seed", ""]
     lines.append(
@@ -297,6 +345,9 @@ def _markdown(metrics: dict, cfg) -> str:
         n for m in metrics["per_seed"].values() for n in (m.get("training") or {}).get("lstm", [])
     ]
     lines += [describe_lstm_training(lstm_fits[0]), ""] if lstm_fits else []  # issue 10 item 7
+    lines += sections.nulls_markdown(metrics) + sections.deciles_markdown(metrics)
+    lines += sections.qlib_markdown(metrics)
+    lines += [""] if metrics["per_seed"] else []
     lines.append(
         f"Benchmark: {metrics['benchmark']['label']}. Intervals: {level:.0%} circular block "
         f"bootstrap ({cfg.bootstrap_block_days}-day blocks), * = excludes 0; LSTM AUC: "

@@ -103,7 +103,14 @@ STRATEGIES: tuple[StrategySpec, ...] = (
         {"color": "tab:gray", "linewidth": 1.4},
         orders=_hold("equal_weight", "universe"),
     ),
-    StrategySpec("ew_index", "EW universe index (frictionless)", {"color": "tab:brown"}),
+    StrategySpec(
+        "ew_index_monthly",
+        "EW universe index, monthly rebalanced (frictionless)",
+        {"color": "tab:olive"},
+    ),
+    StrategySpec(
+        "ew_index", "EW universe index, daily rebalanced (frictionless)", {"color": "tab:brown"}
+    ),
 )
 
 

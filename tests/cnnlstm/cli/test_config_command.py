@@ -170,7 +170,7 @@ def test_every_research_field_is_reachable_through_set(capsys):
     assert changed >= 0.8 * len(leaves)
 
 
-@pytest.mark.parametrize("name", ["paper.yaml", "csi300.yaml", "sp500.yaml"])
+@pytest.mark.parametrize("name", ["paper.yaml", "csi300.yaml", "sp500.yaml", "qlib_csi300.yaml"])
 def test_example_configs_are_valid(name, capsys):
     rc, shown, err = _show(capsys, "--config", str(CONFIGS / name))
     assert rc == 0, err
@@ -187,3 +187,11 @@ def test_values_read_as_yaml_1_2_no_is_text_dates_stay_dates(capsys):
     assert shown["tracking"]["experiment"] == "no" and shown["refresh"] is True
     assert shown["seeds"] == [0, 1] and shown["protocol"]["train"]["start"] == "2007-02-01"
     assert shown["data"]["benchmark"] == "qlib:/q#SH000300"
+
+
+def test_qlib_config_holds_qlibs_csi300_segments(capsys):
+    rc, shown, err = _show(capsys, "--config", str(CONFIGS / "qlib_csi300.yaml"))
+    assert rc == 0, err
+    assert shown["protocol"]["test"] == {"start": "2017-01-01", "end": "2020-08-01"}
+    assert shown["protocol"]["train"] == {"start": "2008-01-01", "end": "2016-12-31"}
+    assert shown["data"]["benchmark"].endswith("#SH000300")
