@@ -29,6 +29,7 @@ from cnnlstm.flows.stages.data import (
     ingest,
     input_fingerprint,
     lstm_windows,
+    research_span,
     validate,
 )
 from cnnlstm.flows.stages.evaluate import (  # noqa: F401 - export: the flows' --out copy
@@ -81,7 +82,8 @@ def backtest_flow(
     logger = get_run_logger()
     run = StageRunner(refresh=params.refresh)
     protocol = params.protocol
-    ingested = run(ingest, params.data, input_fingerprint(params.data))
+    span = research_span(protocol)  # look-back included: nothing outside it is read
+    ingested = run(ingest, params.data, input_fingerprint(params.data), span)
     dataset = run(validate, ingested, protocol, params.data)
     features = run(cnn_features, dataset.bars, params.cnn_features)
     windows = run(lstm_windows, dataset.bars, params.lstm_window_config(), protocol.train)

@@ -42,7 +42,13 @@ from cnnlstm.tasks.data.ingest import (
     check_benchmark_coverage,
     ingest_data,
 )
-from cnnlstm.tasks.data.sources.base import PATHLESS_KINDS, load_benchmark, load_source, parse_spec
+from cnnlstm.tasks.data.sources.base import (
+    PATHLESS_KINDS,
+    WINDOWED_KINDS,
+    load_benchmark,
+    load_source,
+    parse_spec,
+)
 from cnnlstm.tasks.data.store import read_bars, read_benchmark, store_generation
 from cnnlstm.tasks.features import (
     CnnFeatureConfig,
@@ -139,12 +145,18 @@ def default_store(data: DataParams) -> Path:
     return data_home() / "stores" / f"{kind}-{slug}"
 
 
-@stage_task("ingest", version=2, retries=1, retry_delay_seconds=5)
-def ingest(data: DataParams, source_fingerprint: str) -> Ingested:
-    """Read the source into its store (validated, incremental) and snapshot the source's bars."""
+@stage_task("ingest", version=3, retries=1, retry_delay_seconds=5)
+def ingest(data: DataParams, source_fingerprint: str, span: Period | None = None) -> Ingested:
+    """Read the source into its store (validated, incremental) and snapshot the source's bars.
+
+    With `span` (the research span: look-back included), only those dates are read: a source
+    that can read a date window (`WINDOWED_KINDS`, e.g. Qlib's `.bin` files sliced by calendar
+    index) reads only them, and the snapshot reads only the store's year files of the span.
+    Without it (walk-forward, live flows), everything the source holds.
+    """
     logger = get_run_logger()
     store = default_store(data)
-    loaded = load_source(data.source, **data.reader_options())
+    loaded = load_source(data.source, **windowed_options(data, span))
     bench = load_benchmark(data.benchmark) if data.benchmark else None
     report = ingest_data(
         loaded,
@@ -157,7 +169,8 @@ def ingest(data: DataParams, source_fingerprint: str) -> Ingested:
     for line in report.lines():
         logger.info(line)
     symbols = loaded.bars["symbol"].unique().to_list()
-    bars = read_bars(store, symbols=symbols)
+    start, end = (span.start, span.end) if span else (None, None)
+    bars = read_bars(store, start, end, symbols=symbols)
     stored_bench = read_benchmark(store)
     summary = {"lines": report.lines(), "store": str(store), "rows_added": report.rows_added}
     return Ingested(
@@ -165,6 +178,17 @@ def ingest(data: DataParams, source_fingerprint: str) -> Ingested:
         benchmark=None if stored_bench is None else write_table(stored_bench, "ingest"),
         report=write_json(summary, "ingest"),
     )
+
+
+def windowed_options(data: DataParams, span: Period | None) -> dict:
+    """The reader's options, with the span's dates where the source reads a date window.
+
+    A user's own `start`/`end` source options win (they are the user's choice of what to read).
+    """
+    options = data.reader_options()
+    if span is None or parse_spec(data.source).kind not in WINDOWED_KINDS:
+        return options
+    return {"start": span.start, "end": span.end} | options
 
 
 def research_span(protocol: Protocol) -> Period:

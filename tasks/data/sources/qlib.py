@@ -18,6 +18,7 @@ stocks; they serve as benchmark via `qlib:PATH#SH000300`.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -62,37 +63,91 @@ def feature_dirs(root: Path) -> dict[str, Path]:
     return dirs
 
 
-def read_field(path: Path, n_days: int) -> tuple[int, np.ndarray]:
-    """Read one `.day.bin`: (start index into the calendar, float64 values)."""
-    raw = np.fromfile(path, dtype="<f4")
-    if raw.size < 1 or not np.isfinite(raw[0]):
+def _read_values(path: Path, first: int, count: int) -> np.ndarray:
+    """`count` float32 values of a `.day.bin` from its value number `first` (0 = after the header).
+
+    Only those bytes are read (an offset into the file), never the whole file.
+    """
+    return np.fromfile(path, dtype="<f4", count=count, offset=4 * (1 + first))
+
+
+def read_field(
+    path: Path, n_days: int, window: tuple[int, int] | None = None
+) -> tuple[int, np.ndarray]:
+    """Read one `.day.bin`: (calendar index of the first value returned, float64 values).
+
+    Args:
+        path: The field file.
+        n_days: The calendar's length (the file must not run past it).
+        window: Calendar indices `(first, last)` to read, both included; None: the whole file.
+            Only the values inside the window are read from disk.
+    """
+    header = np.fromfile(path, dtype="<f4", count=1)
+    if header.size < 1 or not np.isfinite(header[0]):
         raise UserInputError(f"{path}: empty or corrupt Qlib field file")
-    start = int(raw[0])
-    values = raw[1:].astype(np.float64)
-    if start < 0 or start + values.size > n_days:
+    start = int(header[0])
+    size = path.stat().st_size // 4 - 1
+    if start < 0 or start + size > n_days:
         raise UserInputError(
-            f"{path}: covers calendar days {start}..{start + values.size - 1} but the calendar "
+            f"{path}: covers calendar days {start}..{start + size - 1} but the calendar "
             f"has {n_days} days"
         )
-    return start, values
+    lo, hi = (start, start + size - 1) if window is None else window
+    first, last = max(lo, start), min(hi, start + size - 1)
+    if last < first:
+        return max(lo, 0), np.empty(0)
+    return first, _read_values(path, first - start, last - first + 1).astype(np.float64)
 
 
-def read_instrument(folder: Path, calendar: np.ndarray, fields: tuple[str, ...]) -> pl.DataFrame:
-    """One instrument's fields on the calendar days any field covers (NaN where absent)."""
-    n = calendar.size
+def read_instrument(
+    folder: Path,
+    calendar: np.ndarray,
+    fields: tuple[str, ...],
+    window: tuple[int, int] | None = None,
+) -> pl.DataFrame:
+    """One instrument's fields on the calendar days any field covers (NaN where absent).
+
+    `window` (calendar indices, both included) limits what is read to those days.
+    """
+    lo, hi = (0, calendar.size - 1) if window is None else window
+    n = max(hi - lo + 1, 0)
     columns: dict[str, np.ndarray] = {}
     for name in fields:
         path = folder / f"{name}.day.bin"
         if not path.is_file():
             raise UserInputError(f"{folder}: missing field file {name}.day.bin")
-        start, values = read_field(path, n)
+        start, values = read_field(path, calendar.size, window)
         full = np.full(n, np.nan)
-        full[start : start + values.size] = values
+        full[start - lo : start - lo + values.size] = values
         columns[name] = full
     covered = np.zeros(n, dtype=bool)
     for values in columns.values():
         covered |= ~np.isnan(values)
-    return pl.DataFrame({"date": calendar[covered], **{k: v[covered] for k, v in columns.items()}})
+    days = calendar[lo : hi + 1]
+    return pl.DataFrame({"date": days[covered], **{k: v[covered] for k, v in columns.items()}})
+
+
+def calendar_window(calendar: np.ndarray, start: date | None, end: date | None) -> tuple[int, int]:
+    """The calendar indices `(first, last)` of the days in [start, end] (either open).
+
+    An empty window has `last < first`.
+    """
+    lo = 0 if start is None else int(np.searchsorted(calendar, np.datetime64(start, "D")))
+    hi = (
+        calendar.size - 1
+        if end is None
+        else int(np.searchsorted(calendar, np.datetime64(end, "D"), side="right")) - 1
+    )
+    return lo, hi
+
+
+def _as_date(value: date | str | None, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise UserInputError(f"qlib option {name}={value!r} is not an ISO date") from None
 
 
 def _resolve(root: str) -> Path:
@@ -103,7 +158,13 @@ def _resolve(root: str) -> Path:
 
 
 def load(
-    kind: str, path: str, *, symbols: list[str] | None = None, instruments: str = "all"
+    kind: str,
+    path: str,
+    *,
+    symbols: list[str] | None = None,
+    instruments: str = "all",
+    start: date | str | None = None,
+    end: date | str | None = None,
 ) -> SourceData:
     """Read the stocks of a Qlib folder (index instruments are left to `load_benchmark`).
 
@@ -113,9 +174,14 @@ def load(
         symbols: Read only these symbols (case-insensitive); default every stock in
             `instruments/<instruments>.txt`, or every features folder if that file is absent.
         instruments: The instruments list to read (e.g. "all", "csi300").
+        start: With `end`: read only the calendar days in [start, end] (either open; ISO text or
+            dates): each field file is read from the first of those days' offset for as many
+            values as the window holds, never decoded whole.
+        end: The window's last day (see `start`).
     """
     root = _resolve(path)
     calendar = read_calendar(root)
+    window = calendar_window(calendar, _as_date(start, "start"), _as_date(end, "end"))
     dirs = feature_dirs(root)
     listed = root / "instruments" / f"{instruments}.txt"
     if symbols is not None:
@@ -135,7 +201,7 @@ def load(
 
     frames, padding = [], 0
     for symbol in tqdm(stocks, desc="reading qlib", unit="stock", disable=len(stocks) < 50 or None):
-        inst = read_instrument(dirs[symbol], calendar, FIELDS)
+        inst = read_instrument(dirs[symbol], calendar, FIELDS, window)
         blank = pl.all_horizontal(pl.col(c).is_nan() for c in FIELDS)
         padding += inst.filter(blank).height
         frames.append(inst.filter(~blank).with_columns(symbol=pl.lit(symbol)))
@@ -160,6 +226,12 @@ def load(
         notes.append(
             f"{n_flat} row(s) with no volume and open = high = low = close (the previous close "
             "carried forward) read as suspended days (volume 0)"
+        )
+    if start is not None or end is not None:
+        first, last = (str(calendar[i]) if 0 <= i < calendar.size else "-" for i in window)
+        notes.append(
+            f"read calendar days {first} .. {last} only ({max(window[1] - window[0] + 1, 0)} of "
+            f"{calendar.size}): the span the run needs"
         )
     if padding:
         notes.append(f"{padding} calendar day(s) with no value in any field (Qlib padding) skipped")

@@ -107,3 +107,65 @@ def test_file_sources_fingerprint_their_files(tmp_path):
         == "yfinance@2024-01-02"
     )
     assert default_store(data) != default_store(DataParams())
+
+
+def _qlib_2010_2026(root):
+    """A Qlib folder of 4 stocks over business days 2010-01-04 .. 2026-05-08."""
+    import numpy as np
+
+    days = np.arange(np.datetime64("2010-01-04"), np.datetime64("2026-05-09"))
+    days = days[np.is_busday(days)]
+    (root / "calendars").mkdir(parents=True)
+    (root / "calendars" / "day.txt").write_text("\n".join(str(d) for d in days) + "\n")
+    rng = np.random.default_rng(1)
+    for i, symbol in enumerate(["SH600000", "SH600001", "SZ000002", "SZ000003"]):
+        close = 10 * np.exp(np.cumsum(rng.normal(0, 0.01, days.size - 50 * i)))
+        volume = rng.integers(1, 9, close.size) * 100.0
+        cols = {"open": close, "high": close * 1.01, "low": close * 0.99, "close": close,
+                "volume": volume, "factor": close * 0 + 1.5}  # fmt: skip
+        folder = root / "features" / symbol
+        folder.mkdir(parents=True)
+        for name, vals in cols.items():
+            np.array([50 * i, *vals], dtype="<f4").tofile(folder / f"{name}.day.bin")
+    return days
+
+
+def test_a_run_over_2014_2017_reads_only_its_span_of_a_2010_2026_store(tmp_path, monkeypatch):
+    from cnnlstm.tasks.data import store as store_module
+    from cnnlstm.tasks.data.sources import qlib
+
+    _qlib_2010_2026(tmp_path / "qlib")
+    data = DataParams(source=f"qlib:{tmp_path / 'qlib'}", store=str(tmp_path / "store"))
+    protocol = Protocol(
+        train=Period(start=date(2014, 1, 1), end=date(2015, 12, 31)),
+        test=Period(start=date(2016, 1, 1), end=date(2017, 12, 31)),
+    )
+    span = research_span(protocol)  # 2012-10-01 .. 2017-12-31
+    values: list[int] = []
+    files: list[list[str]] = []
+    read_values, year_files = qlib._read_values, store_module._year_files
+    monkeypatch.setattr(
+        qlib, "_read_values", lambda p, a, n: values.append(n) or read_values(p, a, n)
+    )
+
+    def spied_year_files(*args):
+        found = year_files(*args)
+        files.append([f.stem for f in found])
+        return found
+
+    monkeypatch.setattr(store_module, "_year_files", spied_year_files)
+    with disable_run_logger():
+        whole = ingest.fn(data, input_fingerprint(data))  # the store now holds 2010-2026
+        whole_values, whole_files = sum(values), files[-1]
+        values.clear()
+        part = ingest.fn(data, input_fingerprint(data), span)
+        assert files[-1] == [f"year={y}" for y in range(2012, 2018)]  # the span's years only
+        assert whole_files[0] == "year=2010" and whole_files[-1] == "year=2026"
+        assert 0 < sum(values) < whole_values / 2.5  # the .bin files: the span's values only
+        cut = whole.bars.read_table().filter(pl.col("date").is_between(span.start, span.end))
+        assert part.bars.read_table().equals(cut)  # what the run sees: the same rows and values
+        assert (
+            validate.fn(part, protocol, data)
+            .bars.read_table()
+            .equals(validate.fn(whole, protocol, data).bars.read_table())
+        )

@@ -91,3 +91,67 @@ def test_shared_sample_subset_matches_raw_bins(shared_data):
     expected = raw["close"][1:].astype(float) / raw["factor"][1:] * raw["volume"][1:]
     assert b["amount"].to_numpy() == pytest.approx(expected, rel=1e-6)
     assert data.report.suspended_days == int((data.bars["volume"] == 0).sum()) > 0
+
+
+def _long_folder(tmp_path):
+    """A Qlib folder of business days 2010-01-04 .. 2026-05-08 and stocks with other spans."""
+    days = np.arange(np.datetime64("2010-01-04"), np.datetime64("2026-05-09"))
+    days = days[np.is_busday(days)]
+    root = tmp_path / "long"
+    (root / "calendars").mkdir(parents=True)
+    (root / "calendars" / "day.txt").write_text("\n".join(str(d) for d in days) + "\n")
+    rng = np.random.default_rng(0)
+    spans = {"SH600000": (0, days.size), "SZ000002": (1300, days.size), "SH600003": (5, 900)}
+    for symbol, (a, b) in spans.items():
+        close = 10 * np.exp(np.cumsum(rng.normal(0, 0.01, b - a)))
+        volume = rng.integers(0, 5, b - a) * 100.0  # some days suspended (volume 0)
+        close[7] = np.nan  # Qlib padding: a day with no value in any field
+        folder = root / "features" / symbol
+        for name, vals in {"open": close, "high": close * 1.01, "low": close * 0.99,
+                           "close": close, "volume": np.where(np.isnan(close), np.nan, volume),
+                           "factor": np.full(b - a, 2.0)}.items():  # fmt: skip
+            write_field(folder, name, a, vals)
+    return root, days, spans
+
+
+def test_a_date_window_reads_only_its_days_and_equals_the_whole_read(tmp_path, monkeypatch):
+    from cnnlstm.tasks.data.sources import qlib
+
+    root, days, spans = _long_folder(tmp_path)
+    read: list[int] = []
+    real = qlib._read_values
+    monkeypatch.setattr(
+        qlib,
+        "_read_values",
+        lambda path, first, count: read.append(count) or real(path, first, count),
+    )
+    whole = load_source(f"qlib:{root}").bars
+    read_whole = sum(read)
+    read.clear()
+    part = load_source(f"qlib:{root}", start="2014-01-01", end=date(2017, 12, 31))
+    lo, hi = (
+        np.searchsorted(days, np.datetime64("2014-01-01")),
+        np.searchsorted(days, np.datetime64("2017-12-31"), side="right"),
+    )
+    in_window = sum(max(0, min(b, hi) - max(a, lo)) for a, b in spans.values())
+    assert sum(read) == in_window * len(FIELDS)  # what was read: the window's values only
+    assert read_whole == sum(b - a for a, b in spans.values()) * len(FIELDS)
+    assert sum(read) < read_whole / 3
+    expected = whole.filter(pl.col("date").is_between(date(2014, 1, 1), date(2017, 12, 31)))
+    assert part.bars.equals(expected)  # the same rows and values as the whole read, cut
+    assert part.bars["symbol"].unique().sort().to_list() == ["SH600000", "SZ000002"]
+    assert any("read calendar days 2014-01-01 .. 2017-12-29 only" in n for n in part.report.notes)
+    empty = load_source(f"qlib:{root}", symbols=["SH600003"], start="2015-01-01").bars
+    assert empty.height == 0  # a stock that ended before the window: nothing read, no row
+    with pytest.raises(UserInputError, match="start='2014-13-01' is not an ISO date"):
+        load_source(f"qlib:{root}", start="2014-13-01")
+
+
+def test_shared_sample_window_equals_the_whole_read(shared_data):
+    root = shared_data / "cn-qlib-csi300-sample"
+    symbols = ["SH600010", "SH600017"]
+    whole = load_source(f"qlib:{root}", symbols=symbols).bars
+    part = load_source(f"qlib:{root}", symbols=symbols, start="2014-01-01", end="2017-12-31")
+    cut = whole.filter(pl.col("date").is_between(date(2014, 1, 1), date(2017, 12, 31)))
+    assert part.bars.height == cut.height > 0
+    assert part.bars.equals(cut)
