@@ -8,7 +8,7 @@ What a user opens after a run, under their usual names:
 | `trades.csv`, `nav.csv` | the ledger: every trade, every strategy's daily net value |
 | `selection.csv` | the CNN's picks per test month |
 | `signals.csv` | the LSTM's +1/-1 signal per picked stock and decision day |
-| `stages.csv` | per stage: result (`Completed` / `Cached`), wall seconds, cache hit |
+| `stages.csv` | per stage: result, wall seconds, cache hit, peak RSS (MiB, `core.memory`) |
 | `config.yaml` | the effective configuration (`cnnlstm backtest --config` reruns it) |
 
 Written through `cnnlstm.infra.outdir.staged_out_dir`: a new folder appears complete or not at
@@ -36,18 +36,22 @@ def effective_config(params: BaseModel) -> dict:
     return (effective() if callable(effective) else params).model_dump(mode="json")
 
 
-def stages_table(states: dict[str, str], seconds: dict[str, float]) -> pl.DataFrame:
-    """One row per stage: its result, wall seconds and whether the cache answered."""
+def stages_table(
+    states: dict[str, str], seconds: dict[str, float], peak_rss_mib: dict[str, float] | None = None
+) -> pl.DataFrame:
+    """One row per stage: its result, wall seconds, whether the cache answered, peak RSS (MiB)."""
     names = list(states)
+    peaks = peak_rss_mib or {}
     return pl.DataFrame(
         {
             "stage": names,
             "result": [states[n] for n in names],
             "seconds": [round(seconds.get(n, float("nan")), 3) for n in names],
             "cache_hit": [states[n] == "Cached" for n in names],
+            "peak_rss_mib": [round(peaks.get(n, float("nan")), 1) for n in names],
         },
         schema={"stage": pl.String, "result": pl.String, "seconds": pl.Float64,
-                "cache_hit": pl.Boolean},
+                "cache_hit": pl.Boolean, "peak_rss_mib": pl.Float64},
     )  # fmt: skip
 
 
@@ -59,6 +63,7 @@ def export_run(
     params: BaseModel,
     states: dict[str, str],
     seconds: dict[str, float],
+    peak_rss_mib: dict[str, float] | None = None,
 ) -> dict[str, Path]:
     """Write the run's files into `out` (see the module docstring); returns name -> final path.
 
@@ -69,6 +74,7 @@ def export_run(
         params: The run's parameters (written as `config.yaml`).
         states: Stage -> final state name (`Completed`, `Cached`, ...).
         seconds: Stage -> wall seconds.
+        peak_rss_mib: Stage -> the process's peak resident memory while it ran (MiB).
 
     Raises:
         UserInputError: `out` cannot be written safely (a symbolic link, a file, ...).
@@ -85,7 +91,7 @@ def export_run(
             frame = table.read_table() if isinstance(table, ArtifactRef) else table
             frame.write_csv(tmp / name)
             names.append(name)
-        stages_table(states, seconds).write_csv(tmp / "stages.csv")
+        stages_table(states, seconds, peak_rss_mib).write_csv(tmp / "stages.csv")
         (tmp / "config.yaml").write_text(
             "# the effective configuration of this run: cnnlstm backtest --config config.yaml\n"
             + yaml.safe_dump(effective_config(params), sort_keys=False, allow_unicode=True),
@@ -126,6 +132,7 @@ def results_writer(
                 params=params,
                 states=run.states,
                 seconds=run.seconds,
+                peak_rss_mib=run.peak_rss_mib,
             )
 
     return write_out

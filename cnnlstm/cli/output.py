@@ -72,7 +72,7 @@ RESULT_FILES = (
     ("nav.csv", "ledger (daily net values)"),
     ("selection.csv", "CNN selection"),
     ("signals.csv", "LSTM signals"),
-    ("stages.csv", "stages (seconds, cache hits)"),
+    ("stages.csv", "stages (seconds, cache hits, peak memory)"),
     ("config.yaml", "configuration"),
 )
 

@@ -30,6 +30,7 @@ from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.memory import PeakRss
 from cnnlstm.core.paths import data_home
 from cnnlstm.infra.artifacts import stage_cache_key
 
@@ -96,45 +97,63 @@ def bound(stage: Task[..., R], *, refresh: bool = False) -> Task[..., R]:
 class StageRunner:
     """Calls stages inside a flow and records how each ended (`Completed`, `Cached`, ...).
 
-    The record is what a flow reports as "what ran and what came from the cache".
+    The record is what a flow reports as "what ran and what came from the cache", with each
+    stage's wall seconds and the process's peak resident memory while it ran (`peak_rss_mib`,
+    MiB; how it is measured and its limits: `cnnlstm.core.memory`).
     """
 
     def __init__(self, *, refresh: bool = False) -> None:
         self.refresh = refresh
         self.states: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
-        self._clocks: dict[int, tuple[float, dict[str, float]]] = {}
+        self.peak_rss_mib: dict[str, float] = {}
+        self._clocks: dict[int, tuple[float, dict[str, float], str]] = {}
+        self._memory = PeakRss()
 
     def __call__(
         self, stage: Task[..., R], *args: Any, label: str | None = None, **kwargs: Any
     ) -> R:
         """Run `stage` now and return its value (its exception propagates on failure)."""
+        name = label or stage.name
         started = time.perf_counter()
-        state = bound(stage, refresh=self.refresh)(*args, return_state=True, **kwargs)
-        self.seconds[label or stage.name] = time.perf_counter() - started
-        self.states[label or stage.name] = state.name
+        self._memory.open(name)
+        try:
+            state = bound(stage, refresh=self.refresh)(*args, return_state=True, **kwargs)
+        finally:
+            self.peak_rss_mib[name] = self._memory.close(name)
+        self.seconds[name] = time.perf_counter() - started
+        self.states[name] = state.name
         return state.result()
 
     def submit(self, stage: Task[..., R], *args: Any, **kwargs: Any) -> PrefectFuture[R]:
         """Submit `stage` to the flow's task runner; pass the future to `collect`.
 
-        Its seconds run from the submission to the moment the task runner reports it done (a
-        done-callback), so stages that run side by side each get their own wall time, not the
-        time `collect` waited for them.
+        Its seconds (and its peak memory window) run from the submission to the moment the
+        task runner reports it done (a done-callback), so stages that run side by side each get
+        their own wall time, not the time `collect` waited for them.
         """
         submitted = time.perf_counter()
+        window = f"submitted-{len(self._clocks)}-{submitted}"
+        self._memory.open(window)
         future = bound(stage, refresh=self.refresh).submit(*args, **kwargs)
         done: dict[str, float] = {}
-        self._clocks[id(future)] = (submitted, done)
-        future.add_done_callback(lambda _: done.setdefault("at", time.perf_counter()))
+        self._clocks[id(future)] = (submitted, done, window)
+
+        def finished(_: Any) -> None:
+            done.setdefault("at", time.perf_counter())
+            done.setdefault("peak", self._memory.close(window))
+
+        future.add_done_callback(finished)
         return future
 
     def collect(self, future: PrefectFuture[R], label: str) -> R:
         """Wait for a submitted stage, record its final state and seconds, return its value."""
         future.wait()
-        submitted, done = self._clocks.pop(id(future), (None, {}))
+        submitted, done, window = self._clocks.pop(id(future), (None, {}, ""))
         if submitted is not None:
             self.seconds[label] = done.get("at", time.perf_counter()) - submitted
+            peak = done.get("peak")
+            self.peak_rss_mib[label] = self._memory.close(window) if peak is None else peak
         state = future.state
         self.states[label] = state.name
         return state.result()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from mlflow import MlflowClient
 
@@ -48,8 +49,11 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
         "config.yaml",
     } <= exported
     stages_csv = (tmp_path / "out" / "stages.csv").read_text().splitlines()
-    assert stages_csv[0] == "stage,result,seconds,cache_hit" and len(stages_csv) > len(STAGES)
-    assert not [line for line in stages_csv if ",NaN," in line]  # the trainings (submitted) too
+    assert stages_csv[0] == "stage,result,seconds,cache_hit,peak_rss_mib"
+    assert len(stages_csv) > len(STAGES)
+    assert not [line for line in stages_csv if "NaN" in line]  # the trainings (submitted) too
+    peaks = pl.read_csv(tmp_path / "out" / "stages.csv")["peak_rss_mib"]
+    assert (peaks > 50).all()  # the process's resident memory (Python, torch, polars: > 50 MiB)
 
     # an identical re-run: every stage from the cache, the same MLflow run, no new model version
     second = backtest_flow(params)
