@@ -114,19 +114,30 @@ def _gather(grid: np.ndarray, s_idx: np.ndarray, d_idx: np.ndarray, window: int)
 
 
 def _sample_per_month(
-    candidates: np.ndarray, month_of_day: np.ndarray, d_idx: np.ndarray, cfg: LstmWindowConfig
+    flat: np.ndarray, month_of_day: np.ndarray, n_s: int, cfg: LstmWindowConfig
 ) -> np.ndarray:
-    """Indices into `candidates` keeping at most `max_windows_per_month` per month, at random."""
+    """Keep at most `max_windows_per_month` of the candidate windows per month, at random.
+
+    `flat` holds the candidates as `day * n_s + symbol`, sorted (so each month is one run of
+    it). Each candidate draws a priority (one draw for all, in this order); within a month the
+    lowest priorities are kept (ties: the earlier candidate). Only the priorities and one
+    month's order are held beside `flat`: no per-candidate month, rank or sort key arrays.
+    """
     if cfg.max_windows_per_month is None:
-        return candidates
+        return flat
     rng = np.random.default_rng(cfg.seed)
-    month = month_of_day[d_idx].astype(np.int64)
-    priority = rng.integers(0, 2**31, len(candidates), dtype=np.int64)
-    order = np.argsort((month << 32) | priority, kind="stable")  # by month, random within
-    sorted_month = month[order]
-    first = np.searchsorted(sorted_month, sorted_month, side="left")
-    rank = np.arange(len(order)) - first  # position within its month
-    return np.sort(candidates[order[rank < cfg.max_windows_per_month]])
+    priority = rng.integers(0, 2**31, len(flat), dtype=np.int64)
+    month_starts = np.flatnonzero(np.diff(month_of_day, prepend=month_of_day[0] - 1))
+    bounds = np.searchsorted(flat, month_starts.astype(np.int64) * n_s)
+    bounds = np.append(bounds, len(flat))
+    kept = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b - a <= cfg.max_windows_per_month:
+            kept.append(np.arange(a, b))
+        else:
+            order = np.argsort(priority[a:b], kind="stable")
+            kept.append(a + np.sort(order[: cfg.max_windows_per_month]))
+    return flat[np.concatenate(kept)] if kept else flat[:0]
 
 
 def build_lstm_windows(
@@ -148,11 +159,9 @@ def build_lstm_windows(
     Returns:
         The windows, sorted by (date, symbol) when `keys` is None, else in the order of `keys`.
     """
-    panel = build_panel(bars, WINDOW_FIELDS)
-    grid = np.stack(
-        [np.log1p(panel.values[f]) if f in LOG_FIELDS else panel.values[f] for f in WINDOW_FIELDS],
-        axis=2,
-    ).astype(np.float32)  # (S, D, 6)
+    # the labels' returns need float64 open and close; the windows are float32, built once
+    panel = build_panel(bars, ("open", "close"), stack=WINDOW_FIELDS, log1p=LOG_FIELDS)
+    grid = panel.stacked  # (S, D, 6) float32
     n_s, n_d = panel.traded.shape
     w = cfg.window
     run = np.cumsum(panel.traded, axis=1, dtype=np.int32)  # traded days up to d
@@ -170,10 +179,9 @@ def build_lstm_windows(
         ok = full & labelled if with_labels else full
         counts["full_windows"] = int(full.sum())
         counts["without_label"] = int((full & ~labelled).sum()) if with_labels else 0
-        flat = np.flatnonzero(ok.T.ravel())  # (date, symbol) order
-        d_all, s_all = np.divmod(flat, n_s)
-        kept = _sample_per_month(np.arange(len(flat)), panel.month_id, d_all, cfg)
-        s_idx, d_idx = s_all[kept], d_all[kept]
+        flat = np.flatnonzero(ok.T.ravel())  # (date, symbol) order: day * n_s + symbol
+        kept = _sample_per_month(flat, panel.month_id, n_s, cfg)
+        d_idx, s_idx = np.divmod(kept, n_s)
         counts["sampled_out"] = len(flat) - len(kept)
     else:
         s_idx, d_idx, skipped = _locate_keys(keys, panel, full, labelled if with_labels else None)

@@ -32,6 +32,8 @@ class Panel:
         traded: (S, D) bool, True where a row exists with volume > 0.
         present: (S, D) bool, True where a row exists at all (traded or suspended).
         values: field name -> (S, D) array of that field; NaN where not traded.
+        stacked: (S, D, F) array of the `stack` fields of `build_panel` (each transformed as
+            asked), in the dtype its consumer needs; None when none was asked for.
     """
 
     symbols: np.ndarray
@@ -39,6 +41,7 @@ class Panel:
     traded: np.ndarray
     present: np.ndarray
     values: dict[str, np.ndarray]
+    stacked: np.ndarray | None = None
 
     @property
     def month_id(self) -> np.ndarray:
@@ -84,13 +87,25 @@ def _raise_duplicates(bars: pl.DataFrame) -> None:
     )
 
 
-def build_panel(bars: pl.DataFrame, fields: tuple[str, ...], dtype=np.float64) -> Panel:
+def build_panel(
+    bars: pl.DataFrame,
+    fields: tuple[str, ...],
+    dtype=np.float64,
+    *,
+    stack: tuple[str, ...] = (),
+    log1p: tuple[str, ...] = (),
+    stack_dtype=np.float32,
+) -> Panel:
     """Lay `bars` out on the dense (symbol, calendar day) grid.
 
     Args:
         bars: the `bars` table (checked with `check_bars` first).
-        fields: which bar columns to lay out.
+        fields: which bar columns to lay out, each as its own (S, D) array in `dtype`.
         dtype: numpy dtype of the value arrays.
+        stack: bar columns laid out side by side in one (S, D, len(stack)) array
+            (`Panel.stacked`), built once in `stack_dtype`: no full-size copy in another dtype.
+        log1p: those of `stack` stored as log1p(value) (computed in float64, then cast).
+        stack_dtype: numpy dtype of `Panel.stacked`.
 
     Returns:
         The `Panel`; a field's cell is NaN where the stock did not trade that day.
@@ -131,10 +146,18 @@ def build_panel(bars: pl.DataFrame, fields: tuple[str, ...], dtype=np.float64) -
         column = bars.get_column(field).cast(pl.Float64).to_numpy()
         grid[s_idx[is_traded], d_idx[is_traded]] = column[is_traded]
         values[field] = grid
+    stacked = None
+    if stack:
+        stacked = np.full((*shape, len(stack)), np.nan, dtype=stack_dtype)
+        rows, cols = s_idx[is_traded], d_idx[is_traded]
+        for k, field in enumerate(stack):
+            column = bars.get_column(field).cast(pl.Float64).to_numpy()[is_traded]
+            stacked[rows, cols, k] = np.log1p(column) if field in log1p else column
     return Panel(
         symbols=symbols.to_numpy(),
         dates=calendar.astype("datetime64[D]"),
         traded=traded,
         present=present,
         values=values,
+        stacked=stacked,
     )
