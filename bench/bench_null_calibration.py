@@ -7,8 +7,15 @@ a small CNN (fast profile, at most `--epochs`), selects the top fraction each te
 CNN-only and momentum through the kernel and places their annualized net return among the
 null's draws (same count per month from the same eligible universe, same kernel, rules, lots
 and costs). It prints each percentile, the share in each quarter, the share at or above 95
-(chance: 5%) and a Kolmogorov-Smirnov test against the uniform. The LSTM's random-timing null
-is not calibrated here (it needs a trained LSTM per seed; see the README).
+(chance: 5%), a Kolmogorov-Smirnov test against the uniform, and the picks' daily volatility
+beside the universe's. The LSTM's random-timing null is not calibrated here (it needs a trained
+LSTM per seed).
+
+Measured (8 seeds, 150 stocks, top 5%, 200 draws, 5 epochs): momentum's percentiles are
+consistent with chance (KS p = 0.61); the CNN's are not (all 8 below 50, KS p = 0.01). Its
+picks are about as volatile as momentum's (1.04x vs 1.08x the universe) and, on seed 3, their
+frictionless forward monthly return is below the universe's (0.2% vs 1.2%): the CNN's selection
+itself, not the null's machinery, sits low on these markets.
 
 Run: `.venv/bin/python bench/bench_null_calibration.py [--seeds 8 --stocks 150 --draws 200]`.
 """
@@ -50,6 +57,21 @@ def ks_uniform(u: np.ndarray) -> tuple[float, float]:
     return float(d), p
 
 
+def _stock_volatility(market) -> np.ndarray:
+    """(N,) daily close-to-close return volatility of each stock over the test calendar."""
+    close = np.where(market.tradable, market.close, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        returns = close[1:] / close[:-1] - 1.0
+    return np.nanstd(returns, axis=0)
+
+
+def _mean_vol(selection: pl.DataFrame, vol: np.ndarray, market) -> float:
+    """Mean volatility over a selection's stock-months."""
+    col = market.stock_index()
+    values = [vol[col[s]] for s in selection["symbol"].to_list() if s in col]
+    return float(np.nanmean(values))
+
+
 def one_seed(seed: int, args) -> dict[str, float]:
     """Percentiles of CNN and momentum in the random-selection null on one market."""
     data = load_source(
@@ -77,13 +99,23 @@ def one_seed(seed: int, args) -> dict[str, float]:
     ).nav  # fmt: skip
     n_days = len(prepared.market.dates)
     draws = annualized(null["nav"].to_numpy().reshape(-1, n_days))
-    out = {}
+    vol = _stock_volatility(prepared.market)
+    out = {
+        "vol_" + k: _mean_vol(t, vol, prepared.market)
+        for k, t in (
+            ("cnn", inputs.cnn),
+            ("momentum", inputs.momentum),
+            ("universe", inputs.universe),
+        )
+    }
     for name in ("cnn", "momentum"):
         mine = float(annualized(nav.filter(pl.col("strategy") == name)["nav"].to_numpy()))
         out[name] = percentile_in(mine, draws)
     print(f"seed {seed}: CNN {out['cnn']:.0f}, momentum {out['momentum']:.0f} "
           f"(null mean {draws.mean():+.3f}, 5-95% [{np.quantile(draws, 0.05):+.3f}, "
-          f"{np.quantile(draws, 0.95):+.3f}])", flush=True)  # fmt: skip
+          f"{np.quantile(draws, 0.95):+.3f}]); picks' daily volatility: CNN "
+          f"{out['vol_cnn']:.4f}, momentum {out['vol_momentum']:.4f}, universe "
+          f"{out['vol_universe']:.4f}", flush=True)  # fmt: skip
     return out
 
 
@@ -97,7 +129,7 @@ def main() -> None:
     args = ap.parse_args()
     found = [one_seed(s, args) for s in range(args.seeds)]
     for name in ("cnn", "momentum"):
-        p = np.array([f[name] for f in found])
+        p = np.array([f[name] for f in found])  # percentiles
         quarters = np.histogram(p, bins=[0, 25, 50, 75, 100.01])[0]
         _, ks_p = ks_uniform(p / 100)
         print(f"{name}: percentiles {np.round(p).astype(int).tolist()}; by quarter "
@@ -106,6 +138,9 @@ def main() -> None:
     p = np.array([f[n] for f in found for n in ("cnn", "momentum")])
     _, ks_p = ks_uniform(p / 100)
     print(f"all {len(p)}: mean {p.mean():.0f} (chance 50), KS vs uniform p = {ks_p:.2f}")
+    for name in ("cnn", "momentum"):
+        ratio = np.mean([f[f"vol_{name}"] / f["vol_universe"] for f in found])
+        print(f"{name}: picks' volatility / universe's, mean over seeds {ratio:.2f}")
 
 
 if __name__ == "__main__":
