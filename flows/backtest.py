@@ -43,6 +43,7 @@ from cnnlstm.flows.stages.publish import (
     publish_markdown,
     publish_table,
     stage_summary,
+    tear_sheet_links,
 )
 from cnnlstm.flows.stages.strategy import (
     ReportFiles,
@@ -60,7 +61,8 @@ class BacktestOutcome(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    table2: str
+    table2: str  # the full report (markdown)
+    summary: str  # its one-screen form: caveats, Table 2, the comparisons that decide
     report: ReportFiles
     networks: list[TrainedRef]
     tracked: TrackedRun | None
@@ -132,16 +134,18 @@ def backtest_flow(
         run, params, ingested, dataset, protocol, runs, ensemble, before_tracking=write_out
     )
 
-    publish_markdown(files.markdown, "table2", "Table 2: the strategies over the test period")
+    publish_markdown(files.summary, "table2", "Table 2: the strategies over the test period")
     publish_table(runs[0].selections.cnn.read_table(), "cnn-selection", "CNN selection per month")
     publish_markdown(
         stage_summary(run.states, run.seconds), "stages", "Stages computed or taken from cache"
     )
     if tracked is not None:
         publish_link(tracked.link, "mlflow-run", f"MLflow run {tracked.run_id}")
+    publish_markdown(tear_sheet_links(out_dir, tracked), "tear-sheet", "The run's tear sheet")
     logger.info(f"stages computed: {run.ran() or 'none'}; from cache: {run.cached() or 'none'}")
     return BacktestOutcome(
         table2=files.markdown,
+        summary=files.summary,
         report=files,
         networks=[n for cnn, lstm in trained.values() for n in (cnn, lstm)],
         tracked=tracked,

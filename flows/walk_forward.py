@@ -208,7 +208,9 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
         run, research, ingested, dataset, protocol, runs, ensemble, flow_name="walk_forward",
         before_tracking=write_out,
     )  # fmt: skip
-    publish_markdown(files.markdown, "walk-forward-table2", "Table 2 of the walk-forward test")
+    publish_markdown(
+        files.summary or files.markdown, "walk-forward-table2", "Table 2 of the walk-forward test"
+    )
     publish_table(
         runs[0].selections.cnn.read_table(), "walk-forward-selection", "CNN selection per month"
     )
@@ -218,6 +220,7 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
     logger.info(f"walk-forward over {len(months)} months, LSTM retrained {len(blocks)} times")
     return {
         "table2": files.markdown,
+        "summary": files.summary,
         "months": len(months),
         "lstm_trainings": len(blocks),
         "seeds": list(configs),

@@ -65,6 +65,7 @@ def resolve_out_dir(out: str | None, command: str) -> Path:
 
 #: How `print_results` labels the files of a run's output folder (glob -> label).
 RESULT_FILES = (
+    ("report.html", "tear sheet (open in a browser)"),
     ("table2.md", "Table 2"),
     ("metrics.json", "metrics"),
     ("*.png", "figures"),

@@ -8,6 +8,7 @@ full tables are in the MLflow run and the data directory).
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import polars as pl
 from prefect.artifacts import (
@@ -49,4 +50,19 @@ def stage_summary(states: dict[str, str], seconds: dict[str, float] | None = Non
     for name, state in states.items():
         took = f"{seconds[name]:.1f}" if name in seconds else "-"
         lines.append(f"| {name} | {state} | {took} |")
+    return "\n".join(lines)
+
+
+def tear_sheet_links(out_dir: str | None, tracked) -> str:
+    """Markdown saying where the run's tear sheet (`report.html`) opens: --out and MLflow."""
+    lines = ["The tear sheet (one self-contained HTML file: charts, Table 2, every table):", ""]
+    if out_dir:
+        path = Path(out_dir).expanduser().absolute() / "report.html"
+        lines.append(f"- in the output folder: [{path}]({path.as_uri()})")
+    if tracked is not None and tracked.tear_sheet:
+        lines.append(
+            f"- in the MLflow run {tracked.run_id}: [report/report.html]({tracked.tear_sheet})"
+        )
+    if len(lines) == 2:
+        lines.append("- in the report stage's artifacts only (no --out folder, no MLflow run)")
     return "\n".join(lines)

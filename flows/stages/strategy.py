@@ -45,7 +45,9 @@ from cnnlstm.tasks.report.build import (
 )
 from cnnlstm.tasks.report.caveats import RunFacts
 from cnnlstm.tasks.report.metrics import signal_outcomes
+from cnnlstm.tasks.report.notes import notes_table
 from cnnlstm.tasks.report.seeds import combine, seeds_table
+from cnnlstm.tasks.report.tearsheet import tear_sheet_html
 from cnnlstm.tasks.strategy.indexes import equal_weight_capital_needed, monthly_index_nav
 from cnnlstm.tasks.strategy.nulls import NullConfig, run_nulls
 from cnnlstm.tasks.strategy.select import (
@@ -99,6 +101,7 @@ class ReportFiles(BaseModel):
     files: dict[str, ArtifactRef]
     metrics: ArtifactRef
     markdown: str
+    summary: str = ""  # the one-screen form: the console and the Prefect "Table 2" artifact
 
 
 def months_in(features: pl.DataFrame, test: Period) -> pl.DataFrame:
@@ -259,7 +262,7 @@ def scaled_costs(market: MarketConfig, multiplier: float) -> tuple[MarketConfig,
     return MarketConfig(**{**market.model_dump(), **update}), note
 
 
-@stage_task("backtest", version=4)
+@stage_task("backtest", version=5)  # 5: capacity as counts
 def backtest(
     dataset: Dataset,
     selections: Selections,
@@ -371,7 +374,7 @@ class RunContext(BaseModel):
     benchmark_gaps: int | None = None
 
 
-@stage_task("report", version=5)
+@stage_task("report", version=6)  # 6: notes table, one-screen summary, report.html
 def report(
     dataset: Dataset,
     runs: list[SeedRun],
@@ -381,10 +384,10 @@ def report(
     cfg: ReportConfig,
     context: RunContext,
 ) -> ReportFiles:
-    """Table 2 over the seeds, the per-seed table, metrics.json and the figures.
+    """Table 2 over the seeds, the per-seed table, metrics.json, the figures and the tear sheet.
 
     The signals' outcomes are measured over the protocol's hold days from its execution price;
-    the figures show the first seed.
+    the PNG figures show the first seed, the tear sheet (`report.html`) every seed's band.
     """
     from cnnlstm.tasks.backtest import market_arrays
 
@@ -415,7 +418,6 @@ def report(
                 cnn_scored=run.selections.scores.read_table(),
                 cnn_selection=run.selections.cnn.read_table(),
                 signal_outcomes=outcomes,
-                notes=[f"{k}: {v}" for k, v in run.backtest.notes.items() if v],
                 cost_navs={k: ref.read_table() for k, ref in run.backtest.sensitivity.items()},
                 index_nav=index,
                 n_trials=n_trials,
@@ -450,22 +452,27 @@ def report(
         benchmark_derived=dataset.benchmark_derived,
         survivorship_biased=cfg.survivorship_caveat,
     )
-    notes = sorted({n for r in runs for n in r.backtest.texts})
-    seen: dict[str, list[str]] = {}
-    for r in runs:
-        for k, v in r.backtest.notes.items():
-            if v:
-                seen.setdefault(f"{k}: {v}", []).append(r.label)
-    notes += [f"{text} (seeds {', '.join(labels)})" for text, labels in seen.items()]
-    built = combine(per_seed, ens, facts, cfg, notes=notes)
+    table = notes_table(
+        {r.label: r.backtest.notes for r in runs}, {r.label: r.backtest.texts for r in runs}
+    )
+    built = combine(per_seed, ens, facts, cfg, notes_table=table)
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_report(built, first_nav, Path(tmp))
         paths["seeds"] = Path(tmp) / "seeds.csv"
         seeds_table(built.metrics).write_csv(paths["seeds"])
+        paths["tear_sheet"] = Path(tmp) / "report.html"
+        navs = {r.label: r.backtest.nav.read_table() for r in runs}
+        paths["tear_sheet"].write_text(
+            tear_sheet_html(built.metrics, built.markdown, built.summary, navs, title=cfg.title),
+            encoding="utf-8",
+        )
         files = {
             name: store_file(path, "report", meta={"name": path.name})
             for name, path in paths.items()
         }
     return ReportFiles(
-        files=files, metrics=write_json(built.metrics, "report"), markdown=built.markdown
+        files=files,
+        metrics=write_json(built.metrics, "report"),
+        markdown=built.markdown,
+        summary=built.summary,
     )

@@ -125,6 +125,7 @@ class Report:
     table: pl.DataFrame  # one row per strategy, one column per metric
     metrics: dict
     markdown: str
+    summary: str = ""  # the one-screen form (report over seeds: `tasks.report.summary`)
 
 
 def build_report(inputs: ReportInputs, cfg: ReportConfig | None = None) -> Report:

@@ -18,7 +18,9 @@ import polars as pl
 
 from cnnlstm.tasks.report import sections
 from cnnlstm.tasks.report.caveats import RunFacts, Thresholds, caveats
+from cnnlstm.tasks.report.notes import notes_markdown
 from cnnlstm.tasks.report.stats import over_seeds
+from cnnlstm.tasks.report.summary import decisions, decisions_markdown, summary_markdown
 from cnnlstm.tasks.strategy import registry
 from cnnlstm.tasks.training.trained import describe_lstm_training
 
@@ -60,8 +62,13 @@ def combine(
     cfg,
     *,
     notes: list[str] | None = None,
+    notes_table: list[dict] | None = None,
 ):
-    """The report over seeds (see the module docstring); `per_seed` values are `Report`s."""
+    """The report over seeds (see the module docstring); `per_seed` values are `Report`s.
+
+    `notes` are the run's notes in words; `notes_table` the rows of `tasks.report.notes.
+    notes_table` (rule counts, capacity, missing signals per seed), shown as one table.
+    """
     from cnnlstm.tasks.report.build import Report
 
     seeds_m = {label: r.metrics for label, r in per_seed.items()}
@@ -124,12 +131,20 @@ def combine(
         "nulls": _over_seeds_by_key([m.get("nulls") or {} for m in seeds_m.values()]),
         "bootstrap": first["bootstrap"],
         "notes": list(notes or []),
+        "notes_table": list(notes_table or []),
     }
+    metrics["decisions"] = decisions(metrics)
     rows = [
         {"strategy": n, **{f"{k}_{s}": v[s] for k, v in table2[n].items() for s in ("mean", "std")}}
         for n in _ordered(table2)
     ]
-    return Report(table=pl.DataFrame(rows), metrics=metrics, markdown=_markdown(metrics, cfg))
+    names = _ordered(table2)
+    return Report(
+        table=pl.DataFrame(rows),
+        metrics=metrics,
+        markdown=_markdown(metrics, cfg),
+        summary=summary_markdown(metrics, cfg, names, registry.labels()),
+    )
 
 
 def seeds_table(metrics: dict) -> pl.DataFrame:
@@ -355,4 +370,7 @@ def _markdown(metrics: dict, cfg) -> str:
         "Bailey & Lopez de Prado (2014) with the trials recorded in the MLflow experiment."
     )
     lines += [f"Note: {x}" for x in metrics["notes"]]
+    lines += ["", *decisions_markdown(metrics["decisions"], level)]
+    lines += ["", "### Notes: rule counts, capacity, missing signals", ""]
+    lines += notes_markdown(metrics["notes_table"], [str(s) for s in metrics["per_seed"]])
     return "\n".join(lines) + "\n"

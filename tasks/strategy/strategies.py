@@ -171,7 +171,8 @@ def run_prepared(
     result.trades = pl.concat(ledgers) if ledgers else result.trades.clear()
     notes = dict(prepared.notes)
     notes.update(rule_notes(result, market))
-    texts = rule_texts(result, market, cfg)
+    notes.update(capacity_notes(result, market, cfg))
+    texts = rule_texts(result, market)
     return StrategyRun(result, label, benchmark_derived, notes, texts)
 
 
@@ -188,21 +189,34 @@ RAW_BASIS_TEXT = {
 }
 
 
-def rule_texts(result: BacktestResult, market: MarketArrays, cfg: MarketConfig) -> list[str]:
-    """Caveats in words: how real prices were found, capacity, ruined and failed strategies."""
+def rule_texts(result: BacktestResult, market: MarketArrays) -> list[str]:
+    """Caveats in words: how real prices were found, ruined and failed strategies."""
     texts = [RAW_BASIS_TEXT.get(market.raw_basis, market.raw_basis)]
-    share = cfg.participation or 0.1
-    for name, cut in capacity_capital(result.trades, market, cfg.initial_capital, share).items():
-        texts.append(
-            f"capacity of {name} at {share:.0%} of the day's amount: fills start being cut at a "
-            f"capital of {cut['first']:,.0f} (5% of its trades cut from {cut['p05']:,.0f}; "
-            "scaled from this run's trades)"
-        )
     for name, day in result.ruined.items():
         texts.append(f"{name} was ruined on {day}: its NAV reached zero and it stopped trading")
     for name, why in result.failed.items():
         texts.append(f"{name} failed and has no results ({why.splitlines()[0]})")
     return texts
+
+
+def capacity_notes(
+    result: BacktestResult, market: MarketArrays, cfg: MarketConfig
+) -> dict[str, int]:
+    """Capacity as counts: the capital at which a strategy's fills start being cut.
+
+    `capacity.<strategy>.first` / `.p05`: the capital (whole units) at which its first fill
+    (5% of its fills) would be cut at `cfg.participation` (10% when uncapped) of the day's
+    traded amount, scaled from this run's trades; `capacity.participation_pct` says which.
+    """
+    share = cfg.participation or 0.1
+    cuts = capacity_capital(result.trades, market, cfg.initial_capital, share)
+    out = {"capacity.participation_pct": round(share * 100)} if cuts else {}
+    for name, cut in cuts.items():
+        out |= {
+            f"capacity.{name}.first": round(cut["first"]),
+            f"capacity.{name}.p05": round(cut["p05"]),
+        }
+    return out
 
 
 def capacity_capital(

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     with prefect_api(), tracking_failure_keeps(out):
         outcome = backtest_flow(params, out_dir=str(out))
     seconds = time.perf_counter() - started
-    print(outcome.table2)
+    print(outcome.summary)
     print()
     cached = [s for s, state in outcome.stages.items() if state == "Cached"]
     print(f"finished in {seconds:.0f} s; stages from cache: {len(cached)} of {len(outcome.stages)}")

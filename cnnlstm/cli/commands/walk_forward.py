@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     with prefect_api(), tracking_failure_keeps(out):
         outcome = walk_forward_flow(params, out_dir=str(out) if out else None)
     seconds = time.perf_counter() - started
-    print(outcome["table2"])
+    print(outcome.get("summary") or outcome["table2"])
     print()
     print(
         f"walk-forward over {outcome['months']} months, LSTM trained {outcome['lstm_trainings']} "

@@ -426,5 +426,6 @@ def test_rule_texts_name_the_price_basis_and_the_capacity():
         end=date(2021, 3, 31),
     )
     assert "amount / volume" in run.texts[0]
-    assert run.texts[1].startswith("capacity of equal_weight at 10% of the day's amount")
+    assert run.notes["capacity.participation_pct"] == 10
+    assert 0 < run.notes["capacity.equal_weight.first"] <= run.notes["capacity.equal_weight.p05"]
     assert run.notes["raw_prices.amount_per_volume"] == 1
