@@ -35,6 +35,7 @@ from cnnlstm.flows.stages.publish import publish_link, publish_markdown
 from cnnlstm.flows.stages.track import report_metrics
 from cnnlstm.flows.sweep_grid import PointResult, SweepPoint, comparison_table, expand_grid
 from cnnlstm.infra import tracking
+from cnnlstm.tasks.report.tables import markdown_table
 
 DEFAULT_COMPARE = [
     "cnn_lstm.annualized_return",
@@ -174,16 +175,5 @@ def sweep_flow(params: SweepParams = SweepParams()) -> SweepOutcome:  # noqa: B0
 
 
 def _markdown(table) -> str:
-    """The comparison table as GitHub markdown (numbers to 4 significant digits)."""
-    header = "| " + " | ".join(table.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in table.columns) + " |"
-    rows = ["| " + " | ".join(_cell(v) for v in row) + " |" for row in table.iter_rows()]
-    return "\n".join([header, rule, *rows])
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    """The comparison table as GitHub markdown (the report's table writer)."""
+    return markdown_table(table)

@@ -121,15 +121,30 @@ def _warn_if_elsewhere(experiment: Any, uri: str) -> None:
 
 @contextmanager
 def tracked_run(
-    experiment: str, *, run_name: str | None = None, tags: Mapping[str, str] | None = None
+    experiment: str,
+    *,
+    run_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    start_time: float | None = None,
 ) -> Iterator[Any]:
-    """Start an MLflow run in `experiment` (created on demand); yields the active run."""
+    """Start an MLflow run in `experiment` (created on demand); yields the active run.
+
+    `start_time` (seconds since the epoch, e.g. the flow run's start) is the run's recorded
+    start, so its duration in the MLflow UI is the flow's, not only the tracking stage's.
+    """
     import mlflow
 
     experiment_id = ensure_experiment(experiment)
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})
-    ) as run:
+    if start_time is None:
+        with mlflow.start_run(
+            experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})
+        ) as run:
+            yield run
+        return
+    created = mlflow.MlflowClient().create_run(
+        experiment_id, start_time=int(start_time * 1000), tags=dict(tags or {}), run_name=run_name
+    )
+    with mlflow.start_run(run_id=created.info.run_id) as run:
         yield run
 
 
@@ -255,8 +270,13 @@ def log_network(
     registered_name: str,
     input_example: Any,
     tags: Mapping[str, str] | None = None,
+    checkpoint: str | None = None,
 ) -> RegisteredModel:
     """Log a trained network to the active run, register it and tag it `challenger`.
+
+    With `checkpoint` (the checkpoint's content fingerprint, tag `checkpoint`), a checkpoint
+    already registered under `registered_name` is not logged again: its version is returned
+    (a cached network reused by another run is one version, not one per run).
 
     The model is stored as its weights (`state_dict`) and its typed config (JSON), served by
     `cnnlstm/infra/network_model.py` logged as code: no pickled class, so it does not depend
@@ -268,6 +288,7 @@ def log_network(
         registered_name: The registry name (`cnnlstm-cnn`, ...).
         input_example: A small numpy batch used for the model signature.
         tags: Model-version tags (the lineage: `Lineage.tags()`).
+        checkpoint: The checkpoint's content fingerprint (see above), or None.
     """
     import mlflow
     import torch
@@ -280,6 +301,16 @@ def log_network(
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("log_network needs an active MLflow run")
+    client = MlflowClient()
+    if checkpoint:  # one checkpoint, one version: a cached network is not registered again
+        found = registered_checkpoint(client, registered_name, checkpoint)
+        if found is not None:
+            return RegisteredModel(
+                registered_name,
+                str(found.version),
+                found.run_id,
+                f"models:/{registered_name}/{found.version}",
+            )
     with tempfile.TemporaryDirectory(prefix="cnnlstm-model-") as tmp:
         weights, config = Path(tmp) / "weights.pt", Path(tmp) / "network.json"
         torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, weights)
@@ -298,19 +329,33 @@ def log_network(
         )
     # Registered through the client (the fluent `registered_model_name=` prints its own
     # "Successfully registered" lines to stderr); same source and logged-model id.
-    client = MlflowClient()
     if not client.search_registered_models(filter_string=f"name='{registered_name}'"):
         client.create_registered_model(registered_name)
     created = client.create_model_version(
         registered_name, source=info.model_uri, run_id=run.info.run_id, model_id=info.model_id
     )
     version = str(created.version)
-    for key, value in (tags or {}).items():
+    tags = {**(tags or {}), **({CHECKPOINT_TAG: checkpoint} if checkpoint else {})}
+    for key, value in tags.items():
         client.set_model_version_tag(registered_name, version, key, str(value))
     client.set_registered_model_alias(registered_name, CHALLENGER, version)
     return RegisteredModel(
         registered_name, version, run.info.run_id, f"models:/{registered_name}/{version}"
     )
+
+
+#: The model-version tag holding the checkpoint's content fingerprint.
+CHECKPOINT_TAG = "checkpoint"
+
+
+def registered_checkpoint(client: Any, registered_name: str, checkpoint: str) -> Any | None:
+    """The version of `registered_name` registered from `checkpoint` (a fingerprint), if any."""
+    if not client.search_registered_models(filter_string=f"name='{registered_name}'"):
+        return None
+    found = client.search_model_versions(
+        f"name='{registered_name}' and tags.{CHECKPOINT_TAG}='{checkpoint}'"
+    )
+    return min(found, key=lambda v: int(v.version)) if found else None
 
 
 class PromotionRule(BaseModel):
@@ -479,18 +524,27 @@ def _run_version(client: Any, name: str, run_id: str) -> Any:
 
 
 def compare_to_champion(
-    registered_name: str, run_id: str, rule: PromotionRule, alias: str = CHAMPION
+    registered_name: str,
+    run_id: str,
+    rule: PromotionRule,
+    alias: str = CHAMPION,
+    version: str | None = None,
 ) -> PromotionDecision:
     """Compare the version `run_id` registered under `registered_name` with the champion.
 
     Only a champion of the same dataset and protocol (model-version tags) is compared; the
-    metrics are the runs' logged metrics named by `rule.metrics`.
+    metrics are the runs' logged metrics named by `rule.metrics`. `version`: the run's version
+    when another run registered it (one checkpoint, one version); else the run's own.
     """
     from mlflow import MlflowClient
 
     configure()
     client = MlflowClient()
-    challenger = _run_version(client, registered_name, run_id)
+    challenger = (
+        client.get_model_version(registered_name, version)
+        if version is not None
+        else _run_version(client, registered_name, run_id)
+    )
     current = alias_version(registered_name, alias)
     base = {"registered_name": registered_name, "challenger_version": str(challenger.version)}
     if current is None:
@@ -532,11 +586,14 @@ def compare_to_champion(
     )
 
 
-def promote_by_rule(registered_names: Sequence[str], run_id: str, rule: PromotionRule) -> bool:
+def promote_by_rule(
+    registered_names: Sequence[str] | Mapping[str, str], run_id: str, rule: PromotionRule
+) -> bool:
     """Promote the versions logged by `run_id` to champion when `rule` says so.
 
     All `registered_names` (the CNN and the LSTM of one run) move together, judged by the gate
-    against the run of the current CNN champion (`compare_to_champion`).
+    against the run of the current CNN champion (`compare_to_champion`). A mapping gives each
+    name's version (a version another run registered from the same checkpoint).
 
     Returns:
         Whether the run's models became champion.
@@ -545,12 +602,14 @@ def promote_by_rule(registered_names: Sequence[str], run_id: str, rule: Promotio
 
     if not rule.enabled:
         return False
-    if not compare_to_champion(registered_names[0], run_id, rule).promote:
+    versions = dict(registered_names) if isinstance(registered_names, Mapping) else {}
+    names = list(registered_names)
+    if not compare_to_champion(names[0], run_id, rule, version=versions.get(names[0])).promote:
         return False
     configure()
     client = MlflowClient()
-    for name in registered_names:
-        promote(name, _run_version(client, name, run_id).version)
+    for name in names:
+        promote(name, versions.get(name) or _run_version(client, name, run_id).version)
     return True
 
 

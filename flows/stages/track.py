@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 from prefect.logging import get_run_logger
@@ -47,6 +48,7 @@ class TrackedRun(BaseModel):
     link: str
     models: dict[str, str]  # registered name -> version
     promoted: bool
+    tear_sheet: str | None = None  # where the run's report.html opens (a URL)
 
 
 def report_metrics(metrics: dict) -> dict[str, float]:
@@ -155,8 +157,83 @@ def caveat_tags(metrics: dict) -> dict[str, str]:
     return {f"caveat.{c['code']}": c["message"][:500] for c in metrics.get("caveats", [])}
 
 
-# 2: per-dataset registered names, lineage tags; 3: parent run + a child run per seed
-@stage_task("track", version=3)
+#: The tear sheet's path among the run's artifacts.
+TEAR_SHEET = "report/report.html"
+
+
+def artifact_url(uri: str, run_id: str, artifact_uri: str, path: str) -> str:
+    """A URL that opens one artifact of a run: the server's `get-artifact`, or a local file."""
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/get-artifact?path={quote(path)}&run_uuid={run_id}"
+    return f"{artifact_uri.rstrip('/')}/{path}"
+
+
+class PrefectOrigin(BaseModel):
+    """The Prefect flow run a stage runs in: the MLflow run's link back and its start."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tags: dict[str, str] = {}
+    start_time: float | None = None  # seconds since the epoch
+
+
+def prefect_origin() -> PrefectOrigin:
+    """Tags `prefect.flow_run_id` / `prefect.flow_run_url` and the start of the current flow run.
+
+    Outside a flow run (a stage called as a plain function): no tags, no start.
+    """
+    from prefect.context import FlowRunContext
+    from prefect.runtime import flow_run
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return PrefectOrigin()
+    tags = {"prefect.flow_run_id": str(context.flow_run.id)}
+    url = flow_run.ui_url
+    if url:
+        tags["prefect.flow_run_url"] = url
+    started = context.flow_run.start_time
+    return PrefectOrigin(tags=tags, start_time=started.timestamp() if started else None)
+
+
+#: Sections of the settings that say what data and period a run covers (the dataset part of a
+#: run's name says that), not how it was computed.
+NAME_EXCLUDES = ("data.", "protocol.", "tracking.", "refresh", "seeds")
+
+
+def changed_settings(params: ResearchParams) -> dict[str, str]:
+    """The settings (dotted paths) that differ from the defaults of the run's profile."""
+    base = ResearchParams(data=params.data, protocol=params.protocol, profile=params.profile)
+    mine = tracking.flatten(effective_config(params))
+    defaults = tracking.flatten(effective_config(base))
+    return {
+        k: str(v)
+        for k, v in mine.items()
+        if not k.startswith(NAME_EXCLUDES) and defaults.get(k) != v
+    }
+
+
+#: MLflow keeps run names short; a longer list of changed settings is cut here.
+MAX_NAME_CHARS = 200
+
+
+def readable_name(flow: str, dataset: str, params: ResearchParams) -> str:
+    """The run's name: flow, dataset, the settings changed from the defaults, the seeds.
+
+    E.g. `backtest sim-cn-1a2b lstm.hidden=16 (5 seeds)`.
+    """
+    changed = ", ".join(f"{k}={v}" for k, v in changed_settings(params).items())
+    seeds = params.training_seeds()
+    parts = [flow, dataset, changed or f"{params.profile} defaults"]
+    if len(seeds) > 1:
+        parts.append(f"({len(seeds)} seeds)")
+    name = " ".join(parts)
+    return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 3] + "..."
+
+
+# 2: per-dataset registered names, lineage tags; 3: parent run + a child run per seed;
+# 4: effective settings, readable names, the Prefect link, one version per checkpoint
+@stage_task("track", version=4)
 def track(
     params: ResearchParams,
     runs: list[SeedRun],
@@ -188,9 +265,15 @@ def track(
     tags["dataset"] = lineage.dataset
     first = runs[0]
     networks = [*first.cnns[:1], *first.lstms[:1]]
-    with tracking.tracked_run(cfg.experiment, tags=tags) as run:
-        tracking.log_params(params)
-        mlflow.log_dict(effective_config(params), "config.yaml")  # rerun: --config it
+    origin = prefect_origin()
+    tags.update(origin.tags)
+    name = readable_name(flow, lineage.dataset, params)
+    with tracking.tracked_run(
+        cfg.experiment, run_name=name, tags=tags, start_time=origin.start_time
+    ) as run:
+        config = effective_config(params)  # what ran: no `None` for a profile's defaults
+        tracking.log_params(config)
+        mlflow.log_dict(config, "config.yaml")  # rerun: --config it
         for net in networks:
             tracking.log_history(net.network, net.history)
             tracking.log_metrics(net.metrics, prefix=f"{net.network}_best")
@@ -225,13 +308,17 @@ def track(
                     name=net.network,
                     registered_name=tracking.registry_name(cfg.model_prefix, net.network, lineage),
                     tags=lineage.tags(),
+                    checkpoint=net.checkpoint.fingerprint,
                     input_example=input_example(net.network, params.lstm_windows.window),
                 )
                 models[registered.name] = registered.version
     promoted = False
     if models:
-        promoted = tracking.promote_by_rule(list(models), run.info.run_id, cfg.promotion)
+        promoted = tracking.promote_by_rule(models, run.info.run_id, cfg.promotion)
     link = tracking.run_link(run.info.run_id)
+    sheet = None
+    if "tear_sheet" in report.files:
+        sheet = artifact_url(tracking_uri, run.info.run_id, run.info.artifact_uri, TEAR_SHEET)
     logger.info(f"MLflow run {run.info.run_id} ({link}); models {models}; champion: {promoted}")
     return TrackedRun(
         run_id=run.info.run_id,
@@ -240,4 +327,5 @@ def track(
         link=link,
         models=models,
         promoted=promoted,
+        tear_sheet=sheet,
     )

@@ -42,6 +42,7 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
         "table2.csv",
         "metrics.json",
         "fig4_net_value.png",
+        "report.html",
         "trades.csv",
         "selection.csv",
         "signals.csv",
@@ -79,7 +80,9 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
     assert any(k.startswith("cnn/val/") for k in run.data.metrics)
     assert "config.yaml" in {a.path for a in client.list_artifacts(run.info.run_id)}
     names = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
-    assert {"report/table2.md", "report/fig4_net_value.png", "report/metrics.json"} <= names
+    assert {"report/table2.md", "report/fig4_net_value.png", "report/metrics.json",
+            "report/report.html"} <= names  # fmt: skip
+    assert first.tracked.tear_sheet.endswith("/report/report.html")
     assert {a.path for a in client.list_artifacts(run.info.run_id, "ledger")} == {
         "ledger/trades.csv",
         "ledger/nav.csv",
@@ -88,6 +91,7 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
     cnn_name, lstm_name = f"t-{key}-cnn", f"t-{key}-lstm"
     assert first.tracked.models == {cnn_name: "1", lstm_name: "1"}
     assert tracking.alias_version(lstm_name, tracking.CHALLENGER).version == "2"  # third run
+    assert third.tracked.models[cnn_name] == "1"  # its cached CNN checkpoint: the same version
     champion = tracking.alias_version(cnn_name, tracking.CHAMPION)
     assert champion is not None and champion.run_id in {first.tracked.run_id, third.tracked.run_id}
     module, _ = tracking.load_model(cnn_name)

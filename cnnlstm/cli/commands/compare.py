@@ -6,7 +6,7 @@ Examples:
     cnnlstm compare 3f2a... 9b1c... --out out/compare
 
 Reads MLflow at `MLFLOW_TRACKING_URI` (default: SQLite in the data directory). Runs are labelled
-by the parameters that differ between them (`lstm.lr=0.01 (3f2a9b1c)`). The table
+by the settings that differ between them (`lstm.hidden=16`). The table
 (`compare.md`) and the chart go into `--out` (default `out/compare-<date>-<time>/`); the chart
 holds each run's CNN-LSTM net value (from its `ledger/nav.csv`) and the first run's benchmark.
 """
@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections import Counter
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from cnnlstm.cli.output import add_out_argument, resolve_out_dir
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.tasks.strategy import registry
 from cnnlstm.tasks.strategy.registry import BENCHMARK, HEADLINE
+
+if TYPE_CHECKING:  # polars is imported where used: `cnnlstm --help` and input errors stay fast
+    import polars as pl
 
 
 def key_metrics() -> tuple[str, ...]:
@@ -94,6 +97,8 @@ def differing_params(runs: list) -> list[str]:
 
 def comparison_table(runs: list, metrics: tuple[str, ...]) -> pl.DataFrame:
     """Rows: parameters whose values differ between runs, then the metrics; a column per run."""
+    import polars as pl
+
     differing = differing_params(runs)
     labels = run_labels(runs)
     columns = {"": [f"param {k}" for k in differing] + [f"metric {m}" for m in metrics]}
@@ -109,24 +114,24 @@ LABEL_PARAMS = 2
 
 
 def run_labels(runs: list) -> dict[str, str]:
-    """Run id -> a label saying what differs: `lstm.lr=0.01 (3f2a9b1c)`.
+    """Run id -> a label saying what differs: `lstm.hidden=16`.
 
-    Parameters that differ are named by their last dotted parts (the run id's start keeps labels
-    apart when they do not differ in parameters).
+    The settings that differ name each run in full (`lstm.hidden=16, lstm.lr=0.01`, at most
+    `LABEL_PARAMS`, then `+N more`); the run id's start is added only where two runs would
+    otherwise share a label (runs that differ in no setting).
     """
     differing = differing_params(runs)
     labels = {}
     for run in runs:
-        parts = [f"{_short(k)}={run.data.params.get(k, '-')}" for k in differing[:LABEL_PARAMS]]
+        parts = [f"{k}={run.data.params.get(k, '-')}" for k in differing[:LABEL_PARAMS]]
         if len(differing) > LABEL_PARAMS:
             parts.append(f"+{len(differing) - LABEL_PARAMS} more")
-        what = ", ".join(parts) or (run.info.run_name or "run")
-        labels[run.info.run_id] = f"{what} ({run.info.run_id[:8]})"
-    return labels
-
-
-def _short(key: str) -> str:
-    return ".".join(key.split(".")[-2:])
+        labels[run.info.run_id] = ", ".join(parts) or (run.info.run_name or "run")
+    counts = Counter(labels.values())
+    return {
+        run_id: label if counts[label] == 1 else f"{label} ({run_id[:8]})"
+        for run_id, label in labels.items()
+    }
 
 
 def _label(run) -> str:
@@ -139,24 +144,29 @@ def _fmt(value: float | None) -> str:
 
 
 def to_markdown(table: pl.DataFrame) -> str:
-    """The table as GitHub markdown."""
-    head = "| " + " | ".join(table.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in table.columns) + " |"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.iter_rows()]
-    return "\n".join([head, rule, *body])
+    """The table as GitHub markdown (the report's table writer)."""
+    from cnnlstm.tasks.report.tables import markdown_table
+
+    return markdown_table(table)
 
 
-def nav_chart(runs: list, path: Path, labels: dict[str, str] | None = None) -> Path | None:
-    """Plot each run's CNN-LSTM net value (and the first run's benchmark); None without ledgers."""
+def nav_chart(
+    runs: list, path: Path, labels: dict[str, str] | None = None
+) -> tuple[Path | None, list[str]]:
+    """Plot each run's CNN-LSTM net value (and the first run's benchmark).
+
+    Returns the chart's path (None without ledgers) and its curves' labels, in legend order.
+    """
     labels = labels or {r.info.run_id: _label(r) for r in runs}
     import matplotlib
+    import polars as pl
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import mlflow
 
     fig, ax = plt.subplots(figsize=(10, 5), dpi=110)
-    plotted = 0
+    plotted: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, run in enumerate(runs):
             try:
@@ -173,10 +183,10 @@ def nav_chart(runs: list, path: Path, labels: dict[str, str] | None = None) -> P
                     label = name if strategy == HEADLINE else f"benchmark ({name})"
                     style = "-" if strategy == HEADLINE else "--"
                     ax.plot(part["date"].to_list(), part["nav"].to_list(), style, label=label)
-                    plotted += 1
+                    plotted.append(label)
     if not plotted:
         plt.close(fig)
-        return None
+        return None, []
     ax.set_title("CNN-LSTM net value by run")
     ax.set_ylabel("net value")
     ax.grid(alpha=0.3)
@@ -185,7 +195,7 @@ def nav_chart(runs: list, path: Path, labels: dict[str, str] | None = None) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
-    return path
+    return path, plotted
 
 
 def preflight(args: argparse.Namespace) -> None:
@@ -205,10 +215,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     with staged_out_dir(out) as staging:
         (staging / "compare.md").write_text(table + "\n", encoding="utf-8")
-        chart = nav_chart(runs, staging / "compare_net_value.png", labels)
+        chart, curves = nav_chart(runs, staging / "compare_net_value.png", labels)
     print()
     print(f"results: {out}/")
     print("  table:                         compare.md")
-    print("  net-value chart:               compare_net_value.png" if chart else
-          "  no run holds ledger/nav.csv: no chart")  # fmt: skip
+    if chart:
+        print(f"  net-value chart:               compare_net_value.png ({'; '.join(curves)})")
+    else:
+        print("  no run holds ledger/nav.csv: no chart")
     return 0

@@ -38,8 +38,9 @@ def test_compare_shows_differing_params_metrics_and_chart(tmp_path, monkeypatch,
     out = capsys.readouterr().out
     assert "param lstm.lr" in out and "param market" not in out  # only what differs
     assert "| metric cnn_lstm.sharpe | 0.5000 | 1.2500 |" in out
-    # runs are labelled by what differs between them (the id's start keeps them apart)
-    assert f"| lstm.lr=0.001 ({first[:8]}) | lstm.lr=0.01 ({second[:8]}) |" in out
+    # runs are labelled by what differs between them, the curves too
+    assert "| lstm.lr=0.001 | lstm.lr=0.01 |" in out
+    assert "compare_net_value.png (lstm.lr=0.001; benchmark (lstm.lr=0.001); lstm.lr=0.01)" in out
     assert (out_dir / "compare_net_value.png").stat().st_size > 1000
     assert "lstm.lr=0.01" in (out_dir / "compare.md").read_text()
     assert f"results: {out_dir}/" in out
