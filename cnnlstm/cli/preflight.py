@@ -44,7 +44,7 @@ def check_specs(source: str | None, benchmark: str | None) -> None:
     Raises:
         UserInputError: a bad spec or a path that does not exist.
     """
-    from cnnlstm.tasks.data.sources.base import parse_spec
+    from cnnlstm.tasks.data.sources.spec import parse_spec
 
     for role, spec in (("--source", source), ("--benchmark", benchmark)):
         if spec is None:

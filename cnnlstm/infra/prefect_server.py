@@ -147,7 +147,12 @@ class Prestart:
             self.stop()
 
     def cancel(self) -> None:
-        """The command's inputs are wrong: end the process before it serves (idempotent)."""
+        """The command's inputs are wrong: end the process at once, before it serves (idempotent).
+
+        It has opened no database before its `go` (it is importing Prefect's API, or waiting
+        for the word): terminated now, the command exits now, instead of waiting seconds for
+        an import whose result nobody needs.
+        """
         with self._lock:
             self._stopped = True
             process, self.process = self.process, None
@@ -155,9 +160,11 @@ class Prestart:
             return
         if process.stdin is not None:
             with contextlib.suppress(OSError):
-                process.stdin.close()  # end of input: it exits without serving
+                process.stdin.close()
+        with contextlib.suppress(OSError):
+            process.terminate()
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -21,6 +21,13 @@ from typing import Any
 import polars as pl
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.data.sources.spec import (  # noqa: F401 - re-exported
+    PATHLESS_KINDS,
+    SOURCE_KINDS,
+    WINDOWED_KINDS,
+    SourceSpec,
+    parse_spec,
+)
 
 
 @dataclass
@@ -83,56 +90,8 @@ class SourceData:
     """Rows of `bars` the source cannot vouch for: `symbol`, `date`, `reason` (None: none)."""
 
 
-SOURCE_KINDS: dict[str, str] = {
-    "sim": "cnnlstm.tasks.data.sources.sim",
-    "qlib": "cnnlstm.tasks.data.sources.qlib",
-    "akshare": "cnnlstm.tasks.data.sources.akshare",
-    "netease": "cnnlstm.tasks.data.sources.netease",
-    "csv": "cnnlstm.tasks.data.sources.tabular",
-    "parquet": "cnnlstm.tasks.data.sources.tabular",
-    "akshare-online": "cnnlstm.tasks.data.sources.online",
-    "yfinance": "cnnlstm.tasks.data.sources.online",
-}
-"""Each kind and the module whose `load(kind, path, **options)` reads it (and whose
-`load_benchmark(kind, path, symbol)` reads its benchmark). A new source is one module and one line
-here; `PATHLESS_KINDS` lists the kinds whose spec needs no path."""
-
-PATHLESS_KINDS: frozenset[str] = frozenset({"sim"})
-
-WINDOWED_KINDS: frozenset[str] = frozenset({"qlib"})
-"""Kinds whose reader takes `start`/`end` dates and reads only the days between them (a
-research run passes its span, look-back included, so nothing outside it is read)."""
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """A parsed `KIND:PATH[#SYMBOL]`."""
-
-    kind: str
-    path: str
-    symbol: str | None = None
-
-
-def parse_spec(spec: str, *, allow_symbol: bool = False) -> SourceSpec:
-    """Split `KIND:PATH[#SYMBOL]`, checking the kind; raise `UserInputError` on a bad spec."""
-    kinds = list(SOURCE_KINDS)
-    kind, sep, rest = spec.partition(":")
-    kind = kind.strip().lower()
-    if not sep and kind not in PATHLESS_KINDS:
-        raise UserInputError(
-            f"source {spec!r} must look like KIND:PATH (kinds: {', '.join(kinds)})"
-        )
-    if kind not in kinds:
-        raise UserInputError(f"unknown source kind {kind!r} in {spec!r}; kinds: {', '.join(kinds)}")
-    symbol = None
-    if allow_symbol and "#" in rest:
-        rest, _, symbol = rest.rpartition("#")
-        symbol = symbol.strip() or None
-    if kind not in PATHLESS_KINDS and not rest.strip():
-        raise UserInputError(f"source {spec!r} names no path after {kind}:")
-    return SourceSpec(kind=kind, path=rest.strip(), symbol=symbol)
-
-
+# The kinds and their specs live in the polars-free `spec` module (the command line checks a
+# spec before it imports polars); they are re-exported here, where a reader looks for them.
 def load_source(spec: str, **options: Any) -> SourceData:
     """Read the bars (and any benchmark) a source spec names.
 
