@@ -231,6 +231,13 @@ def _f(value, fmt: str = "{:.3f}") -> str:
     return fmt.format(value) if _finite(value) else "n/a"
 
 
+def _hide(name: str, cells: list[str], untradable: str | None) -> list[str]:
+    """The traded EW universe's cells replaced by why it is not shown, when it does not fit."""
+    if name != "equal_weight" or not untradable or not cells:
+        return cells
+    return [untradable] + ["-"] * (len(cells) - 1)
+
+
 def _markdown(metrics: dict, cfg) -> str:
     seeds = metrics["seeds"]
     n = len(seeds)
@@ -288,10 +295,9 @@ def _markdown(metrics: dict, cfg) -> str:
     lines.append("| strategy | " + " | ".join(f"{m} costs" for m in mults) + " |")
     lines.append("| --- |" + " ---: |" * len(mults))
     for name in _ordered(costs):
+        cells = [_f(costs[name].get(m)) for m in mults]
         lines.append(
-            f"| {registry.label(name)} | "
-            + " | ".join(_f(costs[name].get(m)) for m in mults)
-            + " |"
+            f"| {registry.label(name)} | " + " | ".join(_hide(name, cells, untradable)) + " |"
         )
     lines += ["", "### Paired daily return differences (annualized mean, block bootstrap)", ""]
     lines.append("| pair | seed | mean | interval | excludes 0 |")
@@ -327,10 +333,8 @@ def _markdown(metrics: dict, cfg) -> str:
     lines.append("| strategy | " + " | ".join(years) + " |")
     lines.append("| --- |" + " ---: |" * len(years))
     for name in _ordered(yearly):
-        lines.append(
-            f"| {registry.label(name)} | " + " | ".join(_f(yearly[name].get(y)) for y in years)
-            + " |"
-        )  # fmt: skip
+        cells = _hide(name, [_f(yearly[name].get(y)) for y in years], untradable)
+        lines.append(f"| {registry.label(name)} | " + " | ".join(cells) + " |")
     lines += ["", "### Models out of sample, per seed", ""]
     lines.append(
         "| seed | CNN IC (NW t) | rank IC (NW t) | ICIR | top-decile hit | CNN best epoch / val "

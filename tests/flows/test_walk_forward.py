@@ -56,6 +56,14 @@ def test_walk_forward_retrains_monthly_and_runs_months_concurrently(tiny_data, m
     ]  # fmt: skip
     assert out["months"] == 3 and out["lstm_trainings"] == 2
     assert "| Annualized return, net of costs |" in out["table2"] and out["mlflow_run"]
+    for section in (
+        "### Null baselines",
+        "| random_timing |",
+        "### CNN score deciles",
+        "EW universe index, monthly rebalanced",
+        "### Qlib-convention rows",
+    ):
+        assert section in out["table2"], section  # the baselines reach walk-forward's report
     again = walk_forward_flow(params)
     recomputed = [k for k, v in again["stages"].items() if v != "Cached"]
     assert set(again["stages"].values()) == {"Cached"}, recomputed

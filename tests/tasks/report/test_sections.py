@@ -48,6 +48,9 @@ def test_nulls_deciles_qlib_and_an_untradable_ew_universe_are_reported():
     report = combine({"0": seed}, None, RunFacts(seeds=(0,)), CFG)
     text = report.markdown
     assert "not tradable at 1,000,000 (needs >= 2,345,678)" in text
+    ew_rows = [line for line in text.splitlines() if line.startswith("| Equal-weighted universe |")]
+    assert len(ew_rows) == 2  # cost sensitivity and yearly: no misleading number either
+    assert all("not tradable at" in line for line in ew_rows)
     assert "EW universe index, monthly rebalanced (frictionless)" in text
     assert "### Null baselines" in text and "| random_selection | 0 | cnn | 50 |" in text
     assert "### CNN score deciles" in text and "### LSTM probability buckets" in text
