@@ -1,12 +1,16 @@
 """Alerts for the live deployments: Prefect automations that notify on failed or missing runs.
 
-Two automations, both scoped to flow runs tagged `production` (the live deployments in
-prefect.yaml carry the tag):
+Two automations:
 
-* `cnnlstm-live-run-failed` (reactive): a production run entered Failed, Crashed or TimedOut
-  (a stale feed, a refused champion and a timeout all fail red) -> notification.
-* `cnnlstm-live-run-missing` (proactive): no production run completed within `quiet_hours`
-  (a dead scheduler or worker: nothing ran at all) -> notification.
+* `cnnlstm-live-run-failed` (reactive, flow runs tagged `production`): a production run entered
+  Failed, Crashed or TimedOut (a stale feed, a refused champion, a timeout, and the watchdog's
+  missed session all fail red) -> a notification with the run's link, its dataset (source and
+  market) and the failing check (the state's message, which names the error).
+* `cnnlstm-live-watchdog-silent` (proactive, flow runs tagged `watchdog`): the watchdog
+  (flows/watchdog.py, every day, weekends too) did not finish within `quiet_hours` (a dead
+  scheduler or worker: nothing runs at all) -> notification. Missed sessions themselves are the
+  watchdog's: it knows the exchange calendar, so weekends and holidays are not gaps, where an
+  hours-based "no production run for 26 h" window fired every weekend (70 h) and holiday.
 
 The notification goes to a Prefect notification block (a webhook: Slack, Teams, a pager, any
 HTTP endpoint through `CustomWebhookNotificationBlock`). `ensure_live_alerts(url)` creates or
@@ -26,7 +30,7 @@ from prefect.automations import Automation, EventTrigger, SendNotification
 
 LIVE_TAG = "production"
 FAILED = "cnnlstm-live-run-failed"
-MISSING = "cnnlstm-live-run-missing"
+MISSING = "cnnlstm-live-watchdog-silent"
 BLOCK_NAME = "cnnlstm-live-alerts"
 _FAILED_EVENTS = {
     "prefect.flow-run.Failed",
@@ -34,6 +38,16 @@ _FAILED_EVENTS = {
     "prefect.flow-run.TimedOut",
 }
 _TAGGED = {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{LIVE_TAG}"}
+WATCHDOG_TAG = "watchdog"
+_WATCHDOG = {"prefect.resource.role": "tag", "prefect.resource.id": f"prefect.tag.{WATCHDOG_TAG}"}
+#: What a failure notification says: the run, its link, its dataset and the failing check.
+FAILED_BODY = (
+    "{{ flow.name }} run {{ flow_run.name }} ended {{ flow_run.state.name }}\n"
+    "link: {{ flow_run|ui_url }}\n"
+    "dataset: {{ flow_run.parameters.params.data.source | default('n/a') }} "
+    "(market {{ flow_run.parameters.params.market | default('cn') }})\n"
+    "check: {{ flow_run.state.message }}"
+)
 
 
 def live_alert_automations(block_id: UUID, *, quiet_hours: float = 26) -> list[Automation]:
@@ -53,18 +67,17 @@ def live_alert_automations(block_id: UUID, *, quiet_hours: float = 26) -> list[A
             SendNotification(
                 block_document_id=block_id,
                 subject="cnnlstm live run failed: {{ flow.name }} / {{ flow_run.name }}",
-                body="{{ flow_run.name }} ended {{ flow_run.state.name }}: "
-                "{{ flow_run.state.message }}",
+                body=FAILED_BODY,
             )
         ],
     )
     missing = Automation(
         name=MISSING,
-        description=f"No live (production) flow run completed for {quiet_hours} hours.",
+        description=f"The live watchdog did not finish for {quiet_hours} hours.",
         trigger=EventTrigger(
-            expect={"prefect.flow-run.Completed"},
+            expect={"prefect.flow-run.Completed", "prefect.flow-run.Failed"},
             match={"prefect.resource.id": "prefect.flow-run.*"},
-            match_related=_TAGGED,
+            match_related=_WATCHDOG,
             posture="Proactive",
             threshold=1,
             within=timedelta(hours=quiet_hours),
@@ -72,9 +85,9 @@ def live_alert_automations(block_id: UUID, *, quiet_hours: float = 26) -> list[A
         actions=[
             SendNotification(
                 block_document_id=block_id,
-                subject="cnnlstm live runs are missing",
-                body=f"No production flow run completed in the last {quiet_hours} hours: "
-                "is the worker or the schedule down?",
+                subject="cnnlstm live runs are missing: the watchdog is silent",
+                body=f"The watchdog (it runs every day) did not finish in the last {quiet_hours} "
+                "hours: is the worker or the scheduler down? No production run is checked.",
             )
         ],
     )
@@ -104,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command line: set up the live alerts on the configured Prefect server."""
     parser = argparse.ArgumentParser(description="Create the live alert automations.")
     parser.add_argument("--webhook", required=True, help="URL the notifications are POSTed to")
-    parser.add_argument("--quiet-hours", type=float, default=26, help="missing-run window")
+    parser.add_argument(
+        "--quiet-hours", type=float, default=26, help="hours without a watchdog run to alert"
+    )
     args = parser.parse_args(argv)
     for automation_id in ensure_live_alerts(args.webhook, quiet_hours=args.quiet_hours):
         print(f"automation {automation_id}")

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
@@ -60,6 +60,39 @@ class LineageError(UserInputError):
     """The champion was trained on another dataset, or its settings differ from the flow's."""
 
 
+#: The setting that lets the live flows run on the simulated market (tests and demos only).
+ALLOW_SIM_ENV = "CNNLSTM_LIVE_ALLOW_SIMULATOR"
+#: The variable `prefect deploy` reads the live source from (prefect.yaml's `{{ $... }}`).
+LIVE_SOURCE_ENV = "CNNLSTM_LIVE_SOURCE"
+
+
+class LiveSourceError(UserInputError):
+    """A live flow was given no real source (the simulator, or an unset deployment variable)."""
+
+
+def require_live_source(data: DataParams, allow_simulator: bool = False) -> None:
+    """Refuse the simulated market (unless allowed) and an unresolved deployment template.
+
+    Raises:
+        LiveSourceError: naming what to set and how.
+    """
+    if "{{" in data.source:
+        raise LiveSourceError(
+            f"the live source is {data.source!r}: {LIVE_SOURCE_ENV} was not set when the "
+            f"deployments were made; export {LIVE_SOURCE_ENV}=KIND:PATH (e.g. "
+            "qlib:/data/qlib/cn_data) and run `prefect --no-prompt deploy --all` again, or give "
+            "the deployment's params.data.source (docs/DEPLOY.md)"
+        )
+    allowed = allow_simulator or os.environ.get(ALLOW_SIM_ENV, "").strip() == "1"
+    if data.is_sim and not allowed:
+        raise LiveSourceError(
+            "the live flows need a real source, not the simulated market: set "
+            f"params.data.source (KIND:PATH; deployments: {LIVE_SOURCE_ENV} before `prefect "
+            "deploy`; command line: --source), or allow the simulator for a demo "
+            f"(allow_simulator=true, --allow-simulator, or {ALLOW_SIM_ENV}=1)"
+        )
+
+
 class LiveParams(BaseModel):
     """Settings shared by the scheduled flows."""
 
@@ -83,6 +116,16 @@ class LiveParams(BaseModel):
     now: datetime | None = Field(
         None, description="the clock (replays and tests); none: the real time"
     )
+    allow_simulator: bool = Field(
+        False,
+        description="allow the simulated market as the live source (demos, tests); a production "
+        f"deployment must name its source. Also {ALLOW_SIM_ENV}=1",
+    )
+
+    @model_validator(mode="after")
+    def _real_source(self) -> LiveParams:
+        require_live_source(self.data, self.allow_simulator)
+        return self
 
     def clock(self) -> datetime:
         """The current time, timezone-aware."""

@@ -16,7 +16,13 @@ from typing import Any
 #: Exceptions a retry may cure: the network, a timeout, an HTTP error from a data vendor.
 TRANSIENT = (ConnectionError, TimeoutError, socket.timeout, urllib.error.URLError)
 #: Wall-clock limits of the live flows in seconds (a hung source must not block the next day).
-TIMEOUTS = {"daily_timing": 1800, "monthly_selection": 3600, "data_health": 600, "monitor": 1800}
+TIMEOUTS = {
+    "data_update": 1800,
+    "daily_timing": 1800,
+    "monthly_selection": 3600,
+    "data_health": 600,
+    "monitor": 1800,
+}
 
 
 def is_transient(exc: BaseException | None) -> bool:

@@ -22,3 +22,12 @@ def shared_data() -> Path:
 def _project_home(tmp_path_factory, monkeypatch):
     """Point the project's data directory at a temporary folder so tests never touch ./data."""
     monkeypatch.setenv("CNNLSTM_HOME", str(tmp_path_factory.mktemp("cnnlstm_home")))
+
+
+@pytest.fixture(autouse=True)
+def _live_simulator_allowed(monkeypatch):
+    """The live flows refuse the simulated market unless allowed; the tests run them on it.
+
+    Tests of the refusal itself remove the setting (`monkeypatch.delenv`).
+    """
+    monkeypatch.setenv("CNNLSTM_LIVE_ALLOW_SIMULATOR", "1")

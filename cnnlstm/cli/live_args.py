@@ -8,7 +8,12 @@ from datetime import date
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     """The options the live commands share (source, market, calendar, day, delay)."""
-    parser.add_argument("--source", default="sim", help="KIND:PATH of the bars (default sim)")
+    parser.add_argument(
+        "--source", default="sim", help="KIND:PATH of the bars (sim needs --allow-simulator)"
+    )
+    parser.add_argument(
+        "--allow-simulator", action="store_true", help="allow the simulated market as the source"
+    )
     parser.add_argument("--market", choices=["cn", "us"], default="cn", help="market preset")
     parser.add_argument("--calendar", help="exchange calendar code overriding the market's")
     parser.add_argument("--as-of", type=date.fromisoformat, help="the day (default today)")
@@ -19,10 +24,14 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
 
 def live_fields(args: argparse.Namespace) -> dict:
     """The `LiveParams` fields the shared options give."""
+    from cnnlstm.flows.live import require_live_source
     from cnnlstm.flows.params import DataParams
 
+    data = DataParams(source=args.source)
+    require_live_source(data, args.allow_simulator)  # one `error:` line, before any flow
     return {
-        "data": DataParams(source=args.source),
+        "data": data,
+        "allow_simulator": args.allow_simulator,
         "market": args.market,
         "calendar": args.calendar,
         "as_of": args.as_of,
