@@ -15,6 +15,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.redact import redact_url
 from cnnlstm.core.sessions import SessionCalendar
 from cnnlstm.flows.live import live_dir
 from cnnlstm.flows.stages.publish import publish_table
@@ -109,7 +110,7 @@ def book_session(
         publish_table(pl.DataFrame(today.fills), "paper-book-fills", f"Fills of {day}")
     return BookOutcome(
         day=day,
-        url=store.url,
+        url=redact_url(store.url),  # the outcome is printed and stored: no password
         nav=today.nav,
         pnl=today.pnl,
         cash=today.cash,

@@ -117,6 +117,7 @@ def _state_from_file() -> TimingState:
 )
 def daily_timing_flow(params: DailyParams = DailyParams()) -> TimingOutcome:  # noqa: B008
     """Compute the session's signals and the next session's orders for the decision month."""
+    params.require_source()  # never the simulator in production, never no source
     logger = get_run_logger()
     cal = params.calendar_of()
     day = params.day()

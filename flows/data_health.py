@@ -39,6 +39,7 @@ class HealthParams(LiveParams):
 )
 def data_health_flow(params: HealthParams = HealthParams()) -> DataHealth:  # noqa: B008
     """Report the data's freshness, missing symbols and suspended share; fail when stale."""
+    params.require_source()  # never the simulator in production, never no source
     logger = get_run_logger()
     cal = params.calendar_of()
     if params.as_of is None:

@@ -50,6 +50,7 @@ def update_store_task(params: UpdateParams, expected) -> UpdateReport:  # noqa: 
 )
 def data_update_flow(params: UpdateParams = UpdateParams()) -> UpdateReport:  # noqa: B008
     """Ingest what is new, report what changed, fail red when the session was not reached."""
+    params.require_source()  # never the simulator in production, never no source
     logger = get_run_logger()
     cal = params.calendar_of()
     if params.as_of is None:

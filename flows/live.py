@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
@@ -76,7 +76,7 @@ def require_live_source(data: DataParams, allow_simulator: bool = False) -> None
     Raises:
         LiveSourceError: naming what to set and how.
     """
-    if "{{" in data.source:
+    if "{{" in data.source or not data.source.strip():
         raise LiveSourceError(
             f"the live source is {data.source!r}: {LIVE_SOURCE_ENV} was not set when the "
             f"deployments were made; export {LIVE_SOURCE_ENV}=KIND:PATH (e.g. "
@@ -122,10 +122,16 @@ class LiveParams(BaseModel):
         f"deployment must name its source. Also {ALLOW_SIM_ENV}=1",
     )
 
-    @model_validator(mode="after")
-    def _real_source(self) -> LiveParams:
+    def require_source(self) -> None:
+        """Refuse to act on the simulated market (unless allowed) or without a source.
+
+        Every live flow calls it first (a check at run time, not in validation: the flows'
+        default parameters are built when their modules are imported).
+
+        Raises:
+            LiveSourceError: naming what to set and how.
+        """
         require_live_source(self.data, self.allow_simulator)
-        return self
 
     def clock(self) -> datetime:
         """The current time, timezone-aware."""

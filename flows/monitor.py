@@ -65,6 +65,7 @@ def _month_of(path_name: str) -> date:
 )
 def monitor_flow(params: MonitorParams = MonitorParams()) -> MonitorOutcome:  # noqa: B008
     """Score every complete published month; log to MLflow; alert under the floors."""
+    params.require_source()  # never the simulator in production, never no source
     logger = get_run_logger()
     cal = params.calendar_of()
     done = cal.last_completed_session(params.clock(), params.delay())

@@ -113,6 +113,7 @@ def _champion_is_stale(params: MonthlyParams) -> bool:
 )
 def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> SelectionOutcome:  # noqa: B008
     """Publish the selection of the decision month of `as_of`."""
+    params.require_source()  # never the simulator in production, never no source
     logger = get_run_logger()
     cal = params.calendar_of()
     day = params.day()

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 STAMP=.venv/.cnnlstm-installed
-WANT=$( { cat pyproject.toml scripts/setup.sh; .venv/bin/python -V; } | sha256sum | cut -d' ' -f1)
+# CNNLSTM_EXTRAS: more extras, comma-separated (e.g. CNNLSTM_EXTRAS=online for AkShare/yfinance)
+EXTRAS="dev,dask,postgres,auth${CNNLSTM_EXTRAS:+,$CNNLSTM_EXTRAS}"
+WANT=$( { cat pyproject.toml scripts/setup.sh; echo "$EXTRAS"; .venv/bin/python -V; } | sha256sum | cut -d' ' -f1)
 if [ "${CNNLSTM_REINSTALL:-0}" != 1 ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] \
   && [ -x .venv/bin/cnnlstm ]; then
   echo "setup: .venv is up to date with pyproject.toml (CNNLSTM_REINSTALL=1 to reinstall)"
@@ -19,7 +21,7 @@ rm -f "$STAMP"
 # torch would pull a multi-GB CUDA build.
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -m pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q -e ".[dev,dask,postgres,auth]" 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install -q -e ".[$EXTRAS]" 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -c "import torch, pytorch_lightning, prefect, mlflow, polars, pandera.polars, numba, yaml" \
   || { echo "setup failed: a required package did not install" >&2; exit 1; }
 echo "$WANT" > "$STAMP"

@@ -19,7 +19,7 @@ import tempfile
 
 from cnnlstm import __version__
 from cnnlstm.cli import commands, quiet
-from cnnlstm.cli.output import print_error, print_internal_error
+from cnnlstm.cli.output import print_error, print_internal_error, tracking_auth_failure
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
 from cnnlstm.infra import prefect_server
@@ -83,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - the one place that turns a crash into a log
+        refused = tracking_auth_failure(err)
+        if refused is not None:  # missing or wrong MLflow credentials: one `error:` line
+            print_error(refused)
+            return 2
         print_internal_error(err, log_path)
         return 1
     finally:

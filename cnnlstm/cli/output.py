@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.redact import redact_text
 
 DEFAULT_OUT_ROOT = Path("out")
 
@@ -127,8 +129,8 @@ def _from_mlflow(err: BaseException) -> bool:
 
 
 def print_error(err: UserInputError) -> None:
-    """A user or data error as one `error:` block on stderr."""
-    text = str(err).strip() or err.__class__.__name__
+    """A user or data error as one `error:` block on stderr (URL passwords redacted)."""
+    text = redact_text(str(err).strip()) or err.__class__.__name__
     first, *rest = text.splitlines()
     print(f"error: {first}", file=sys.stderr)
     for line in rest:
@@ -140,8 +142,38 @@ def print_internal_error(err: BaseException, log_path: Path) -> None:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("a", encoding="utf-8") as log:
         log.write("".join(traceback.format_exception(err)))
-    first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    first = redact_text(str(err).strip().splitlines()[0]) if str(err).strip() else ""
     print(
         f"internal error: {err.__class__.__name__}: {first} (full log: {log_path})",
         file=sys.stderr,
     )
+
+
+#: What MLflow's server answers a request without (or with wrong) credentials.
+_AUTH_CODES = ("UNAUTHENTICATED", "PERMISSION_DENIED")
+_AUTH_TEXT = ("not authenticated", "status code 401", "status code 403", "permission")
+
+
+def tracking_auth_failure(err: BaseException) -> UserInputError | None:
+    """An MLflow server's refusal of the credentials (in `err` or its causes) as a user error.
+
+    None when `err` is something else. The message names the variables to set.
+    """
+    seen = 0
+    while err is not None and seen < 10:
+        code = str(getattr(err, "error_code", ""))
+        text = str(err).lower()
+        if type(err).__name__ == "MlflowException" and (
+            code in _AUTH_CODES or any(t in text for t in _AUTH_TEXT)
+        ):
+            uri = redact_text(os.environ.get("MLFLOW_TRACKING_URI", ""))
+            who = os.environ.get("MLFLOW_TRACKING_USERNAME")
+            return UserInputError(
+                f"the MLflow server {uri} refused the request "
+                + (f"for user {who!r} " if who else "(no credentials given) ")
+                + f"({code or 'unauthenticated'}): set MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD to a user with EDIT permission (docs/DEPLOY.md)"
+            )
+        err = err.__cause__ or err.__context__
+        seen += 1
+    return None

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
+from cnnlstm.core.redact import redact_url
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -624,7 +625,8 @@ def load_model(registered_name: str, alias: str = CHAMPION) -> tuple[Any, Regist
     version = alias_version(registered_name, alias)
     if version is None:
         raise UserInputError(
-            f"no model version of {registered_name!r} is tagged @{alias} in {tracking_uri()}; "
+            f"no model version of {registered_name!r} is tagged @{alias} in "
+            f"{redact_url(tracking_uri())}; "
             "run the backtest flow (it registers challengers) and promote one with "
             f"`cnnlstm promote {registered_name} VERSION`, or retrain=True"
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -272,3 +273,45 @@ def test_prefect_api_has_csrf_protection_and_one_allowed_origin(compose):
     assert env["PREFECT_SERVER_API_AUTH_STRING"].startswith("${PREFECT_AUTH_STRING")
     origin = env["PREFECT_SERVER_CORS_ALLOWED_ORIGINS"]
     assert "*" not in origin and origin.startswith("${PREFECT_UI_ORIGIN")
+
+
+def _compose_commands() -> list[tuple[str, list[str]]]:
+    found = []
+    if shutil.which("docker-compose"):
+        found.append(("docker-compose", ["docker-compose"]))
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+        if probe.returncode == 0:
+            found.append(("docker compose", ["docker", "compose"]))
+    return found
+
+
+@pytest.mark.parametrize("variant", ["docker-compose", "docker compose"])
+def test_the_compose_binaries_accept_the_file(variant, tmp_path):
+    commands = dict(_compose_commands())
+    if variant not in commands:
+        pytest.skip(
+            f"`{variant}` is not installed here (docker-compose 1.29: apt-get install -y "
+            "docker-compose; Compose v2: the docker-compose-plugin)"
+        )
+    base = [*commands[variant], "-f", str(DOCKER / "compose.yaml")]
+    done = subprocess.run(
+        [*base, "--env-file", str(DOCKER / ".env.example"), "config"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+    assert config["volumes"]["data"]["name"] == "cnnlstm_data"
+    assert any(
+        str(v.get("target") if isinstance(v, dict) else v).rstrip(":ro").endswith("/market")
+        for v in config["services"]["worker"]["volumes"]
+    )
+    # without the secrets the file is refused, naming the variable
+    env = {k: v for k, v in os.environ.items() if not SECRET.search(k)}
+    empty = tmp_path / "empty.env"
+    empty.write_text("# no secrets\n")
+    refused = subprocess.run(
+        [*base, "--env-file", str(empty), "config"], capture_output=True, text=True,
+        cwd=ROOT, env=env, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr + refused.stdout

@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
@@ -61,7 +62,9 @@ def test_cpu_by_default_cuda_by_build_argument(steps):
     (torch_step,) = [r for r in runs if "torch==" in r]
     words = shlex.split(torch_step)
     index = words[words.index("--index-url") + 1]
-    assert index == "https://download.pytorch.org/whl/${TORCH_VARIANT}"
+    # a site's own torch index by build argument, else PyTorch's index of the variant
+    assert index == "${TORCH_INDEX_URL:-https://download.pytorch.org/whl/${TORCH_VARIANT}}"
+    assert _args(steps)["TORCH_INDEX_URL"] == ""
     assert "torch==${TORCH_VERSION}" in words
     # torch comes before setup.sh, so setup's `pip install torch==X` is already satisfied
     assert runs.index(torch_step) < runs.index("bash scripts/setup.sh")
@@ -76,11 +79,11 @@ def test_installs_the_postgres_drivers_the_servers_need(steps):
 
 
 def test_python_matches_the_project_and_runs_unprivileged(steps):
-    base = _args(steps)["PYTHON_VERSION"]
+    base = _args(steps)["BASE_IMAGE"]  # a build argument: a site's own registry's image
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert requires == f">={base}"
+    assert base.startswith("python:" + requires.removeprefix(">=") + "-")
     (from_line,) = [arg for kind, arg in steps if kind == "FROM"]
-    assert from_line.startswith("python:${PYTHON_VERSION}")
+    assert from_line == "${BASE_IMAGE}"
     users = [arg for kind, arg in steps if kind == "USER"]
     assert users and users[-1] not in ("root", "0")
 
@@ -89,3 +92,23 @@ def test_build_context_leaves_out_the_venv_data_and_secrets():
     ignore = (ROOT / "docker" / "Dockerfile.dockerignore").read_text().split()
     for entry in (".venv", ".git", "data", "mlruns", "docker/.env"):
         assert entry in ignore, entry
+
+
+def test_market_data_is_a_volume_and_the_presets_paths_point_into_it(steps):
+    volumes = " ".join(arg for kind, arg in steps if kind == "VOLUME")
+    assert '"/market"' in volumes and '"/data"' in volumes
+    runs = [arg for kind, arg in steps if kind == "RUN"]
+    assert "ln -s /market /app/data" in runs  # configs/*.yaml say data/qlib/..., data/kaggle-...
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
+    assert any(v.endswith(":/market:ro") for v in compose["services"]["worker"]["volumes"])
+    for preset in (ROOT / "configs").glob("*.yaml"):
+        text = "\n".join(ln for ln in preset.read_text().splitlines() if ln.lstrip()[:1] != "#")
+        for path in re.findall(r"(?:qlib|csv|parquet|akshare):([^\s#\"]+)", text):
+            assert path.startswith("data/"), (preset.name, path)
+
+
+def test_extras_and_package_index_are_build_arguments(steps):
+    args = _args(steps)
+    assert args["CNNLSTM_EXTRAS"] == "" and args["PIP_INDEX_URL"].startswith("https://")
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    assert "${CNNLSTM_EXTRAS:+,$CNNLSTM_EXTRAS}" in setup

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from prefect import Flow
+from prefect.utilities.templating import apply_values
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
@@ -37,14 +38,17 @@ def _flow(entrypoint: str) -> Flow:
     return getattr(module, name)
 
 
-def test_every_deployment_targets_a_flow_with_valid_parameters(spec):
+def test_every_deployment_targets_a_flow_with_valid_parameters(spec, monkeypatch):
     names = set()
     for deployment in spec["deployments"]:
         names.add(deployment["name"])
         flow = _flow(deployment["entrypoint"])
         assert isinstance(flow, Flow), deployment["entrypoint"]
-        # Prefect validates a run's parameters against the flow's signature like this
-        flow.validate_parameters(deployment.get("parameters", {}))
+        # Prefect validates a run's parameters against the flow's signature like this, once
+        # `prefect deploy` has put the live source (CNNLSTM_LIVE_SOURCE) in its place
+        monkeypatch.setenv("CNNLSTM_LIVE_SOURCE", "qlib:/market/cn_data")
+        parameters = apply_values(deployment.get("parameters", {}), {}, remove_notset=False)
+        flow.validate_parameters(parameters)
     assert {"backtest-docker", "walk-forward-docker", "sweep-docker"} <= names
 
 
@@ -53,7 +57,7 @@ def test_deployments_use_the_docker_pool_image_network_and_volume_of_compose(spe
     pool = _default(worker[worker.index("--pool") + 1])
     image = _default(compose["services"]["worker"]["image"])
     network = compose["networks"]["backend"]["name"]
-    data_volume = f"{compose['name']}_data"
+    data_volume = compose["volumes"]["data"]["name"]  # fixed: no project-name prefix
     assert "data" in compose["volumes"]
     worker_env = compose["services"]["worker"]["environment"]
     for deployment in spec["deployments"]:
@@ -73,14 +77,17 @@ def test_the_working_directory_is_where_the_image_installs_the_project(spec):
     assert f"WORKDIR {directory}" in (DOCKER / "Dockerfile").read_text()
 
 
-def test_schedules_are_valid_crons_with_time_zones(spec):
-    from prefect.client.schemas.schedules import CronSchedule
+def test_schedules_are_valid_crons_or_rrules_with_time_zones(spec):
+    from prefect.client.schemas.schedules import CronSchedule, RRuleSchedule
 
     scheduled = [d for d in spec["deployments"] if d.get("schedules")]
     assert scheduled
     for deployment in scheduled:
         for schedule in deployment["schedules"]:
-            CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
+            if "rrule" in schedule:
+                RRuleSchedule(rrule=schedule["rrule"], timezone=schedule["timezone"])
+            else:
+                CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
 
 
 def test_the_compose_worker_pulls_from_the_pool_prefect_yaml_deploys_to(compose):

@@ -3,7 +3,7 @@
 A real `prefect server start` on loopback, a local HTTP endpoint standing in for the webhook,
 and a real `daily_timing` run on a stale feed (it fails red with StaleDataError) tagged
 `production`: the failed-run automation must POST to the endpoint, and with the quiet window
-shortened to 36 s the missing-run automation too (no production run completed).
+shortened to 36 s the watchdog-silent automation too (no watchdog run finished).
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ def test_failed_live_run_fires_the_automation(tmp_path):
             assert received, "the failed-run automation sent no notification"
             text = json.dumps(received[0])
             assert "daily-timing/2013-07-02" in text and "Failed" in text
+            # the run's link, its dataset and the failing check
+            assert "/runs/flow-run/" in text and f"parquet:{feed}" in text
+            assert "StaleDataError" in text or "stale data" in text
             # no production run completed within the (shortened) quiet window: the second fires
             deadline = time.monotonic() + 180
             while time.monotonic() < deadline and not any(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from cnnlstm.cli.live_args import add_live_arguments, live_fields
+from cnnlstm.core.redact import redact_url
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -52,6 +53,6 @@ def run(args: argparse.Namespace) -> int:
             f"paper book after {book.day}: NAV {book.nav:,.2f} (P&L {book.pnl:+,.2f}), cash "
             f"{book.cash:,.2f}, {book.positions} positions, {book.fills} fills today, "
             + ("reconciled" if book.reconciled else "NOT reconciled")
-            + f" ({book.url})"
+            + f" ({redact_url(book.url)})"
         )
     return 0

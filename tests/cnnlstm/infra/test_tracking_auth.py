@@ -122,3 +122,21 @@ def test_an_unauthenticated_promotion_is_refused(auth_server, monkeypatch, capsy
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
     tracking.promote("t-auth-cnn", version.version)
     assert tracking.alias_version("t-auth-cnn").version == version.version
+
+
+def test_missing_credentials_give_one_error_line_without_the_password(
+    auth_server, monkeypatch, capsys
+):
+    host = auth_server.removeprefix("http://")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://nobody:a-leaked-password@{host}")
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    code = main(["compare", "--experiment", "cnnlstm-backtest"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("error: the MLflow server") and "internal error" not in err
+    assert "MLFLOW_TRACKING_USERNAME" in err and "a-leaked-password" not in err
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server)
+    assert main(["compare", "--experiment", "cnnlstm-backtest"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "(no credentials given)" in err, err
