@@ -1,10 +1,11 @@
 """What the scheduled flows share: sessions, freshness, the champion, its settings, files.
 
 Input contract: the data directory (`cnnlstm.core.paths.data_home`) and the MLflow registry of
-`infra.tracking`. The published selection of month t is `live/selection-YYYY-MM.parquet`; the
-daily timing state is `live/timing-state.json` (the decision month and each symbol's decisions
-so far); each day's orders are `live/orders-YYYY-MM-DD.parquet`. Files are written atomically,
-the timing state under a lock.
+`infra.tracking`. Each dataset (`LiveParams.dataset_key`) has its own live folder
+`live/<dataset>/`: the published selection of month t is `selection-YYYY-MM.parquet`; the daily
+timing state is `timing-state.json` (the decision month and each symbol's decisions so far);
+each day's orders are `orders-YYYY-MM-DD.parquet`; the paper book is `book.sqlite`. Files are
+written atomically, under the dataset's file lock.
 
 Sessions come from the exchange calendar of the market preset (`cn`: XSHG, `us`: XNYS; the
 simulated market: its own calendar), overridable with `calendar`. A live run acts for a day:
@@ -21,7 +22,6 @@ fails naming both.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+import filelock
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,6 +42,8 @@ from cnnlstm.core.sessions import (
     calendar_from_sessions,
     calendar_name,
     exchange_calendar,
+    extend_calendar,
+    load_calendar_extra,
 )
 from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import DataParams
@@ -54,6 +57,10 @@ class StaleDataError(UserInputError):
 
 class TooEarlyError(UserInputError):
     """The session a live flow acts for has not closed (plus the data delay) yet."""
+
+
+class NoChampionError(UserInputError):
+    """The dataset has no production model: nothing unvetted goes live."""
 
 
 class LineageError(UserInputError):
@@ -108,6 +115,11 @@ class LiveParams(BaseModel):
     calendar: str | None = Field(
         None, description="exchange-calendars code overriding the market's (XSHG, XNYS, ...)"
     )
+    calendar_extra: Path | None = Field(
+        None,
+        description="file of the sessions after exchange-calendars' last year: `through DATE`, "
+        "then `DATE holiday name` lines (docs/DEPLOY.md)",
+    )
     data_delay_minutes: int = Field(
         60, ge=0, le=24 * 60, description="minutes after the close until the feed has the bars"
     )
@@ -140,7 +152,7 @@ class LiveParams(BaseModel):
 
     def calendar_of(self) -> SessionCalendar:
         """The session calendar of the flow's data and market."""
-        return session_calendar(self.data, self.market, self.calendar)
+        return session_calendar(self.data, self.market, self.calendar, self.calendar_extra)
 
     def day(self) -> date:
         """The day the flow acts for: `as_of`, else today in the exchange's time zone."""
@@ -154,13 +166,27 @@ class LiveParams(BaseModel):
         """The lineage of the flow's data (its dataset key)."""
         return lineage_of(self.data, self.market)
 
+    def dataset_key(self) -> str:
+        """The dataset key naming the flow's live folder and book (`live/<dataset>/`)."""
+        return self.dataset().dataset
+
     def registered_name(self, network: str) -> str:
         """The registered model of `network` for the flow's dataset."""
         return tracking.registry_name(self.model_prefix, network, self.dataset())
 
 
-def session_calendar(data: DataParams, market: str, override: str | None = None) -> SessionCalendar:
-    """The calendar a live flow runs on: the simulated market's own, else the exchange's."""
+def session_calendar(
+    data: DataParams, market: str, override: str | None = None, extra: Path | None = None
+) -> SessionCalendar:
+    """The calendar a live flow runs on: the simulated market's own, else the exchange's.
+
+    `extra` (a `calendar_extra` file) adds the sessions after the library's last year.
+    """
+    cal = _base_calendar(data, market, override)
+    return cal if extra is None else extend_calendar(cal, load_calendar_extra(extra))
+
+
+def _base_calendar(data: DataParams, market: str, override: str | None) -> SessionCalendar:
     if data.is_sim and override is None:
         from cnnlstm.tasks.data.sources.sim_calendar import FIXED_HOLIDAYS, trading_calendar
 
@@ -211,65 +237,92 @@ def require_fresh(last_bar: date | None, needed: date, *, what: str, source: str
         )
 
 
-def live_dir() -> Path:
-    """The folder of published selections, timing state and orders."""
-    path = data_home() / "live"
+def live_dir(dataset: str) -> Path:
+    """The folder of one dataset's published selections, timing state, orders and book."""
+    path = data_home() / "live" / dataset
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def selection_path(month: date) -> Path:
+def selection_path(dataset: str, month: date) -> Path:
     """Where month `month`'s published selection lives."""
-    return live_dir() / f"selection-{month:%Y-%m}.parquet"
+    return live_dir(dataset) / f"selection-{month:%Y-%m}.parquet"
 
 
-def scores_path(month: date) -> Path:
+def scores_path(dataset: str, month: date) -> Path:
     """Where month `month`'s CNN scores of every eligible stock live (the monitor reads them)."""
-    return live_dir() / f"scores-{month:%Y-%m}.parquet"
+    return live_dir(dataset) / f"scores-{month:%Y-%m}.parquet"
 
 
-def signals_path(day: date) -> Path:
+def signals_path(dataset: str, day: date) -> Path:
     """Where the LSTM signals decided after `day`'s close live (the monitor reads them)."""
-    return live_dir() / f"signals-{day}.parquet"
+    return live_dir(dataset) / f"signals-{day}.parquet"
 
 
-def orders_path(day: date) -> Path:
+def orders_path(dataset: str, day: date) -> Path:
     """Where the orders decided after `day`'s close live."""
-    return live_dir() / f"orders-{day}.parquet"
+    return live_dir(dataset) / f"orders-{day}.parquet"
 
 
-def write_atomic(frame_or_text: pl.DataFrame | str, path: Path) -> Path:
-    """Write a frame (Parquet) or text to `path` through a temporary file."""
+def state_path(dataset: str) -> Path:
+    """The daily timing state of one dataset."""
+    return live_dir(dataset) / "timing-state.json"
+
+
+def stage_file(frame_or_text: pl.DataFrame | str, path: Path) -> Path:
+    """Write a frame (Parquet) or text beside `path` under a temporary name; returns it.
+
+    `os.replace(tmp, path)` commits it (`write_atomic`); a staged file never replaces anything.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     if isinstance(frame_or_text, pl.DataFrame):
         frame_or_text.write_parquet(tmp)
     else:
         tmp.write_text(frame_or_text)
-    os.replace(tmp, path)
+    return tmp
+
+
+def write_atomic(frame_or_text: pl.DataFrame | str, path: Path) -> Path:
+    """Write a frame (Parquet) or text to `path` through a temporary file."""
+    os.replace(stage_file(frame_or_text, path), path)
     return path
 
 
+#: Seconds a live flow waits for another run of the same dataset to finish.
+LOCK_TIMEOUT_S = 600.0
+
+
 @contextmanager
-def state_lock() -> Iterator[None]:
-    """An exclusive lock on the timing state (a second writer waits)."""
-    with open(live_dir() / ".timing-state.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def live_lock(dataset: str) -> Iterator[None]:
+    """An exclusive lock on one dataset's live state (a second writer waits, then fails).
+
+    Raises:
+        UserInputError: another run held the lock for `LOCK_TIMEOUT_S` seconds.
+    """
+    lock = filelock.FileLock(str(live_dir(dataset) / ".lock"), timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise UserInputError(
+            f"the live state of {dataset} is locked by another run for over "
+            f"{LOCK_TIMEOUT_S:.0f} s ({lock.lock_file})"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
-def read_state() -> dict:
+def read_state(dataset: str) -> dict:
     """The daily timing state (empty before the first run)."""
-    path = live_dir() / "timing-state.json"
+    path = state_path(dataset)
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def write_state(state: dict | str) -> Path:
+def write_state(dataset: str, state: dict | str) -> Path:
     """Persist the daily timing state (a mapping or its JSON text) for the next day's run."""
     text = state if isinstance(state, str) else json.dumps(state, indent=1, sort_keys=True)
-    return write_atomic(text, live_dir() / "timing-state.json")
+    return write_atomic(text, state_path(dataset))
 
 
 class Champion(BaseModel):
@@ -288,17 +341,17 @@ def champion(network: str, params: LiveParams) -> Champion:
     """The `<prefix>-<dataset>-<network>@<alias>` version, refused if its lineage differs.
 
     Raises:
-        UserInputError: no version of the dataset carries the alias.
+        NoChampionError: no version of the dataset carries the alias.
         LineageError: the version's tags name another dataset (or none).
     """
     name = params.registered_name(network)
     version = tracking.alias_version(name, params.alias)
     if version is None:
-        raise UserInputError(
+        raise NoChampionError(
             f"no model {name!r} is tagged @{params.alias} in {tracking.tracking_uri()} (dataset "
-            f"{params.dataset().dataset}): run the backtest flow on this dataset (it registers "
-            "challengers and promotes by its gate), promote a version with `cnnlstm promote`, "
-            "or run with retrain=True"
+            f"{params.dataset().dataset}, source {params.data.source}): run `cnnlstm backtest` "
+            f"(the backtest flow) on this source with market {params.market} (it registers "
+            "challengers and promotes by its gate), or promote a version with `cnnlstm promote`"
         )
     tags = tracking.version_tags(name, version.version)
     check_lineage(tags, params.dataset(), f"{name} v{version.version}")

@@ -74,7 +74,7 @@ def monitor_flow(params: MonitorParams = MonitorParams()) -> MonitorOutcome:  # 
     run = StageRunner()
     ingested = run(live_ingest(), params.data, input_fingerprint(params.data, today=done))
     bars = ingested.bars.read_table().filter(pl.col("date") <= done)
-    signals_files = sorted(live_dir().glob("signals-*.parquet"))
+    signals_files = sorted(live_dir(params.dataset_key()).glob("signals-*.parquet"))
     signals = (
         pl.concat([pl.read_parquet(p) for p in signals_files])
         if signals_files
@@ -83,7 +83,7 @@ def monitor_flow(params: MonitorParams = MonitorParams()) -> MonitorOutcome:  # 
     lstm = champion("lstm", params)  # hold days and execution: the champion run's
     settings = settings_from_run(lstm.params, lstm.run_id)
     months: list[MonthQuality] = []
-    for path in sorted(live_dir().glob("scores-*.parquet")):
+    for path in sorted(live_dir(params.dataset_key()).glob("scores-*.parquet")):
         month = _month_of(path.name)
         if month > done:
             continue

@@ -5,12 +5,15 @@ next month from the last session of `as_of`'s month on, else `as_of`'s month; it
 needs the bars through the last session before it (the rebalance date). Steps: that session must
 be complete and the data must reach it (else the run fails red with the dates: a dead feed never
 publishes an old month's selection); the CNN features of the month from those bars; the champion
-CNN of the data's dataset (refused if trained on another; or a retraining when asked, when there
-is none, or when it is older than `max_model_age_days`), with the selection size of the
-champion's run (the flow's own, if given, must match); publish `live/selection-YYYY-MM.parquet`
-(read by the daily timing flow), a Prefect table artifact and an MLflow run. A month already
-published is kept (the run says so) unless `replace`, so the flow can be scheduled after every
-close: it selects once, right after the month's last session.
+CNN of the data's dataset (none: the run fails red naming what to run; refused if trained on
+another dataset), with the selection size of the champion's run (the flow's own, if given, must
+match). Training on the spot happens only when asked (`retrain`, or `max_model_age_days`); that
+model is registered as a challenger and never promoted here. Publish
+`live/<dataset>/selection-YYYY-MM.parquet` (read by the daily timing flow), a Prefect table
+artifact and an MLflow run. Every month after the last published one through the decision month
+is published in order (a missed month end is made up). A month already published is kept (the
+run says so) unless `replace`, so the flow can be scheduled after every close: it selects once,
+right after the month's last session.
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.flows.live import (
-    Champion,
     LiveParams,
     agree,
     champion,
     champion_checkpoint,
+    live_dir,
+    live_lock,
     require_closed,
     require_fresh,
     scores_path,
@@ -57,9 +61,12 @@ from cnnlstm.tasks.training.networks import CnnTrainConfig, score_cnn
 class MonthlyParams(LiveParams):
     """What the monthly selection takes."""
 
-    retrain: bool = Field(False, description="train a new CNN instead of loading the champion")
+    retrain: bool = Field(
+        False,
+        description="train a new CNN on the spot and select with it (registered, never promoted)",
+    )
     max_model_age_days: int | None = Field(
-        None, ge=1, description="retrain when the champion is older than this (none: never)"
+        None, ge=1, description="retrain (never promoted) when the champion is older than this"
     )
     train_months: int = Field(84, ge=6, description="months of history a retraining uses")
     cnn_features: CnnFeatureConfig = Field(default_factory=CnnFeatureConfig)
@@ -85,6 +92,7 @@ class SelectionOutcome(BaseModel):
     model: str
     model_source: str
     stages: dict[str, str] = Field(default_factory=dict)
+    published: list[date] = Field(default_factory=list)
 
 
 def _months_before(month: date, months: int) -> date:
@@ -92,17 +100,84 @@ def _months_before(month: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def _champion_is_stale(params: MonthlyParams) -> bool:
-    """Whether the champion is missing or older than `max_model_age_days`."""
+def _champion_too_old(params: MonthlyParams) -> bool:
+    """Whether the champion is older than `max_model_age_days` (an explicit retraining).
+
+    Raises:
+        NoChampionError: the dataset has no champion and `retrain` is not set.
+    """
     from mlflow import MlflowClient
 
     version = tracking.alias_version(params.registered_name("cnn"), params.alias)
     if version is None:
-        return True
+        if params.retrain:
+            return True
+        champion("cnn", params)  # raises NoChampionError naming what to run
     if params.max_model_age_days is None:
         return False
     created = MlflowClient().get_model_version(version.name, version.version).creation_timestamp
     return (time.time() - created / 1000) / 86400 > params.max_model_age_days
+
+
+def published_months(dataset: str) -> list[date]:
+    """The months whose selection the dataset's live folder holds, in order."""
+    names = sorted(live_dir(dataset).glob("selection-*.parquet"))
+    return [date(int(p.stem[10:14]), int(p.stem[15:17]), 1) for p in names]
+
+
+def months_to_publish(published: list[date], target: date, *, replace: bool) -> list[date]:
+    """The target month and every month after the last published one before it (a catch-up)."""
+    if replace or not published or published[-1] >= target:
+        return [target]
+    out, month = [], published[-1]
+    while month < target:
+        month = _months_before(month, -1)
+        out.append(month)
+    return out
+
+
+def _kept(params: MonthlyParams, cal, month: date) -> SelectionOutcome | None:  # noqa: ANN001
+    """The month's published selection when it must be kept (no `replace`)."""
+    published = selection_path(params.dataset_key(), month)
+    if not published.exists() or params.replace:
+        return None
+    kept = pl.read_parquet(published)
+    get_run_logger().info(f"{month:%Y-%m}: selection already published ({published}); kept")
+    return SelectionOutcome(
+        month=month,
+        rebalance_date=cal.previous_session(month),
+        symbols=kept["symbol"].to_list(),
+        path=str(published),
+        model="(published before)",
+        model_source="published",
+    )
+
+
+def _model(params: MonthlyParams, run: StageRunner, features_ref, month: date, tmp: Path):  # noqa: ANN001, ANN202
+    """(checkpoint, model name, source, selection config) of the month's model.
+
+    The champion, or an explicit retraining registered as a challenger (never promoted here:
+    only the backtest's gate or `cnnlstm promote` moves the champion).
+    """
+    if params.retrain or _champion_too_old(params):
+        period = Period(start=_months_before(month, params.train_months), end=_day_before(month))
+        trained = run(train_cnn_stage, features_ref, params.cnn, period)
+        checkpoint = trained.checkpoint.local_path()
+        tracking.log_files([checkpoint], "checkpoints/cnn")
+        registered = tracking.log_network(
+            load_classifier(checkpoint),
+            name="cnn",
+            registered_name=params.registered_name("cnn"),
+            input_example=input_example("cnn", 30),
+            tags=params.dataset().tags(),
+        )
+        model = f"{registered.name} v{registered.version}"
+        return checkpoint, model, "retrained", params.selection or SelectionConfig()
+    found = champion("cnn", params)
+    checkpoint = champion_checkpoint(found, "cnn", tmp)
+    logged = settings_from_run(found.params, found.run_id).selection
+    selection_cfg = agree("selection", params.selection, logged, found)
+    return checkpoint, f"{found.name} v{found.version}", f"@{params.alias}", selection_cfg
 
 
 @flow(
@@ -112,88 +187,73 @@ def _champion_is_stale(params: MonthlyParams) -> bool:
     timeout_seconds=TIMEOUTS["monthly_selection"],
 )
 def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> SelectionOutcome:  # noqa: B008
-    """Publish the selection of the decision month of `as_of`."""
+    """Publish the selection of the decision month of `as_of` (and of every missed month)."""
     params.require_source()  # never the simulator in production, never no source
     logger = get_run_logger()
     cal = params.calendar_of()
     day = params.day()
-    month = decision_month(day, cal.month_last_session(day))
-    rebalance = cal.previous_session(month)
-    published = selection_path(month)
-    if published.exists() and not params.replace:  # a month's selection never changes quietly
-        kept = pl.read_parquet(published)
-        logger.info(f"{month:%Y-%m}: selection already published ({published}); kept")
-        return SelectionOutcome(
-            month=month,
-            rebalance_date=rebalance,
-            symbols=kept["symbol"].to_list(),
-            path=str(published),
-            model="(published before)",
-            model_source="published",
+    target = decision_month(day, cal.month_last_session(day))
+    dataset = params.dataset_key()
+    months = months_to_publish(published_months(dataset), target, replace=params.replace)
+    if len(months) == 1 and (kept := _kept(params, cal, target)) is not None:
+        return kept  # a month's selection never changes quietly
+    if len(months) > 1 and params.retrain:
+        raise UserInputError(
+            f"months {', '.join(f'{m:%Y-%m}' for m in months[:-1])} were never published: a "
+            f"model retrained for {target:%Y-%m} would select them with later data; publish "
+            "them first with the champion (run without retrain)"
         )
+    rebalance = cal.previous_session(target)
     require_closed(cal, rebalance, params)
     run = StageRunner()
     ingested = run(live_ingest(), params.data, input_fingerprint(params.data, today=day))
     bars = run(bars_as_of, ingested, rebalance)
     last = bars.read_table()["date"].max()
     require_fresh(
-        last, rebalance, what=f"the selection for {month:%Y-%m}", source=params.data.source
+        last, rebalance, what=f"the selection for {target:%Y-%m}", source=params.data.source
     )
     feature_cfg = params.cnn_features.model_copy(update={"next_month": "always"})
     features_ref = run(cnn_features, bars, feature_cfg)
     features = features_ref.read_table()
-    current = features.filter(pl.col("month") == month)
-    if current.height == 0:
-        raise UserInputError(
-            f"no CNN features for {month:%Y-%m} from bars through {rebalance} (features end "
-            f"{features['month'].max()}): too few eligible stocks?"
-        )
     tracking.configure()
     with tempfile.TemporaryDirectory() as tmp, tracking.tracked_run(params.experiment) as mlrun:
         tracking.log_params(params.model_dump(mode="json"))
-        found: Champion | None = None
-        if params.retrain or _champion_is_stale(params):
-            period = Period(
-                start=_months_before(month, params.train_months), end=_day_before(month)
-            )
-            trained = run(train_cnn_stage, features_ref, params.cnn, period)
-            checkpoint = trained.checkpoint.local_path()
-            tracking.log_files([checkpoint], "checkpoints/cnn")
-            registered = tracking.log_network(
-                load_classifier(checkpoint),
-                name="cnn",
-                registered_name=params.registered_name("cnn"),
-                input_example=input_example("cnn", 30),
-                tags=params.dataset().tags(),
-            )
-            model, source = f"{registered.name} v{registered.version}", "retrained"
-            if tracking.alias_version(registered.name, params.alias) is None:
-                tracking.promote(registered.name, registered.version, params.alias)
-            selection_cfg = params.selection or SelectionConfig()
-        else:
-            found = champion("cnn", params)
-            checkpoint = champion_checkpoint(found, "cnn", Path(tmp))
-            model, source = f"{found.name} v{found.version}", f"@{params.alias}"
-            logged = settings_from_run(found.params, found.run_id).selection
-            selection_cfg = agree("selection", params.selection, logged, found)
-        scores = score_cnn(checkpoint, current)
-        selection = select_top(scores, selection_cfg)
-        tracking.log_frame(selection, f"selection/{month:%Y-%m}.csv")
-        tracking.log_params({"selection_month": str(month), "model": model})
-    write_atomic(scores, scores_path(month))
-    path = write_atomic(selection, selection_path(month))
-    publish_table(selection, "monthly-selection", f"Selection for {month:%Y-%m} ({model})")
+        checkpoint, model, source, selection_cfg = _model(
+            params, run, features_ref, target, Path(tmp)
+        )
+        with live_lock(dataset):
+            for month in months:  # point in time: month m's features use bars before m only
+                selection = _publish(dataset, month, features, checkpoint, selection_cfg, model)
+                logger.info(f"{month:%Y-%m}: {selection.height} stocks selected with {model}")
+        tracking.log_params({"selection_month": str(target), "model": model})
+    publish_table(selection, "monthly-selection", f"Selection for {target:%Y-%m} ({model})")
     publish_link(tracking.run_link(mlrun.info.run_id), "mlflow-selection-run", "MLflow run")
-    logger.info(f"{month:%Y-%m}: {selection.height} stocks selected with {model} ({source})")
     return SelectionOutcome(
-        month=month,
+        month=target,
         rebalance_date=rebalance,
         symbols=selection["symbol"].to_list(),
-        path=str(path),
+        path=str(selection_path(dataset, target)),
         model=model,
         model_source=source,
         stages=run.states,
+        published=months,
     )
+
+
+def _publish(dataset: str, month: date, features, checkpoint, cfg, model: str) -> pl.DataFrame:  # noqa: ANN001
+    """Score and select one month; write its scores, then its selection (the commit)."""
+    current = features.filter(pl.col("month") == month)
+    if current.height == 0:
+        raise UserInputError(
+            f"no CNN features for {month:%Y-%m} (features end {features['month'].max()}): "
+            "too few eligible stocks?"
+        )
+    scores = score_cnn(checkpoint, current)
+    selection = select_top(scores, cfg)
+    tracking.log_frame(selection, f"selection/{month:%Y-%m}.csv")
+    write_atomic(scores, scores_path(dataset, month))
+    write_atomic(selection, selection_path(dataset, month))
+    return selection
 
 
 def _day_before(day: date) -> date:

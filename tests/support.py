@@ -124,3 +124,56 @@ def prefect_server(tmp_path: Path, timeout: float = 180) -> Iterator[tuple[str, 
             yield api, env
         finally:
             stop_process(server, timeout=30)
+
+
+@contextmanager
+def mlflow_server(tmp_path: Path, timeout: float = 120) -> Iterator[str]:
+    """A real `mlflow server` (SQLite, local artifacts, one worker) on 127.0.0.1; yields its URL."""
+    port = free_port()
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    cmd = [
+        str(Path(sys.executable).parent / "mlflow"), "server",
+        "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow-server.db'}",
+        "--artifacts-destination", str(tmp_path / "mlflow-artifacts"),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+    ]  # fmt: skip
+    log = tmp_path / "mlflow-server.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                        if resp.status == 200:
+                            break
+                except OSError:
+                    pass
+                assert server.poll() is None, log.read_text()[-2000:]
+                assert time.monotonic() < deadline, f"mlflow server did not start in {timeout} s"
+                time.sleep(0.5)
+            yield url
+        finally:
+            stop_process(server, timeout=20)
+
+
+def prefect_api(url: str, payload: dict | None = None, attempts: int = 10) -> dict:
+    """POST (or GET) JSON to a Prefect API; a 503 (its SQLite busy) is retried."""
+    import urllib.error
+
+    data = None if payload is None else json.dumps(payload).encode()
+    for attempt in range(attempts):
+        request = urllib.request.Request(
+            url, data=data, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            if err.code != 503 or attempt == attempts - 1:
+                raise
+            time.sleep(2)
+    raise AssertionError("unreachable")

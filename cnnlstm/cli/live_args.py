@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import date
+from pathlib import Path
 
 
 def add_live_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +17,11 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--market", choices=["cn", "us"], default="cn", help="market preset")
     parser.add_argument("--calendar", help="exchange calendar code overriding the market's")
+    parser.add_argument(
+        "--calendar-extra",
+        type=Path,
+        help="file of the sessions after exchange-calendars' last year (docs/DEPLOY.md)",
+    )
     parser.add_argument("--as-of", type=date.fromisoformat, help="the day (default today)")
     parser.add_argument(
         "--data-delay-minutes", type=int, default=60, help="feed delay after the close"
@@ -34,6 +40,7 @@ def live_fields(args: argparse.Namespace) -> dict:
         "allow_simulator": args.allow_simulator,
         "market": args.market,
         "calendar": args.calendar,
+        "calendar_extra": args.calendar_extra,
         "as_of": args.as_of,
         "data_delay_minutes": args.data_delay_minutes,
     }

@@ -7,7 +7,10 @@ through a `SessionCalendar`, never a weekday rule.
 
 `exchange-calendars` builds each calendar for a bounded range (by default 20 years back to one
 year ahead; XSHG's holidays are decreed yearly, so its range ends at the last year published).
-A date outside that range raises `UserInputError` naming the range; nothing is extrapolated.
+A date outside that range raises `CalendarEndedError` naming the range; nothing is
+extrapolated. The sessions after the library's last year come from a user file
+(`load_calendar_extra`, merged by `extend_calendar`): the exchange's published holidays of the
+next year, and the day through which they hold.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from cnnlstm.core.errors import UserInputError
@@ -42,6 +46,10 @@ _CN_HOLIDAY_WINDOWS = (
 )
 
 
+class CalendarEndedError(UserInputError):
+    """A day outside the calendar's known sessions (past its last year, or before its first)."""
+
+
 @dataclass(frozen=True)
 class SessionCalendar:
     """The sessions of one exchange and the questions the live flows ask of them.
@@ -64,11 +72,19 @@ class SessionCalendar:
 
     def _check(self, day: date) -> None:
         if not self.first <= day <= self.last:
-            raise UserInputError(
-                f"{day} is outside the {self.name} calendar ({self.first} .. {self.last}): "
-                f"exchange-calendars knows no sessions there; update exchange-calendars or pick "
-                "another calendar"
+            raise CalendarEndedError(
+                f"{day} is outside the {self.name} calendar ({self.first} .. {self.last}): no "
+                "sessions are known there; add the exchange's published holidays with "
+                "`calendar_extra: FILE` (see docs/DEPLOY.md) or update exchange-calendars"
             )
+
+    def sessions_left(self, day: date) -> int:
+        """The sessions from `day` through the calendar's last day (0 past its end)."""
+        if day > self.last:
+            return 0
+        import bisect
+
+        return len(self._sessions) - bisect.bisect_left(self._sessions, max(day, self.first))
 
     @property
     def _set(self) -> frozenset[date]:
@@ -104,7 +120,10 @@ class SessionCalendar:
 
         i = bisect.bisect_right(self._sessions, day)
         if i == len(self._sessions):
-            raise UserInputError(f"no {self.name} session after {day} (calendar ends {self.last})")
+            raise CalendarEndedError(
+                f"no {self.name} session after {day} (calendar ends {self.last}): add the "
+                "exchange's published holidays with `calendar_extra: FILE` (docs/DEPLOY.md)"
+            )
         return self._sessions[i]
 
     def month_last_session(self, day: date) -> date:
@@ -115,8 +134,9 @@ class SessionCalendar:
         if not found:
             raise UserInputError(f"{self.name} has no session in {first:%Y-%m}")
         if end > self.last:
-            raise UserInputError(
-                f"{first:%Y-%m} runs past the end of the {self.name} calendar ({self.last})"
+            raise CalendarEndedError(
+                f"{first:%Y-%m} runs past the end of the {self.name} calendar ({self.last}): add "
+                "the exchange's published holidays with `calendar_extra: FILE` (docs/DEPLOY.md)"
             )
         return found[-1]
 
@@ -136,8 +156,7 @@ class SessionCalendar:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         local = now.astimezone(ZoneInfo(self.tz)).date()
-        day = local if self.first <= local <= self.last else min(local, self.last)
-        candidate = day if self.is_session(day) else self.previous_session(day)
+        candidate = local if self.is_session(local) else self.previous_session(local)
         while self.close_at(candidate) + delay > now:
             candidate = self.previous_session(candidate)
         return candidate
@@ -253,6 +272,91 @@ def calendar_from_sessions(
         last=last or days[-1],
         _sessions=days,
         _holiday_names=dict(holiday_names or {}),
+    )
+
+
+@dataclass(frozen=True)
+class CalendarExtra:
+    """A user's sessions past (or corrections within) a library calendar.
+
+    Attributes:
+        path: The file it was read from.
+        through: The last day the file's holidays hold for.
+        holidays: Weekday closures, with their names.
+        sessions: Extra sessions (e.g. a weekend make-up session of an exchange that trades one).
+    """
+
+    path: str
+    through: date
+    holidays: dict[date, str]
+    sessions: frozenset[date]
+
+
+def load_calendar_extra(path: str | Path) -> CalendarExtra:
+    """Read a calendar file of the sessions after (or corrections within) a library calendar.
+
+    Lines: `through YYYY-MM-DD` (required: the last day the file covers), `YYYY-MM-DD name`
+    (a holiday) or `session YYYY-MM-DD` (an extra session); `#` starts a comment.
+
+    Raises:
+        UserInputError: the file is missing, or a line (named by number) is not one of those.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise UserInputError(f"calendar_extra file {file} does not exist")
+    through: date | None = None
+    holidays: dict[date, str] = {}
+    sessions: set[date] = set()
+    for number, raw in enumerate(file.read_text().splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        head, _, rest = line.partition(" ")
+        try:
+            if head.lower() in ("through", "through:"):
+                through = date.fromisoformat(rest.strip())
+            elif head.lower() in ("session", "session:"):
+                sessions.add(date.fromisoformat(rest.strip()))
+            else:
+                holidays[date.fromisoformat(head)] = rest.strip() or "holiday"
+        except ValueError:
+            raise UserInputError(
+                f"{file}:{number}: {raw.strip()!r} is not `through YYYY-MM-DD`, "
+                "`YYYY-MM-DD holiday name` or `session YYYY-MM-DD`"
+            ) from None
+    if through is None:
+        raise UserInputError(f"{file} has no `through YYYY-MM-DD` line (the last day it covers)")
+    late = sorted(d for d in [*holidays, *sessions] if d > through)
+    if late:
+        raise UserInputError(f"{file}: {late[0]} comes after its `through {through}` line")
+    return CalendarExtra(str(file), through, holidays, frozenset(sessions))
+
+
+def extend_calendar(cal: SessionCalendar, extra: CalendarExtra) -> SessionCalendar:
+    """`cal` merged with a user file (`load_calendar_extra`).
+
+    After `cal`'s last day every weekday through `extra.through` is a session unless the file
+    names it a holiday; the file's holidays and sessions also correct `cal`'s own days.
+    """
+    days = set(cal._sessions)
+    day = cal.last + timedelta(days=1)
+    while day <= extra.through:
+        if day.weekday() < 5:
+            days.add(day)
+        day += timedelta(days=1)
+    days = (days - set(extra.holidays)) | set(extra.sessions)
+    names = {
+        **cal._holiday_names,
+        **{d: f"{n}, from {extra.path}" for d, n in extra.holidays.items()},
+    }
+    return SessionCalendar(
+        name=cal.name,
+        tz=cal.tz,
+        close=cal.close,
+        first=cal.first,
+        last=max(cal.last, extra.through),
+        _sessions=tuple(sorted(days)),
+        _holiday_names=names,
     )
 
 

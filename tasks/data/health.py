@@ -40,6 +40,9 @@ class DataHealth(BaseModel):
     missing_symbols: list[str] = Field(description="of those, without a bar on the last session")
     suspended_symbols: list[str] = Field(description="with volume 0 on the last session")
     suspended_share: float = Field(description="suspended / symbols_recent")
+    warnings: list[str] = Field(
+        default_factory=list, description="what will fail soon (e.g. the calendar's end)"
+    )
 
     @property
     def fresh(self) -> bool:
@@ -62,7 +65,7 @@ class DataHealth(BaseModel):
             f"suspended on {self.needed}: {len(self.suspended_symbols)} "
             f"({self.suspended_share:.1%} of recent symbols)"
         )
-        return out
+        return out + [f"WARNING: {w}" for w in self.warnings]
 
 
 def data_health(

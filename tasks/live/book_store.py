@@ -9,7 +9,8 @@ book's last day refuses unless `rebuild`, which deletes that day and every later
 transaction.
 
 URL: `book_url` (e.g. `postgresql+psycopg://user:pw@host/db`, needs the `postgres` extra), else
-`CNNLSTM_BOOK_URL`, else `sqlite:///<data_home>/book.sqlite`.
+`CNNLSTM_BOOK_URL`, else `sqlite:///<data_home>/live/<dataset>/book.sqlite` (one book per
+dataset; a shared URL refuses a second dataset, recorded in `book_meta`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ FILLS = sa.Table(
     sa.Column("cost", sa.Float, nullable=False),
     sa.Column("reason", sa.String(200)),
 )
+META_TABLE = sa.Table(
+    "book_meta",
+    META,
+    sa.Column("key", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
 ORDERS = sa.Table(
     "book_orders",
     META,
@@ -72,20 +79,42 @@ ORDERS = sa.Table(
 )
 
 
-def book_url(explicit: str | None = None) -> str:
+def book_url(explicit: str | None = None, dataset: str | None = None) -> str:
     """The book's database URL (see the module docstring)."""
-    return (
-        explicit or os.environ.get("CNNLSTM_BOOK_URL") or f"sqlite:///{data_home() / 'book.sqlite'}"
-    )
+    folder = data_home() / "live" / dataset if dataset else data_home()
+    if explicit or os.environ.get("CNNLSTM_BOOK_URL"):
+        return explicit or os.environ["CNNLSTM_BOOK_URL"]
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'book.sqlite'}"
 
 
 class BookStore:
-    """The book's tables in one database."""
+    """The book's tables in one database, holding the book of one dataset.
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = book_url(url)
+    `dataset` (the live flows' dataset key) is stored with the first session; a database that
+    holds another dataset's book is refused, so two datasets never share one book.
+    """
+
+    def __init__(self, url: str | None = None, dataset: str | None = None) -> None:
+        self.url = book_url(url, dataset)
+        self.dataset = dataset
         self.engine = sa.create_engine(self.url)
         META.create_all(self.engine)
+
+    def _claim(self, conn: sa.Connection) -> None:
+        """Record this store's dataset, or refuse a database holding another one's book."""
+        if self.dataset is None:
+            return
+        held = conn.execute(
+            sa.select(META_TABLE.c.value).where(META_TABLE.c.key == "dataset")
+        ).scalar()
+        if held is None:
+            conn.execute(META_TABLE.insert(), [{"key": "dataset", "value": self.dataset}])
+        elif held != self.dataset:
+            raise UserInputError(
+                f"the book at {self.url} holds dataset {held}, not {self.dataset}: give each "
+                "dataset its own book_url (or use the default, one book per dataset)"
+            )
 
     def last_day(self) -> date | None:
         """The book's last recorded session."""
@@ -118,6 +147,7 @@ class BookStore:
             UserInputError: `day` is before the book's last day and `rebuild` is False.
         """
         with self.engine.begin() as conn:
+            self._claim(conn)
             last = conn.execute(sa.select(sa.func.max(DAYS.c.day))).scalar()
             dropped: list[date] = []
             if last is not None and day.day < last:

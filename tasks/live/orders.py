@@ -190,6 +190,35 @@ def next_session_orders(
     ).select(list(ORDER_SCHEMA))
 
 
+def with_planned_shares(orders: pl.DataFrame, planned: pl.DataFrame) -> pl.DataFrame:
+    """The orders sized by the backtest kernel's own preview of the next session.
+
+    `planned` is the kernel's trades of the next session replayed at today's close (real
+    `shares` in whole lots and their `cost`, `tasks.live.book.replay(preview=True)`): each
+    order takes the planned trade of its symbol, side and session (a buy the kernel cannot
+    afford gets 0 shares); a trade the kernel still has pending (one blocked before, retried
+    now) is added with the kernel's reason, so the orders are exactly what the book will try.
+    """
+    keys = ["symbol", "side", "session"]
+    sized = planned.select(*keys, pl.col("shares").alias("_s"), pl.col("cost").alias("_c"))
+    joined = orders.join(sized, on=keys, how="left").with_columns(
+        shares=pl.col("_s").fill_null(0.0), cost=pl.col("_c").fill_null(0.0)
+    )
+    extra = planned.join(orders, on=keys, how="anti")
+    weight = orders["weight"][0] if orders.height else None
+    pending = extra.select(
+        *keys,
+        trade_date=pl.col("date"),
+        weight=pl.lit(weight, dtype=pl.Float64),
+        shares=pl.col("shares"),
+        cost=pl.col("cost"),
+        reason=pl.lit("pending in the book: ") + pl.col("reason"),
+        held_after=pl.col("side") == "buy",
+    )
+    out = joined.select(list(ORDER_SCHEMA))
+    return pl.concat([out, pending.select(list(ORDER_SCHEMA))], how="vertical_relaxed")
+
+
 def decision_month(day: date, month_last_session: date) -> date:
     """The month a decision on `day` is for: the next month from its month's last session on."""
     first = day.replace(day=1)

@@ -44,14 +44,15 @@ def test_monthly_selection_then_daily_timing(tiny_data, tiny_protocol, mlflow_tm
     assert all(o["side"] == "buy" and o["session"] == "open" for o in first.orders)
     daily_timing_flow(DailyParams(data=tiny_data, as_of=date(2013, 7, 1)))
     again = daily_timing_flow(DailyParams(data=tiny_data, as_of=date(2013, 7, 1)))  # a re-run
-    state = read_state()
+    key = DailyParams(data=tiny_data).dataset_key()
+    state = read_state(key)
     assert state["days"] == ["2013-06-28", "2013-07-01"]
     assert all(len(h) == 2 for h in state["history"].values())
-    assert again.status == "orders" and orders_path(date(2013, 7, 1)).exists()
+    assert again.status == "orders" and orders_path(key, date(2013, 7, 1)).exists()
 
     with pytest.raises(EarlierDayError, match="rebuild=True"):
         daily_timing_flow(DailyParams(data=tiny_data, as_of=date(2013, 6, 28)))
     rebuilt = daily_timing_flow(DailyParams(data=tiny_data, as_of=date(2013, 6, 28), rebuild=True))
     assert rebuilt.dropped_days == [date(2013, 7, 1)]
-    assert not orders_path(date(2013, 7, 1)).exists()  # its orders are withdrawn
-    assert read_state()["days"] == ["2013-06-28"]
+    assert not orders_path(key, date(2013, 7, 1)).exists()  # its orders are withdrawn
+    assert read_state(key)["days"] == ["2013-06-28"]

@@ -128,3 +128,37 @@ def test_live_retries_are_for_transient_errors_only():
     with pytest.raises(StaleDataError):
         run("stale")
     assert calls == {"network": 3, "stale": 1}  # retried twice / failed at once
+
+
+def test_data_health_fails_past_the_calendars_end_and_warns_before(tiny_data):
+    """A synthetic end date: the simulated market's calendar ends 2013-12-31.
+
+    Measured before: past the end, `data-health` checked the calendar's last session and
+    reported fresh (the shipped defaults checked 2017-12-29 in 2026), and gave no warning.
+    """
+    from cnnlstm.core.sessions import CalendarEndedError
+    from cnnlstm.flows.data_health import HealthParams, data_health_flow
+
+    with pytest.raises(CalendarEndedError, match="past the SIM calendar's last day 2013-12-31"):
+        data_health_flow(HealthParams(data=tiny_data, now=datetime(2014, 1, 6, 12, 0, tzinfo=UTC)))
+    soon = data_health_flow(
+        HealthParams(data=tiny_data, now=datetime(2013, 12, 10, 12, 0, tzinfo=UTC))
+    )
+    assert soon.fresh and soon.needed == date(2013, 12, 10)  # today's session, closed
+    (warning,) = soon.warnings
+    assert "ends 2013-12-31" in warning and "calendar_extra" in warning
+    early = data_health_flow(HealthParams(data=tiny_data, as_of=date(2013, 11, 1)))
+    assert early.warnings == []
+
+
+def test_no_champion_fails_red_naming_what_to_run_and_registers_nothing(tiny_data, mlflow_tmp):
+    """Measured before: with no champion, monthly-selection trained a CNN on the spot (7
+    epochs), made it @champion and published its selection, green."""
+    from cnnlstm.flows.live import NoChampionError
+
+    params = MonthlyParams(data=tiny_data, as_of=date(2013, 6, 28))
+    with pytest.raises(NoChampionError, match=r"run `cnnlstm backtest`.*market cn"):
+        monthly_selection_flow(params)
+    assert MlflowClient().search_registered_models() == []
+    with pytest.raises(NoChampionError, match="no model"):
+        daily_timing_flow(DailyParams(data=tiny_data, as_of=date(2013, 7, 2)))

@@ -47,8 +47,11 @@ def test_a_month_through_the_live_flows_matches_the_backtest(tiny_data, tiny_pro
         out = daily_timing_flow(DailyParams(data=tiny_data, as_of=day))
         assert out.book is not None and out.book.reconciled, day
 
-    selection = pl.read_parquet(selection_path(JULY)).select("month", "symbol")
-    signals = pl.concat([pl.read_parquet(p) for p in sorted(live_dir().glob("signals-*.parquet"))])
+    key = DailyParams(data=tiny_data).dataset_key()
+    selection = pl.read_parquet(selection_path(key, JULY)).select("month", "symbol")
+    signals = pl.concat(
+        [pl.read_parquet(p) for p in sorted(live_dir(key).glob("signals-*.parquet"))]
+    )
     bars = load_source("sim", **tiny_data.sim.model_dump()).bars
     full = run_strategies(
         bars.filter(pl.col("date") <= sessions[-1]),
@@ -57,7 +60,8 @@ def test_a_month_through_the_live_flows_matches_the_backtest(tiny_data, tiny_pro
         hold_days=research.protocol.hold_days, execution=research.protocol.execution,
     ).result  # fmt: skip
     ledger = full.trades.filter((pl.col("strategy") == "cnn_lstm") & (pl.col("date") >= JULY))
-    store = BookStore()
+    ledger = ledger.with_columns(price=pl.col("raw_price"), shares=pl.col("raw_shares"))
+    store = BookStore(dataset=key)
     cols = ["symbol", "side", "session", "price", "shares", "cost"]
     booked = store.fills().rename({"day": "date"}).select("date", *cols).sort("date", *cols)
     assert booked.height > 0

@@ -35,10 +35,10 @@ def test_monitor_logs_rank_ic_and_hit_rate_and_alerts(tiny_data, mlflow_tmp):
     c0 = bars.filter(pl.col("date") == date(2013, 6, 28)).select("symbol", c0="close")
     c1 = bars.filter(pl.col("date") == date(2013, 7, 31)).select("symbol", c1="close")
     perfect = c0.join(c1, on="symbol").select("symbol", score=pl.col("c1") / pl.col("c0"))
-    perfect.write_parquet(scores_path(date(2013, 7, 1)))
+    perfect.write_parquet(scores_path(params.dataset_key(), date(2013, 7, 1)))
     day = date(2013, 7, 2)
     signals = bars.filter(pl.col("date") == day).select("symbol", "date", signal=pl.lit(1, pl.Int8))
-    signals.write_parquet(signals_path(day))
+    signals.write_parquet(signals_path(params.dataset_key(), day))
 
     out = monitor_flow(params.model_copy(update={"rank_ic_floor": -1.0, "hit_rate_floor": 0.0}))
     (july,) = out.months  # August's labels are known too, but nothing was published for it

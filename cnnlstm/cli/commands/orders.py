@@ -28,6 +28,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     parser.add_argument(
         "--rebuild", action="store_true", help="allow a day before the state's last day"
     )
+    parser.add_argument(
+        "--no-catch-up",
+        action="store_true",
+        help="refuse, naming them, when sessions before --as-of were never processed",
+    )
     return parser
 
 
@@ -36,11 +41,18 @@ def run(args: argparse.Namespace) -> int:
     from cnnlstm.flows.daily_timing import DailyParams, daily_timing_flow
 
     out = daily_timing_flow(
-        DailyParams(**live_fields(args), capital=args.capital, rebuild=args.rebuild)
+        DailyParams(
+            **live_fields(args),
+            capital=args.capital,
+            rebuild=args.rebuild,
+            catch_up=not args.no_catch_up,
+        )
     )
     if out.status == "no_session":
         print(out.reason)
         return 0
+    if len(out.processed) > 1:
+        print(f"caught up: {', '.join(str(d) for d in out.processed)}")
     print(f"{len(out.orders)} orders for {out.trade_date} ({out.model}):")
     for order in out.orders:
         shares = "" if order["shares"] is None else f" {order['shares']:.0f} shares"

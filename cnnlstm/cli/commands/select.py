@@ -23,7 +23,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         description="Run the monthly selection flow for --as-of without a Prefect server.",
     )
     add_live_arguments(parser)
-    parser.add_argument("--retrain", action="store_true", help="train a new CNN first")
+    parser.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train a new CNN for the month (registered as a challenger, never promoted)",
+    )
     return parser
 
 

@@ -66,3 +66,51 @@ def test_explicit_sessions_calendar():
     assert cal.next_session(date(2020, 1, 3)) == date(2020, 1, 6)
     assert cal.previous_session(date(2020, 1, 6)) == date(2020, 1, 3)
     assert cal.closed_reason(date(2020, 1, 4)) == "Saturday (weekend)"
+
+
+SSE_2027 = """# SSE holidays 2027 (as the exchange publishes them in December)
+through 2027-12-31
+2027-01-01 New Year's Day
+2027-02-08 Spring Festival  # part of the week
+2027-02-09 Spring Festival
+"""
+
+
+def test_a_user_holiday_file_extends_the_calendar_past_the_librarys_end(tmp_path):
+    from cnnlstm.core.sessions import extend_calendar, load_calendar_extra
+
+    lib = exchange_calendar("XSHG")
+    assert lib.last == date(2026, 12, 31)  # measured: exchange-calendars 4.13 ends here
+    with pytest.raises(UserInputError, match="calendar_extra"):
+        lib.next_session(lib.last)
+    path = tmp_path / "xshg-2027.txt"
+    path.write_text(SSE_2027)
+    cal = extend_calendar(lib, load_calendar_extra(path))
+    assert cal.last == date(2027, 12, 31)
+    assert cal.next_session(date(2026, 12, 31)) == date(2027, 1, 4)
+    assert cal.month_last_session(date(2026, 12, 1)) == date(2026, 12, 31)
+    assert not cal.is_session(date(2027, 2, 8)) and cal.is_session(date(2027, 2, 10))
+    assert "Spring Festival" in cal.closed_reason(date(2027, 2, 9))
+    assert cal.sessions(date(2026, 12, 1), date(2026, 12, 31)) == lib.sessions(
+        date(2026, 12, 1), date(2026, 12, 31)
+    )
+    assert cal.sessions_left(date(2027, 12, 27)) == 5
+
+
+def test_a_calendar_file_with_a_bad_line_names_it(tmp_path):
+    from cnnlstm.core.sessions import load_calendar_extra
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("through 2027-12-31\n2027-13-01 nonsense\n")
+    with pytest.raises(UserInputError, match=r"bad.txt:2: '2027-13-01 nonsense'"):
+        load_calendar_extra(bad)
+    bad.write_text("2027-01-01 New Year's Day\n")
+    with pytest.raises(UserInputError, match="no `through"):
+        load_calendar_extra(bad)
+
+
+def test_today_past_the_calendars_end_is_an_error_not_its_last_session():
+    """Measured before: a clock past the end answered the calendar's last session (fresh)."""
+    cal = exchange_calendar("XSHG")
+    with pytest.raises(UserInputError, match="outside the XSHG calendar"):
+        cal.last_completed_session(datetime(2027, 1, 5, 12, 0, tzinfo=UTC))

@@ -50,11 +50,11 @@ def test_a_month_session_by_session_equals_the_backtest(month):
     fills, navs = [], []
     for i, day in enumerate(sessions):
         known = signals.filter(pl.col("date") <= day)  # what the live flows had decided by then
-        trades, nav, positions = replay(
+        run = replay(
             bars.filter(pl.col("date") <= day), selection, known, cfg,
             first_session=rebalance, today=day, later_sessions=sessions[i + 1 :], hold_days=3,
         )  # fmt: skip
-        today = book_day(trades, nav, positions, day, lot_size=100)
+        today = book_day(run, day, lot_size=100)
         assert today.reconciles, day
         fills += [{"date": day, **f} for f in today.fills]
         navs.append((day, today.nav))
@@ -67,7 +67,8 @@ def test_a_month_session_by_session_equals_the_backtest(month):
     cols = ["date", "symbol", "side", "session", "price", "shares", "cost"]
     live = pl.DataFrame(fills).select(cols).sort(cols)
     assert live.height > 0
-    assert live.equals(ledger.select(cols).sort(cols))
+    real = ledger.with_columns(price=pl.col("raw_price"), shares=pl.col("raw_shares"))
+    assert live.equals(real.select(cols).sort(cols))
     nav = full.nav.filter(pl.col("strategy") == "cnn_lstm").filter(pl.col("date") >= JULY)
     expected = (nav["nav"] * cfg.initial_capital).to_list()
     assert [v for _, v in navs] == pytest.approx(expected, rel=1e-12)
@@ -130,3 +131,82 @@ def test_book_store_on_postgresql(postgres):  # noqa: F811 - the imported fixtur
     password = ROLE_PASSWORDS["mlflow"]
     url = f"postgresql+psycopg://mlflow:{password}@127.0.0.1:{postgres['port']}/mlflow"
     check_store(BookStore(url))
+
+
+QLIB_MONTHS = (date(2016, 3, 1), date(2016, 4, 1))
+
+
+@pytest.fixture(scope="module")
+def qlib_months(shared_data):
+    """Two months of the Qlib CSI 300 sample (adjusted prices, raw = amount / volume)."""
+    from cnnlstm.core.sessions import exchange_calendar
+    from cnnlstm.tasks.data.sources.qlib import load
+
+    root = shared_data / "cn-qlib-csi300-sample"
+    bars = load("qlib", str(root)).bars.filter(
+        pl.col("date").is_between(date(2015, 12, 1), date(2016, 5, 31))
+    )
+    cal = exchange_calendar("XSHG")
+    rebalance = cal.previous_session(QLIB_MONTHS[0])
+    sessions = cal.sessions(QLIB_MONTHS[0], cal.month_last_session(QLIB_MONTHS[1]))
+    traded = bars.filter((pl.col("date") == rebalance) & (pl.col("volume") > 0))
+    # the stocks whose adjusted price is furthest from the raw one (the widest factors)
+    wide = traded.with_columns(factor=pl.col("close") / (pl.col("amount") / pl.col("volume")))
+    symbols = wide.sort("factor", descending=True)["symbol"].head(8).to_list()
+    selection = pl.DataFrame(
+        {"month": [m for m in QLIB_MONTHS for _ in symbols], "symbol": symbols * 2}
+    )
+    rng = np.random.default_rng(7)
+    signals = pl.DataFrame(
+        [(s, d, int(rng.choice([1, 1, -1]))) for d in [rebalance, *sessions] for s in symbols],
+        schema={"symbol": pl.String, "date": pl.Date, "signal": pl.Int8},
+        orient="row",
+    )
+    return bars, cal, rebalance, sessions, selection, signals
+
+
+def test_qlib_book_is_in_real_shares_equal_to_the_kernel_trade_for_trade(qlib_months):
+    """Measured before: fills and positions in adjusted units (6,869.906 'shares' at 145.009
+    for the kernel's 10,000 real shares at 99.62) and `costs_to_date` the day's cost only."""
+    bars, cal, rebalance, sessions, selection, signals = qlib_months
+    cfg = MarketConfig.preset("cn")
+    fills, days = [], []
+    for i, day in enumerate(sessions):
+        month_last = cal.month_last_session(day)
+        later = [s for s in sessions[i + 1 :] if s <= month_last]
+        run = replay(
+            bars.filter(pl.col("date") <= day), selection, signals.filter(pl.col("date") <= day),
+            cfg, first_session=rebalance, today=day, later_sessions=later, hold_days=3,
+        )  # fmt: skip
+        today = book_day(run, day, lot_size=100)
+        assert today.reconciles, day
+        fills += [{"date": day, **f} for f in today.fills]
+        days.append(today)
+        for p in today.positions:  # real shares, whole lots
+            assert p["shares"] == pytest.approx(round(p["shares"]), abs=1e-6), (day, p)
+            assert p["lots"] == int(round(p["shares"]) // 100)
+    full = run_strategies(
+        bars.filter(pl.col("date") <= sessions[-1]),
+        StrategySet(universe=selection, cnn=selection, signals=signals),
+        cfg, start=QLIB_MONTHS[0], end=sessions[-1], hold_days=3,
+    ).result  # fmt: skip
+    ledger = full.trades.filter(pl.col("strategy") == "cnn_lstm").filter(
+        pl.col("date") >= QLIB_MONTHS[0]
+    )
+    kernel = ledger.select(
+        "date", "symbol", "side", "session", pl.col("raw_price").alias("price"),
+        pl.col("raw_shares").alias("shares"), "cost",
+    ).sort("date", "symbol", "side", "session")  # fmt: skip
+    live = pl.DataFrame(fills).select(kernel.columns).sort("date", "symbol", "side", "session")
+    assert live.height > 20
+    assert live.select(pl.exclude("price", "shares", "cost")).equals(
+        kernel.select(pl.exclude("price", "shares", "cost"))
+    )
+    for col in ("price", "shares", "cost"):
+        assert live[col].to_list() == pytest.approx(kernel[col].to_list(), rel=1e-9), col
+    buys = live.filter(pl.col("side") == "buy")["shares"]
+    assert ((buys.round(6) % 100) == 0).all(), buys.to_list()  # whole lots of real shares
+    adjusted = ledger.filter(pl.col("side") == "buy")["shares"]
+    assert not ((adjusted.round(6) % 100) == 0).all()  # the data's units are not real shares
+    paid = np.cumsum([sum(f["cost"] for f in fills if f["date"] == d.day) for d in days])
+    assert [d.costs_to_date for d in days] == pytest.approx(paid.tolist(), rel=1e-9)
