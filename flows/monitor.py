@@ -68,9 +68,7 @@ def monitor_flow(params: MonitorParams = MonitorParams()) -> MonitorOutcome:  # 
     params.require_source()  # never the simulator in production, never no source
     logger = get_run_logger()
     cal = params.calendar_of()
-    done = cal.last_completed_session(params.clock(), params.delay())
-    if params.as_of is not None:
-        done = min(done, params.as_of)
+    done = cal.last_completed_session(params.clock(), params.delay(), until=params.as_of)
     run = StageRunner()
     ingested = run(live_ingest(), params.data, input_fingerprint(params.data, today=done))
     bars = ingested.bars.read_table().filter(pl.col("date") <= done)

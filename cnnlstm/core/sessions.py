@@ -148,14 +148,18 @@ class SessionCalendar:
         """When session `day` closes (an aware datetime)."""
         return datetime.combine(day, self.close, tzinfo=ZoneInfo(self.tz))
 
-    def last_completed_session(self, now: datetime, delay: timedelta = timedelta(0)) -> date:
-        """The latest session whose close plus `delay` is at or before `now`.
+    def last_completed_session(
+        self, now: datetime, delay: timedelta = timedelta(0), *, until: date | None = None
+    ) -> date:
+        """The latest session (at or before `until`) whose close plus `delay` is before `now`.
 
         `delay` is the time the data feed needs after the close to publish the session's bars.
         """
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         local = now.astimezone(ZoneInfo(self.tz)).date()
+        if until is not None:
+            local = min(local, until)
         candidate = local if self.is_session(local) else self.previous_session(local)
         while self.close_at(candidate) + delay > now:
             candidate = self.previous_session(candidate)
