@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.sessions import SessionCalendar
-from cnnlstm.flows.book import BookOutcome, outcome_of, prepare_book
+from cnnlstm.flows.book import BookDraft, BookOutcome, outcome_of, prepare_book
 from cnnlstm.flows.live import (
     LineageError,
     LiveParams,
@@ -186,7 +186,13 @@ def _selected(dataset: str, month: date) -> list[str]:
     return pl.read_parquet(path)["symbol"].to_list()
 
 
-def _fallback_orders(ctx: _Context, day: date, symbols, history, trade_date) -> pl.DataFrame:  # noqa: ANN001
+def _fallback_orders(
+    ctx: _Context,
+    day: date,
+    symbols: list[str],
+    history: dict[str, list[int]],
+    trade_date: date,
+) -> pl.DataFrame:
     """Orders without a book: buys sized from `capital` at the session's real close."""
     today = ctx.bars.filter(pl.col("date") == day)
     market = market_arrays(today) if today.height else None
@@ -233,7 +239,16 @@ def _session(ctx: _Context, day: date, store: BookStore | None) -> TimingOutcome
     )  # fmt: skip
 
 
-def _commit(ctx, day, decided, orders, state, dropped, store, draft) -> BookOutcome | None:  # noqa: ANN001
+def _commit(
+    ctx: _Context,
+    day: date,
+    decided: pl.DataFrame,
+    orders: pl.DataFrame,
+    state: TimingState,
+    dropped: list[date],
+    store: BookStore | None,
+    draft: BookDraft | None,
+) -> BookOutcome | None:
     """Store one session as one: staged files, the book's transaction, files, then the state."""
     staged = [
         (stage_file(decided, signals_path(ctx.dataset, day)), signals_path(ctx.dataset, day)),

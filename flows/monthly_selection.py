@@ -29,6 +29,7 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.sessions import SessionCalendar
 from cnnlstm.flows.live import (
     LiveParams,
     agree,
@@ -51,6 +52,7 @@ from cnnlstm.flows.stages.publish import publish_link, publish_table
 from cnnlstm.flows.stages.track import input_example
 from cnnlstm.flows.stages.training import train_cnn_stage
 from cnnlstm.infra import tracking
+from cnnlstm.infra.artifacts import ArtifactRef
 from cnnlstm.tasks.features import CnnFeatureConfig
 from cnnlstm.tasks.live.orders import decision_month
 from cnnlstm.tasks.strategy.select import SelectionConfig, select_top
@@ -136,7 +138,7 @@ def months_to_publish(published: list[date], target: date, *, replace: bool) -> 
     return out
 
 
-def _kept(params: MonthlyParams, cal, month: date) -> SelectionOutcome | None:  # noqa: ANN001
+def _kept(params: MonthlyParams, cal: SessionCalendar, month: date) -> SelectionOutcome | None:
     """The month's published selection when it must be kept (no `replace`)."""
     published = selection_path(params.dataset_key(), month)
     if not published.exists() or params.replace:
@@ -153,7 +155,9 @@ def _kept(params: MonthlyParams, cal, month: date) -> SelectionOutcome | None:  
     )
 
 
-def _model(params: MonthlyParams, run: StageRunner, features_ref, month: date, tmp: Path):  # noqa: ANN001, ANN202
+def _model(
+    params: MonthlyParams, run: StageRunner, features_ref: ArtifactRef, month: date, tmp: Path
+) -> tuple[Path, str, str, SelectionConfig]:
     """(checkpoint, model name, source, selection config) of the month's model.
 
     The champion, or an explicit retraining registered as a challenger (never promoted here:
@@ -223,7 +227,7 @@ def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> Selection
         )
         with live_lock(dataset):
             for month in months:  # point in time: month m's features use bars before m only
-                selection = _publish(dataset, month, features, checkpoint, selection_cfg, model)
+                selection = _publish(dataset, month, features, checkpoint, selection_cfg)
                 logger.info(f"{month:%Y-%m}: {selection.height} stocks selected with {model}")
         tracking.log_params({"selection_month": str(target), "model": model})
     publish_table(selection, "monthly-selection", f"Selection for {target:%Y-%m} ({model})")
@@ -240,7 +244,13 @@ def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> Selection
     )
 
 
-def _publish(dataset: str, month: date, features, checkpoint, cfg, model: str) -> pl.DataFrame:  # noqa: ANN001
+def _publish(
+    dataset: str,
+    month: date,
+    features: pl.DataFrame,
+    checkpoint: Path,
+    cfg: SelectionConfig,
+) -> pl.DataFrame:
     """Score and select one month; write its scores, then its selection (the commit)."""
     current = features.filter(pl.col("month") == month)
     if current.height == 0:

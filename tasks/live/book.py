@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.tasks.backtest import MarketConfig, market_arrays, run_backtest
-from cnnlstm.tasks.backtest.api import MarketArrays
+from cnnlstm.tasks.backtest.api import BacktestResult, MarketArrays
 from cnnlstm.tasks.strategy.strategies import monthly_orders
 from cnnlstm.tasks.strategy.timing import timing_plan
 
@@ -107,7 +107,7 @@ def _real_trades(trades: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _real_positions(result, market: MarketArrays) -> pl.DataFrame:  # noqa: ANN001
+def _real_positions(result: BacktestResult, market: MarketArrays) -> pl.DataFrame:
     """Daily holdings in real shares (the data's shares times the day's factor)."""
     held = result.positions_table(STRATEGY)
     if market.factor is None or held.height == 0:
