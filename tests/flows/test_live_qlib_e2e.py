@@ -61,6 +61,7 @@ def test_two_months_of_the_csi300_sample_through_server_worker_and_mlflow(
     data = DataParams(source=f"qlib:{root}")
     with prefect_server(tmp_path) as (api, env), mlflow_server(tmp_path) as mlflow_url:
         env = env | {"MLFLOW_TRACKING_URI": mlflow_url, "CNNLSTM_TORCH_THREADS": "1",
+                     "CNNLSTM_LIVE_SOURCE": f"qlib:{root}",
                      "MLFLOW_DISABLE_TELEMETRY": "true"}  # fmt: skip
 
         def cli(*args: str, timeout: float = 300) -> str:
