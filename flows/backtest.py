@@ -87,7 +87,7 @@ def backtest_flow(
     span = research_span(protocol)  # look-back included: nothing outside it is read
     ingested = run(ingest, params.data, input_fingerprint(params.data), span)
     dataset = run(validate, ingested, protocol, params.data)
-    features = run(cnn_features, dataset.bars, params.cnn_features)
+    features = run(cnn_features, dataset.bars, params.cnn_features, dataset.universe)
     windows = run(lstm_windows, dataset.bars, params.lstm_window_config(), protocol.train)
     # each seed's trainings are submitted to the flow's task runner (one worker by default:
     # overlapping trainings share torch's random state; `backtest_flow.with_options(

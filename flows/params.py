@@ -104,6 +104,24 @@ class DataParams(BaseModel):
     max_benchmark_gap_sessions: int = Field(
         5, ge=0, description="longest run of the stocks' sessions without a benchmark close"
     )
+    universe: str | None = Field(
+        None,
+        min_length=1,
+        description="membership FILE (SYMBOL START END a line, or a CSV symbol,start,end): on "
+        "each rebalance date only that day's members are featured, scored and traded; none: "
+        "the source's own (Qlib's instruments/NAME.txt), else every stock read",
+    )
+    listing: str | None = Field(
+        None,
+        min_length=1,
+        description="listing-periods FILE (same layout): an end before the data's last day is a "
+        "delisting; none: the source's own (Qlib's instruments/all.txt), else inferred",
+    )
+    missing_members: Literal["caveat", "fail"] = Field(
+        "caveat",
+        description="members without data: counted, named and stated in the report (caveat), "
+        "or the run refuses them (fail)",
+    )
     sim: SimConfig = Field(
         default_factory=SimConfig,
         title="Simulated market (source sim only)",

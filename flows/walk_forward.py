@@ -115,7 +115,7 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
     )
     ingested = run(ingest, research.data, input_fingerprint(research.data))
     dataset = run(validate, ingested, protocol, research.data)
-    features = run(cnn_features, dataset.bars, research.cnn_features)
+    features = run(cnn_features, dataset.bars, research.cnn_features, dataset.universe)
 
     # independent trainings (every seed, month and block): submitted together, run on the
     # task runner (concurrently where it has more than one worker)

@@ -35,6 +35,7 @@ from cnnlstm.infra.artifacts import (
 )
 from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
 from cnnlstm.schemas.features import CnnFeaturesSchema
+from cnnlstm.schemas.universe import MembershipSchema
 from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.data.ingest import (
     BenchmarkCoverage,
@@ -45,11 +46,18 @@ from cnnlstm.tasks.data.ingest import (
 from cnnlstm.tasks.data.sources.base import (
     PATHLESS_KINDS,
     WINDOWED_KINDS,
+    SourceData,
     load_benchmark,
     load_source,
     parse_spec,
 )
 from cnnlstm.tasks.data.store import read_bars, read_benchmark, store_generation
+from cnnlstm.tasks.data.universe import (
+    UniverseCoverage,
+    check_members_with_data,
+    read_membership,
+    universe_coverage,
+)
 from cnnlstm.tasks.features import (
     CnnFeatureConfig,
     LstmWindowConfig,
@@ -72,6 +80,11 @@ class Ingested(BaseModel):
     bars: ArtifactRef
     benchmark: ArtifactRef | None
     report: ArtifactRef
+    universe: ArtifactRef | None = None
+    """The `membership` table (`schemas/universe.py`); None: every stock on every date."""
+    universe_name: str | None = None
+    listing: ArtifactRef | None = None
+    """Listing periods (same schema) that decide delisting; None: inferred from the bars."""
 
 
 class Dataset(BaseModel):
@@ -85,6 +98,12 @@ class Dataset(BaseModel):
     benchmark_derived: bool
     benchmark_coverage: BenchmarkCoverage | None = None
     """How the benchmark covers the test period's sessions (None: derived from the bars)."""
+    universe: ArtifactRef | None = None
+    """The universe's membership periods (None: every stock with bars, on every date)."""
+    listing: ArtifactRef | None = None
+    """Listing periods deciding delisting (None: inferred from the bars)."""
+    universe_coverage: UniverseCoverage | None = None
+    """How the bars cover the universe's members over the research span (the report's line)."""
 
 
 def input_fingerprint(data: DataParams, today: date | None = None) -> str:
@@ -96,6 +115,9 @@ def input_fingerprint(data: DataParams, today: date | None = None) -> str:
     (`tasks.data.store.store_generation`), so a store restated since the last run re-ingests.
     """
     parts = []
+    for file in (data.universe, data.listing):
+        if file is not None:
+            parts.append(fingerprint_input_path(file))
     for spec in (data.source, data.benchmark):
         if spec is None:
             continue
@@ -145,7 +167,23 @@ def default_store(data: DataParams) -> Path:
     return data_home() / "stores" / f"{kind}-{slug}"
 
 
-@stage_task("ingest", version=3, retries=1, retry_delay_seconds=5)
+def universe_tables(
+    data: DataParams, loaded: SourceData
+) -> tuple[pl.DataFrame | None, str | None, pl.DataFrame | None]:
+    """The run's membership table, its name and its listing table.
+
+    A file named in `data.universe` / `data.listing` wins over the source's own tables.
+    """
+    membership, name = loaded.membership, loaded.universe_name
+    if data.universe is not None:
+        membership, name = read_membership(data.universe), Path(data.universe).stem
+    listing = loaded.listing
+    if data.listing is not None:
+        listing = read_membership(data.listing, table="listing")
+    return membership, name, listing
+
+
+@stage_task("ingest", version=4, retries=1, retry_delay_seconds=5)
 def ingest(data: DataParams, source_fingerprint: str, span: Period | None = None) -> Ingested:
     """Read the source into its store (validated, incremental) and snapshot the source's bars.
 
@@ -173,10 +211,14 @@ def ingest(data: DataParams, source_fingerprint: str, span: Period | None = None
     bars = read_bars(store, start, end, symbols=symbols)
     stored_bench = read_benchmark(store)
     summary = {"lines": report.lines(), "store": str(store), "rows_added": report.rows_added}
+    membership, name, listing = universe_tables(data, loaded)
     return Ingested(
         bars=write_table(bars, "ingest", meta={"stocks": len(symbols)}),
         benchmark=None if stored_bench is None else write_table(stored_bench, "ingest"),
         report=write_json(summary, "ingest"),
+        universe=None if membership is None else write_table(membership, "ingest"),
+        universe_name=name,
+        listing=None if listing is None else write_table(listing, "ingest"),
     )
 
 
@@ -197,7 +239,26 @@ def research_span(protocol: Protocol) -> Period:
     return Period(start=start, end=protocol.test.end)
 
 
-@stage_task("validate", version=2)
+def checked_universe(
+    ingested: Ingested, bars: pl.DataFrame, span: Period, policy: str
+) -> tuple[ArtifactRef | None, UniverseCoverage | None]:
+    """The membership table validated, and how the bars cover its members over `span`.
+
+    Raises:
+        UserInputError: members without data and `policy == "fail"`.
+    """
+    if ingested.universe is None:
+        return None, None
+    table = validate_table(ingested.universe.read_table(), MembershipSchema, table="membership")
+    coverage = universe_coverage(
+        table.valid, bars, start=span.start, end=span.end, name=ingested.universe_name or "universe"
+    )
+    check_members_with_data(coverage, policy)
+    get_run_logger().info(f"universe: {coverage.rule()}")
+    return ingested.universe, coverage
+
+
+@stage_task("validate", version=3)
 def validate(ingested: Ingested, protocol: Protocol, data: DataParams) -> Dataset:
     """Check the bars and benchmark against their schemas and the protocol's dates.
 
@@ -251,20 +312,34 @@ def validate(ingested: Ingested, protocol: Protocol, data: DataParams) -> Datase
         coverage = check_benchmark_coverage(coverage, data.benchmark_coverage)
         logger.info(coverage.describe() + (" (accepted)" if coverage.accepted else ""))
     logger.info(f"bars: {bars['symbol'].n_unique()} stocks, {bars.height} rows, {first}..{last}")
+    universe, members = checked_universe(
+        ingested, bars, Period(start=protocol.train.start, end=last), data.missing_members
+    )
+    if ingested.listing is not None:
+        validate_table(ingested.listing.read_table(), MembershipSchema, table="listing")
     return Dataset(
         bars=write_table(bars, "validate", meta={"first": str(first), "last": str(last)}),
         benchmark=write_table(bench, "validate"),
         benchmark_name=name,
         benchmark_derived=derived,
         benchmark_coverage=coverage,
+        universe=universe,
+        listing=ingested.listing,
+        universe_coverage=members,
     )
 
 
-@stage_task("cnn_features", version=1)
-def cnn_features(bars: ArtifactRef, cfg: CnnFeatureConfig) -> ArtifactRef:
-    """The CNN's monthly table for every month the bars allow (labels null where unknown)."""
+@stage_task("cnn_features", version=2)
+def cnn_features(
+    bars: ArtifactRef, cfg: CnnFeatureConfig, universe: ArtifactRef | None = None
+) -> ArtifactRef:
+    """The CNN's monthly table for every month the bars allow (labels null where unknown).
+
+    With `universe` (a `membership` table), month t's rows are the members on its rebalance date.
+    """
     prefetch_imports()  # a CNN training follows: its imports overlap this stage
-    features, eligibility = build_cnn_features_counted(bars.read_table(), cfg)
+    membership = None if universe is None else universe.read_table()
+    features, eligibility = build_cnn_features_counted(bars.read_table(), cfg, membership)
     features = validate_table(features, CnnFeaturesSchema, table="cnn_features").valid
     for line in eligibility.lines():
         get_run_logger().info(line)

@@ -262,7 +262,7 @@ def scaled_costs(market: MarketConfig, multiplier: float) -> tuple[MarketConfig,
     return MarketConfig(**{**market.model_dump(), **update}), note
 
 
-@stage_task("backtest", version=5)  # 5: capacity as counts
+@stage_task("backtest", version=6)  # 5: capacity as counts; 6: listing decides delisting
 def backtest(
     dataset: Dataset,
     selections: Selections,
@@ -294,6 +294,7 @@ def backtest(
         end=protocol.test.end,
         execution=protocol.execution,
         hold_days=protocol.hold_days,
+        listing=None if dataset.listing is None else dataset.listing.read_table(),
     )
     benchmark = dataset.benchmark.read_table()
 
@@ -374,7 +375,7 @@ class RunContext(BaseModel):
     benchmark_gaps: int | None = None
 
 
-@stage_task("report", version=6)  # 6: notes table, one-screen summary, report.html
+@stage_task("report", version=7)  # 6: notes table, summary, report.html; 7: universe rule
 def report(
     dataset: Dataset,
     runs: list[SeedRun],
@@ -451,6 +452,7 @@ def report(
         benchmark_gaps=gaps,
         benchmark_derived=dataset.benchmark_derived,
         survivorship_biased=cfg.survivorship_caveat,
+        universe=getattr(dataset, "universe_coverage", None),
     )
     table = notes_table(
         {r.label: r.backtest.notes for r in runs}, {r.label: r.backtest.texts for r in runs}

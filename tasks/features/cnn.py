@@ -14,9 +14,11 @@ Definitions (all from data available after the close of `rebalance_date`, except
 * features: `mret_13 .. mret_2` = monthly returns of months t-13 .. t-2; `dret_20 .. dret_1` = daily
   returns of the 20 calendar days ending at `rebalance_date` (`dret_1` is that day's);
   `x_00 .. x_31` = the 32 in that order, each z-scored across the month's eligible stocks.
+* universe: with a membership table, a stock is a candidate of month t only when it was a member
+  on t's `rebalance_date` (others are counted as `not_member`); without one, every stock is.
 * eligible: traded on `rebalance_date`, all 20 daily returns known (traded on the 21 calendar days
-  ending there), all 12 monthly returns known. Each reason a candidate (a stock with a bar in the
-  calendar month of `rebalance_date`) is left out is counted in `CnnEligibility`.
+  ending there), all 12 monthly returns known. Each reason a candidate (a member with a bar in
+  the calendar month of `rebalance_date`) is left out is counted in `CnnEligibility`.
 * target: month t's monthly return, null when month t is not complete in the data (no later
   calendar date) or the stock did not trade in month t; `label` = 1 when the target is above the
   cross-sectional median of the month's eligible stocks with a known target, else 0; null with it.
@@ -139,13 +141,16 @@ def _is_month_end_weekday(day: np.datetime64) -> bool:
 
 
 def build_cnn_features_counted(
-    bars: pl.DataFrame, cfg: CnnFeatureConfig
+    bars: pl.DataFrame, cfg: CnnFeatureConfig, membership: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, CnnEligibility]:
     """Build the `cnn_features` table and the eligibility counts behind it.
 
     Args:
         bars: the `bars` table.
         cfg: the feature configuration.
+        membership: the universe's `membership` table (`schemas/universe.py`): a stock is a
+            candidate of month t only when it was a member on t's rebalance date, so z-scores,
+            labels' medians and every selection are over that day's members; None: every stock.
 
     Returns:
         (features, eligibility): features sorted by (month, symbol).
@@ -189,6 +194,9 @@ def build_cnn_features_counted(
     month_first_col = np.concatenate([[0], starts])
     bar_in_month = np.logical_or.reduceat(panel.present, month_first_col, axis=1)  # (S, K)
     candidate = bar_in_month[:, np.searchsorted(month_first_col, rebal_col, side="right") - 1]
+    member = _members(membership, panel.symbols, panel.dates[rebal_col])
+    not_member = candidate & ~member
+    candidate &= member
     on_rebal = traded[:, rebal_col]  # (S, M)
     full_daily = ~np.isnan(dret).any(axis=2)
     full_monthly = ~np.isnan(mret).any(axis=2)
@@ -198,6 +206,7 @@ def build_cnn_features_counted(
     counts = pl.DataFrame(
         {
             "month": _month_dates(feat_month),
+            "not_member": not_member.sum(axis=0),
             "candidates": candidate.sum(axis=0),
             "not_traded_on_rebalance": (candidate & ~on_rebal).sum(axis=0),
             "short_daily_history": (candidate & on_rebal & ~full_daily).sum(axis=0),
@@ -235,23 +244,45 @@ def build_cnn_features_counted(
     return frame, eligibility
 
 
+def _members(
+    membership: pl.DataFrame | None, symbols: np.ndarray, rebalance: np.ndarray
+) -> np.ndarray:
+    """(S, M) bool: stock s was a member on month m's rebalance date (all True without a table)."""
+    if membership is None:
+        return np.ones((len(symbols), len(rebalance)), dtype=bool)
+    row = {str(s).upper(): i for i, s in enumerate(symbols)}
+    days = np.asarray(rebalance, dtype="datetime64[D]")  # ascending
+    out = np.zeros((len(symbols), len(days)), dtype=bool)
+    for symbol, start, end in membership.select("symbol", "start", "end").iter_rows():
+        s = row.get(symbol)
+        if s is None:
+            continue
+        lo = np.searchsorted(days, np.datetime64(start, "D"), side="left")
+        hi = np.searchsorted(days, np.datetime64(end, "D"), side="right")
+        out[s, lo:hi] = True
+    return out
+
+
 def _month_dates(month_ids: np.ndarray) -> pl.Series:
     """First calendar day of each month number (year * 12 + month - 1) as a polars Date series."""
     days = (month_ids - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
     return pl.Series(days, dtype=pl.Date)
 
 
-def build_cnn_features(bars: pl.DataFrame, cfg: CnnFeatureConfig) -> pl.DataFrame:
+def build_cnn_features(
+    bars: pl.DataFrame, cfg: CnnFeatureConfig, membership: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Build the `cnn_features` table (see the module docstring); logs the eligibility counts.
 
     Args:
         bars: the `bars` table.
         cfg: the feature configuration.
+        membership: the universe's membership periods (see `build_cnn_features_counted`).
 
     Returns:
         One row per eligible (symbol, month), sorted by (month, symbol).
     """
-    frame, eligibility = build_cnn_features_counted(bars, cfg)
+    frame, eligibility = build_cnn_features_counted(bars, cfg, membership)
     for line in eligibility.lines():
         log.info(line)
     return frame

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cnnlstm.tasks.data.universe import UniverseCoverage
+
 SURVIVORSHIP = (
     "Survivorship bias: the stock set holds only stocks still listed when it was collected; "
     "this flatters every strategy, the benchmark-relative numbers included."
@@ -37,6 +39,13 @@ class RunFacts:
     benchmark_gaps: int | None = None  # trading days the benchmark lacks (None: not measured)
     benchmark_derived: bool = False
     survivorship_biased: bool = False
+    universe: UniverseCoverage | None = None  # the membership table's coverage (None: none)
+
+    def universe_rule(self) -> str:
+        """The universe rule in one line (the report's and metrics.json's `universe.rule`)."""
+        if self.universe is None:
+            return "every stock the source read, on each rebalance date (no membership table)"
+        return self.universe.rule()
 
 
 def _seeds_where(per_seed: dict[str, dict], test) -> list[str]:
@@ -139,6 +148,16 @@ def caveats(per_seed: dict[str, dict], facts: RunFacts, th: Thresholds | None = 
             "quarantined_rows",
             f"{facts.rows_quarantined} rows ({share:.2%}) were quarantined at ingest and are not "
             "in the backtest.",
+        )
+    if facts.universe is not None and facts.universe.without_data:
+        u = facts.universe
+        named = ", ".join(u.without_data[:10]) + (
+            f" and {len(u.without_data) - 10} more" if len(u.without_data) > 10 else ""
+        )
+        add(
+            "members_without_data",
+            f"{len(u.without_data)} member(s) of {u.name} have no data ({u.missing_share:.1%} of "
+            f"member-days): {named}. The universe on those days is the members with data.",
         )
     if facts.benchmark_gaps:
         add(

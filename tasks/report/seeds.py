@@ -105,6 +105,10 @@ def combine(
         "seeds": list(facts.seeds),
         "n_trials": first.get("n_trials", 1),
         "caveats": warned,
+        "universe": {
+            "rule": facts.universe_rule(),
+            **({} if facts.universe is None else facts.universe.model_dump()),
+        },
         "table2": table2,
         "strategies": {n: {k: s["mean"] for k, s in ms.items()} for n, ms in table2.items()},
         "ensemble": {
@@ -130,7 +134,7 @@ def combine(
         "deciles": _mean_deciles([m.get("deciles") for m in seeds_m.values()]),
         "nulls": _over_seeds_by_key([m.get("nulls") or {} for m in seeds_m.values()]),
         "bootstrap": first["bootstrap"],
-        "notes": list(notes or []),
+        "notes": [f"universe: {facts.universe_rule()}", *(notes or [])],
         "notes_table": list(notes_table or []),
     }
     metrics["decisions"] = decisions(metrics)

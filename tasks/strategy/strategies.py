@@ -73,8 +73,11 @@ def prepare_strategies(
     end: date,
     execution: Execution = "open",
     hold_days: int = 5,
+    listing: pl.DataFrame | None = None,
 ) -> PreparedStrategies:
     """The market and the orders of every strategy over the test months in [start, end].
+
+    `listing` (symbol, start, end periods) decides delisting (see `market_arrays`).
 
     Raises:
         UserInputError: no trading day before `start`.
@@ -83,7 +86,7 @@ def prepare_strategies(
     if before.len() == 0:
         raise UserInputError(f"no bars before the test start {start}: month one has no rebalance")
     first = before.max()
-    market = market_arrays(bars, start=first, end=end)
+    market = market_arrays(bars, start=first, end=end, listing=listing)
 
     def in_test(table: pl.DataFrame | None) -> pl.DataFrame | None:
         if table is None:

@@ -88,6 +88,14 @@ class SourceData:
     report: ReadReport
     suspect: pl.DataFrame | None = None
     """Rows of `bars` the source cannot vouch for: `symbol`, `date`, `reason` (None: none)."""
+    membership: pl.DataFrame | None = None
+    """The universe's membership periods (`schemas/universe.py`) where the source holds them
+    (Qlib's `instruments/<name>.txt`); None: every stock the source read, on every date."""
+    universe_name: str | None = None
+    """The universe's name in the report (e.g. "CSI 300"), with `membership`."""
+    listing: pl.DataFrame | None = None
+    """Listing periods (same shape; Qlib's `instruments/all.txt`): an end before the data's
+    last day is a delisting. None: delisting is inferred from the bars."""
 
 
 # The kinds and their specs live in the polars-free `spec` module (the command line checks a

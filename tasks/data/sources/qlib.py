@@ -28,6 +28,7 @@ from tqdm import tqdm
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.schemas.bars import BAR_COLUMNS, BENCHMARK_COLUMNS
 from cnnlstm.tasks.data.sources.base import SourceData, summarize
+from cnnlstm.tasks.data.universe import read_membership
 
 FIELDS = ("open", "high", "low", "close", "volume", "factor")
 INDEX_PATTERN = re.compile(r"^(SH000|SZ399|SH950|CSI)\d*", re.IGNORECASE)
@@ -39,17 +40,32 @@ def is_index(symbol: str) -> bool:
 
 
 def read_calendar(root: Path) -> np.ndarray:
-    """The trading calendar as numpy datetime64[D] values."""
+    """The trading calendar as numpy datetime64[D] values (sorted, unique; else refused).
+
+    Each field file is laid out on the calendar's positions: an unsorted or repeated date would
+    move bars to other days without a word, so it is an error naming the line.
+    """
     path = root / "calendars" / "day.txt"
     if not path.is_file():
         raise UserInputError(f"{root}: not a Qlib data folder (no calendars/day.txt)")
-    lines = [x.strip()[:10] for x in path.read_text().splitlines() if x.strip()]
-    if not lines:
+    numbered = [(i, x.strip()[:10]) for i, x in enumerate(path.read_text().splitlines(), 1)]
+    numbered = [(i, x) for i, x in numbered if x]
+    if not numbered:
         raise UserInputError(f"{path}: calendar is empty")
     try:
-        return np.array(lines, dtype="datetime64[D]")
+        days = np.array([x for _, x in numbered], dtype="datetime64[D]")
     except ValueError as err:
         raise UserInputError(f"{path}: unreadable date in the calendar ({err})") from None
+    step = np.diff(days).astype(np.int64)
+    if (step <= 0).any():
+        k = int(np.flatnonzero(step <= 0)[0]) + 1
+        what = "repeats" if step[k - 1] == 0 else "comes before"
+        raise UserInputError(
+            f"{path}, line {numbered[k][0]}: {days[k]} {what} the date on line "
+            f"{numbered[k - 1][0]} ({days[k - 1]}); a Qlib calendar must be sorted and unique "
+            "(bars are laid out on its positions)"
+        )
+    return days
 
 
 def feature_dirs(root: Path) -> dict[str, Path]:
@@ -184,17 +200,19 @@ def load(
     window = calendar_window(calendar, _as_date(start, "start"), _as_date(end, "end"))
     dirs = feature_dirs(root)
     listed = root / "instruments" / f"{instruments}.txt"
+    membership, without_data = None, []
     if symbols is not None:
         wanted = [s.upper() for s in symbols]
+        unknown = [s for s in wanted if s not in dirs]
+        if unknown:
+            raise UserInputError(f"{root}: no features folder for {', '.join(unknown[:10])}")
     elif listed.is_file():
-        wanted = sorted(
-            {line.split()[0].upper() for line in listed.read_text().splitlines() if line.strip()}
-        )
+        membership = stock_periods(read_membership(listed, table=f"instruments {instruments}"))
+        named = sorted(set(membership["symbol"].to_list()))
+        wanted = [s for s in named if s in dirs]
+        without_data = [s for s in named if s not in dirs]
     else:
         wanted = sorted(dirs)
-    unknown = [s for s in wanted if s not in dirs]
-    if unknown:
-        raise UserInputError(f"{root}: no features folder for {', '.join(unknown[:10])}")
     stocks = [s for s in wanted if not is_index(s)]
     if not stocks:
         raise UserInputError(f"{root}: no stock instruments (only indices) to read")
@@ -220,6 +238,15 @@ def load(
     notes = [
         f"read {len(stocks)} stock(s) from {root} ({len(wanted) - len(stocks)} index instrument(s) "
         "left for the benchmark)",
+        *(
+            [
+                f"{len(without_data)} member(s) of instruments/{instruments}.txt have no features "
+                f"folder: {', '.join(without_data[:10])}"
+                + (f" and {len(without_data) - 10} more" if len(without_data) > 10 else "")
+            ]
+            if without_data
+            else []
+        ),
         "amount derived as raw close (close / factor) x volume (Qlib has no amount field)",
     ]
     if n_flat:
@@ -235,9 +262,30 @@ def load(
         )
     if padding:
         notes.append(f"{padding} calendar day(s) with no value in any field (Qlib padding) skipped")
+    all_listed = root / "instruments" / "all.txt"
     return SourceData(
-        bars=bars, benchmark=None, report=summarize(bars, f"qlib:{root}", None, notes)
+        bars=bars,
+        benchmark=None,
+        report=summarize(bars, f"qlib:{root}", None, notes),
+        membership=membership,
+        universe_name=None if membership is None else universe_label(instruments),
+        listing=stock_periods(read_membership(all_listed, table="listing (instruments all)"))
+        if all_listed.is_file()
+        else None,
     )
+
+
+def stock_periods(periods: pl.DataFrame) -> pl.DataFrame:
+    """The periods of stocks only (index instruments are benchmarks, not members)."""
+    return periods.filter(~pl.col("symbol").str.contains(INDEX_PATTERN.pattern))
+
+
+def universe_label(instruments: str) -> str:
+    """A Qlib instruments name as a reader writes it: csi300 -> CSI 300, all -> all listed."""
+    if instruments.lower() == "all":
+        return "All listed stocks"
+    match = re.fullmatch(r"([A-Za-z]+)(\d+)", instruments)
+    return f"{match[1].upper()} {match[2]}" if match else instruments
 
 
 def load_benchmark(kind: str, path: str, symbol: str | None) -> pl.DataFrame:

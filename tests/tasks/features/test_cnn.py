@@ -226,3 +226,29 @@ def test_too_short_history_gives_an_empty_valid_table_with_counts():
     assert feats.height == 0
     CnnFeaturesSchema.validate(feats, lazy=True)
     assert counts.totals()["short_monthly_history"] == counts.totals()["candidates"] == 12
+
+
+def test_membership_on_the_rebalance_date_decides_who_is_featured_scored_and_labelled():
+    """Non-members neither get rows nor move the members' z-scores or the label median."""
+    bars = make_bars(n_stocks=8)
+    symbols = sorted(bars["symbol"].unique().to_list())
+    # S00..S05 members throughout; S06 joins 2019-05-01 (after April's rebalance date
+    # 2019-04-30); S07 leaves on 2019-04-30 (a member on that day, not on May's 2019-05-31).
+    periods = [(s, date(2015, 1, 1), date(2030, 1, 1)) for s in symbols[:6]]
+    periods += [("S06", date(2019, 5, 1), date(2030, 1, 1))]
+    periods += [("S07", date(2015, 1, 1), date(2019, 4, 30))]
+    membership = pl.DataFrame(periods, schema=["symbol", "start", "end"], orient="row")
+    feats, counts = build_cnn_features_counted(bars, CnnFeatureConfig(), membership)
+    by_month = {
+        m: sorted(g["symbol"].to_list()) for (m,), g in feats.group_by("month", maintain_order=True)
+    }
+    assert by_month[date(2019, 5, 1)] == [*symbols[:6], "S07"]  # S06 joins after 04-30
+    assert by_month[date(2019, 6, 1)] == [*symbols[:6], "S06"]  # S07 left before 05-31
+    may = counts.per_month.filter(pl.col("month") == date(2019, 5, 1))
+    assert may["not_member"][0] == 1 and may["candidates"][0] == 7
+    # z-scores and labels of May are those of the seven members alone
+    alone = build_cnn_features(bars.filter(pl.col("symbol") != "S06"), CnnFeatureConfig())
+    mine = feats.filter(pl.col("month") == date(2019, 5, 1)).sort("symbol")
+    theirs = alone.filter(pl.col("month") == date(2019, 5, 1)).sort("symbol")
+    assert np.allclose(mine.select(X_COLUMNS).to_numpy(), theirs.select(X_COLUMNS).to_numpy())
+    assert mine["label"].to_list() == theirs["label"].to_list()

@@ -109,3 +109,25 @@ def test_walk_forward_cnns_are_counted_per_seed():
     found = caveats({"0": GOOD, "1": months}, CLEAN)
     assert [c["code"] for c in found] == ["cnn_not_learned"]
     assert "1: 3 of 4 monthly CNNs (best epoch 0 in 3" in found[0]["message"]
+
+
+def test_members_without_data_are_named_with_their_share_or_silent():
+    from cnnlstm.tasks.data.universe import UniverseCoverage
+
+    full = UniverseCoverage(name="CSI 300", months=45, min_members=43, max_members=45)
+    assert _codes({"0": GOOD}, RunFacts(seeds=(0, 1), universe=full)) == set()
+    gaps = full.model_copy(
+        update={"without_data": ["SH600001", "SZ000002"], "missing_member_days": 40,
+                "member_days": 4000}
+    )  # fmt: skip
+    warned = caveats({"0": GOOD}, RunFacts(seeds=(0, 1), universe=gaps))
+    assert [c["code"] for c in warned] == ["members_without_data"]
+    assert (
+        "SH600001, SZ000002" in warned[0]["message"]
+        and "1.0% of member-days" in warned[0]["message"]
+    )
+    assert RunFacts(universe=gaps).universe_rule() == (
+        "CSI 300 members on each rebalance date, 43 to 45 a month, 2 member(s) without data "
+        "(1.0% of member-days)"
+    )
+    assert "no membership table" in RunFacts().universe_rule()

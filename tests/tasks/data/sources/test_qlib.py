@@ -155,3 +155,42 @@ def test_shared_sample_window_equals_the_whole_read(shared_data):
     cut = whole.filter(pl.col("date").is_between(date(2014, 1, 1), date(2017, 12, 31)))
     assert part.bars.height == cut.height > 0
     assert part.bars.equals(cut)
+
+
+def test_instruments_file_is_a_membership_table_and_all_txt_the_listing(tmp_path):
+    root = make_folder(tmp_path)
+    (root / "instruments" / "csi300.txt").write_text(
+        "SH600000\t2020-01-03\t2020-01-03\nSH600000\t2020-01-07\t2020-01-08\n"
+        "SZ000001\t2020-01-02\t2020-01-06\nSH600999\t2020-01-02\t2020-01-08\n"  # no folder
+    )
+    data = load_source(f"qlib:{root}", instruments="csi300")
+    assert data.universe_name == "CSI 300"
+    assert data.membership.filter(pl.col("symbol") == "SH600000").height == 2  # two periods
+    assert "SH600999" in data.membership["symbol"].to_list()  # named, counted downstream
+    assert sorted(data.bars["symbol"].unique().to_list()) == ["SH600000", "SZ000001"]
+    assert any("1 member(s) of instruments/csi300.txt have no features folder: SH600999" in n
+               for n in data.report.notes)  # fmt: skip
+    # all.txt: listing periods of stocks (the index instrument is no stock)
+    assert sorted(data.listing["symbol"].to_list()) == ["SH600000", "SZ000001"]
+    with pytest.raises(UserInputError, match="no features folder for SH600999"):
+        load_source(f"qlib:{root}", symbols=["SH600999"])  # named explicitly: refused
+
+
+@pytest.mark.parametrize(
+    ("days", "message"),
+    [
+        (
+            ["2020-01-02", "2020-01-06", "2020-01-03", "2020-01-07", "2020-01-08"],
+            "line 3: 2020-01-03 comes before the date on line 2",
+        ),
+        (
+            ["2020-01-02", "2020-01-03", "2020-01-03", "2020-01-07", "2020-01-08"],
+            "line 3: 2020-01-03 repeats",
+        ),
+    ],
+)
+def test_unsorted_or_repeated_calendar_is_refused_naming_the_line(tmp_path, days, message):
+    root = make_folder(tmp_path)
+    (root / "calendars" / "day.txt").write_text("\n".join(days) + "\n")
+    with pytest.raises(UserInputError, match=message):
+        load_source(f"qlib:{root}")
