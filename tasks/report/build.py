@@ -43,6 +43,7 @@ from cnnlstm.tasks.report.qlib_metrics import qlib_rows
 from cnnlstm.tasks.strategy import registry
 from cnnlstm.tasks.strategy.indexes import MONTHLY_EW
 from cnnlstm.tasks.strategy.nulls import NullConfig
+from cnnlstm.tasks.report.stats import newey_west_t
 
 SURVIVORSHIP_CAVEAT = (
     "Survivorship bias: the stock set holds only stocks still listed when it was collected; "
@@ -81,7 +82,17 @@ class ReportConfig(BaseModel):
     )
     auc_samples: int = Field(500, ge=50, description="bootstrap resamples of the LSTM's AUC")
     caveat_one_class: float = Field(0.95, gt=0.5, le=1, description="LSTM one-class share")
-    caveat_cnn_val_auc: float = Field(0.52, description="CNN validation AUC at or below: caveat")
+    caveat_cnn_val_auc: float = Field(
+        0.52,
+        description="CNN validation AUC at or below: caveat, only where no out-of-sample rank IC "
+        "is known",
+    )
+    caveat_cnn_rank_ic_t: float = Field(
+        2.0,
+        gt=0,
+        description="the CNN learned when its out-of-sample monthly rank IC is positive with a "
+        "Newey-West t of at least this; below: caveat cnn_not_learned",
+    )
     caveat_min_selected: int = Field(5, ge=1, description="fewer stocks in a month: caveat")
     caveat_commission_bps: float = Field(
         10.0, gt=0, description="minimum commission above this share of the typical slot: caveat"
@@ -271,13 +282,27 @@ def _cnn_metrics(inputs: ReportInputs) -> dict | None:
     """Monthly IC / rank IC / spread and their means (None without CNN scores)."""
     if inputs.cnn_scored is None:
         return None
-    monthly = score_diagnostics(inputs.cnn_scored, inputs.cnn_selection)
+    return cnn_skill(inputs.cnn_scored, inputs.cnn_selection)
+
+
+def cnn_skill(scored: pl.DataFrame, selection: pl.DataFrame | None = None) -> dict:
+    """The CNN's out-of-sample ranking skill: monthly IC, rank IC (with its Newey-West t), spread.
+
+    Args:
+        scored: month, symbol, score, target_return (the realized month's return).
+        selection: the picks (month, symbol) for the top-minus-median spread.
+    """
+    monthly = score_diagnostics(scored, selection)
     ic = monthly["ic"].drop_nulls()
+    rank_ic = newey_west_t(monthly["rank_ic"].drop_nulls().to_numpy())
     return {
         "months": monthly.height,
         "mean_ic": ic.mean(),
         "ic_ir": ic.mean() / ic.std() if ic.len() > 1 and ic.std() else None,
         "mean_rank_ic": monthly["rank_ic"].drop_nulls().mean(),
+        "rank_ic_t": rank_ic["t"],  # Newey-West t of the monthly rank IC's mean
+        "rank_ic_se": rank_ic["se"],
+        "rank_ic_months": rank_ic["n"],
         "mean_top_minus_median": monthly["top_minus_median"].drop_nulls().mean(),
         "monthly": [{**r, "month": str(r["month"])} for r in monthly.iter_rows(named=True)],
     }

@@ -24,7 +24,8 @@ class Thresholds:
     """When a caveat fires."""
 
     one_class_share: float = 0.95
-    cnn_min_val_auc: float = 0.52
+    cnn_min_val_auc: float = 0.52  # only where no out-of-sample rank IC is known
+    cnn_min_rank_ic_t: float = 2.0
     min_selected: int = 5
     commission_bps: float = 10.0
 
@@ -54,6 +55,56 @@ def _seeds_where(per_seed: dict[str, dict], test) -> list[str]:
 
 def _num(value) -> float:
     return math.nan if value is None else float(value)
+
+
+def _training_detail(m: dict) -> str:
+    """Validation AUC and best epoch of a seed's CNN(s): details beside the evidence."""
+    nets = (m.get("training") or {}).get("cnn", [])
+    if not nets:
+        return ""
+    aucs = [_num(n.get("val/auc")) for n in nets]
+    epochs = [_num(n.get("best_epoch")) for n in nets]
+    if len(nets) == 1:
+        return f"validation AUC {aucs[0]:.3f}, best epoch {epochs[0]:.0f}"
+    finite = [a for a in aucs if not math.isnan(a)]
+    return (
+        f"{len(nets)} CNNs: validation AUC {min(finite, default=math.nan):.3f}.."
+        f"{max(finite, default=math.nan):.3f}, best epoch 0 in {sum(e == 0 for e in epochs)}"
+    )
+
+
+def _cnn_weakness(m: dict, th: Thresholds) -> str | None:
+    """Why a seed's CNN counts as not learned, or None when it learned (or nothing is known).
+
+    Decided out of sample where the test months' returns are known: the monthly rank IC's mean
+    must be positive with a Newey-West t of at least `th.cnn_min_rank_ic_t`. Validation AUC
+    and best epoch are normal near 0.5 and 0 for a cross-sectional ranker with skill: they
+    decide only where no out-of-sample rank IC exists (e.g. a live month without labels).
+    """
+    cnn = m.get("cnn") or {}
+    detail = _training_detail(m)
+    ic, t = _num(cnn.get("mean_rank_ic")), _num(cnn.get("rank_ic_t"))
+    months = int(cnn.get("rank_ic_months") or 0)
+    if not math.isnan(ic) and not math.isnan(t) and months >= 2:
+        if ic > 0 and t >= th.cnn_min_rank_ic_t:
+            return None
+        return (
+            f"out-of-sample rank IC {ic:+.3f}, Newey-West t {t:.1f} over {months} months "
+            f"(needs > 0 with t >= {th.cnn_min_rank_ic_t:g})" + (f"; {detail}" if detail else "")
+        )
+    nets = (m.get("training") or {}).get("cnn", [])
+    weak = [
+        n
+        for n in nets
+        if _num(n.get("best_epoch")) == 0 or _num(n.get("val/auc")) <= th.cnn_min_val_auc
+    ]
+    if not weak:
+        return None
+    which = f"{len(weak)} of {len(nets)} monthly CNNs weak, " if len(nets) > 1 else ""
+    return (
+        f"no out-of-sample rank IC; {which}{detail} (best epoch 0 or validation AUC <= "
+        f"{th.cnn_min_val_auc})"
+    )
 
 
 def caveats(per_seed: dict[str, dict], facts: RunFacts, th: Thresholds | None = None) -> list:
@@ -99,31 +150,16 @@ def caveats(per_seed: dict[str, dict], facts: RunFacts, th: Thresholds | None = 
             "Timing shows no skill out of sample: the LSTM's AUC interval does not lie above "
             f"0.5 ({aucs}).",
         )
-    weak_cnn = []
-    for label, m in per_seed.items():
-        nets = (m.get("training") or {}).get("cnn", [])
-        weak = []
-        for net in nets:
-            epoch, val_auc = _num(net.get("best_epoch")), _num(net.get("val/auc"))
-            if epoch == 0 or (not math.isnan(val_auc) and val_auc <= th.cnn_min_val_auc):
-                weak.append((epoch, val_auc))
-        if len(nets) == 1 and weak:
-            weak_cnn.append(f"{label}: best epoch {weak[0][0]:.0f}, val AUC {weak[0][1]:.3f}")
-        elif weak:  # walk-forward: one CNN per month
-            aucs = [a for _, a in weak if not math.isnan(a)]
-            weak_cnn.append(
-                f"{label}: {len(weak)} of {len(nets)} monthly CNNs (best epoch 0 in "
-                f"{sum(e == 0 for e, _ in weak)}, val AUC {min(aucs, default=math.nan):.3f}.."
-                f"{max(aucs, default=math.nan):.3f})"
-            )
+    weak_cnn = [
+        f"{label}: {text}" for label, m in per_seed.items() if (text := _cnn_weakness(m, th))
+    ]
     if weak_cnn:
         shown = "; ".join(weak_cnn[:6]) + (
             f"; +{len(weak_cnn) - 6} more" if len(weak_cnn) > 6 else ""
         )
         add(
             "cnn_not_learned",
-            f"The CNN barely learned (best epoch 0 or validation AUC <= {th.cnn_min_val_auc}): "
-            f"{shown}. Its selection may be close to random.",
+            f"The CNN shows no ranking skill ({shown}). Its selection may be close to random.",
         )
     thin = _seeds_where(
         per_seed,

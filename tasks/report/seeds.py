@@ -95,6 +95,7 @@ def combine(
     th = Thresholds(
         one_class_share=cfg.caveat_one_class,
         cnn_min_val_auc=cfg.caveat_cnn_val_auc,
+        cnn_min_rank_ic_t=cfg.caveat_cnn_rank_ic_t,
         min_selected=cfg.caveat_min_selected,
         commission_bps=cfg.caveat_commission_bps,
     )

@@ -108,7 +108,8 @@ def test_walk_forward_cnns_are_counted_per_seed():
                                    + [{"best_epoch": 2.0, "val/auc": 0.58}]}}  # fmt: skip
     found = caveats({"0": GOOD, "1": months}, CLEAN)
     assert [c["code"] for c in found] == ["cnn_not_learned"]
-    assert "1: 3 of 4 monthly CNNs (best epoch 0 in 3" in found[0]["message"]
+    assert "1: no out-of-sample rank IC; 3 of 4 monthly CNNs weak" in found[0]["message"]
+    assert "best epoch 0 in 3" in found[0]["message"]
 
 
 def test_members_without_data_are_named_with_their_share_or_silent():
@@ -131,3 +132,69 @@ def test_members_without_data_are_named_with_their_share_or_silent():
         "(1.0% of member-days)"
     )
     assert "no membership table" in RunFacts().universe_rule()
+
+
+RANKER = {"mean_rank_ic": 0.10, "rank_ic_t": 7.0, "rank_ic_months": 45}
+
+
+def test_a_ranker_with_out_of_sample_skill_is_not_called_unlearned():
+    """Rank IC 0.10 with t 7: learned, whatever its validation AUC (0.53) and best epoch (0)."""
+    skilled = {**GOOD, "cnn": RANKER, "training": {"cnn": [{"best_epoch": 0.0, "val/auc": 0.53}]}}
+    assert _codes({"0": skilled, "1": skilled}) == set()
+    monthly = {**skilled, "training": {"cnn": [{"best_epoch": 0.0, "val/auc": 0.51}] * 12}}
+    assert _codes({"0": monthly}) == set()  # walk-forward: 12 monthly CNNs, same evidence
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        {"mean_rank_ic": 0.01, "rank_ic_t": 0.6, "rank_ic_months": 45},  # noise
+        {"mean_rank_ic": -0.06, "rank_ic_t": -3.0, "rank_ic_months": 45},  # ranks backwards
+        {"mean_rank_ic": 0.03, "rank_ic_t": 1.9, "rank_ic_months": 45},  # just short of t 2
+    ],
+)
+def test_a_cnn_without_out_of_sample_skill_is_called_unlearned_despite_its_validation(evidence):
+    """A good-looking validation (AUC 0.61, best epoch 4) does not hide a flat rank IC."""
+    found = caveats({"0": GOOD, "1": {**GOOD, "cnn": {**RANKER, "rank_ic_t": 7.0}},
+                     "2": {**GOOD, "cnn": evidence}}, CLEAN)  # fmt: skip
+    assert [c["code"] for c in found] == ["cnn_not_learned"]
+    message = found[0]["message"]
+    assert message.startswith("The CNN shows no ranking skill (2: out-of-sample rank IC")
+    assert f"t {evidence['rank_ic_t']:.1f} over 45 months" in message
+    assert "validation AUC 0.610, best epoch 4" in message and "1:" not in message
+
+
+def _sim_cnn_evidence(tmp_path, *, shuffle: bool) -> dict:
+    """A seed's metrics for a fast-profile CNN trained on the default simulated market."""
+    import numpy as np
+    import polars as pl
+
+    from cnnlstm.flows.params import ResearchParams
+    from cnnlstm.tasks.data.sources.sim import simulate_market
+    from cnnlstm.tasks.features import CnnFeatureConfig, build_cnn_features
+    from cnnlstm.tasks.report.build import cnn_skill
+    from cnnlstm.tasks.training.networks import CnnTrainConfig, score_cnn, train_cnn
+
+    params = ResearchParams.default_sim()
+    protocol = params.protocol
+    feats = build_cnn_features(simulate_market(params.data.sim).bars, CnnFeatureConfig())
+    train = feats.filter(pl.col("month").is_between(protocol.train.start, protocol.train.end))
+    if shuffle:  # labels permuted within each month: nothing left to learn
+        key = np.random.default_rng(7).random(train.height)
+        train = (
+            train.with_columns(_key=pl.Series(key))
+            .with_columns(label=pl.col("label").sort_by("_key").over("month"))
+            .drop("_key")
+        )
+    trained = train_cnn(train, CnnTrainConfig(profile="fast", seed=0), tmp_path)
+    test = feats.filter(pl.col("month").is_between(protocol.test.start, protocol.test.end))
+    scored = score_cnn(trained.checkpoint, test).with_columns(test["target_return"])
+    return {"cnn": cnn_skill(scored), "training": {"cnn": [dict(trained.metrics)]}}
+
+
+@pytest.mark.slow  # two fast-profile CNN trainings on the default 300-stock market: ~1-3 min
+def test_cnn_not_learned_is_silent_on_the_sim_markets_cnn_and_fires_on_shuffled_labels(tmp_path):
+    learned = _sim_cnn_evidence(tmp_path / "learned", shuffle=False)
+    assert "cnn_not_learned" not in _codes({"0": learned}), learned["cnn"]["rank_ic_t"]
+    shuffled = _sim_cnn_evidence(tmp_path / "shuffled", shuffle=True)
+    assert "cnn_not_learned" in _codes({"0": shuffled}), shuffled["cnn"]["rank_ic_t"]
