@@ -85,7 +85,7 @@ def backtest_flow(
     run = StageRunner(refresh=params.refresh)
     protocol = params.protocol
     span = research_span(protocol)  # look-back included: nothing outside it is read
-    ingested = run(ingest, params.data, input_fingerprint(params.data), span)
+    ingested = run(ingest, params.data, input_fingerprint(params.data), span, params.market)
     dataset = run(validate, ingested, protocol, params.data)
     features = run(cnn_features, dataset.bars, params.cnn_features, dataset.universe)
     windows = run(lstm_windows, dataset.bars, params.lstm_window_config(), protocol.train)

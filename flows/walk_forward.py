@@ -113,7 +113,7 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
         execution=research.protocol.execution,
         hold_days=research.protocol.hold_days,
     )
-    ingested = run(ingest, research.data, input_fingerprint(research.data))
+    ingested = run(ingest, research.data, input_fingerprint(research.data), None, research.market)
     dataset = run(validate, ingested, protocol, research.data)
     features = run(cnn_features, dataset.bars, research.cnn_features, dataset.universe)
 

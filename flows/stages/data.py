@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.months import add_months
 from cnnlstm.core.paths import data_home
+from cnnlstm.core.sessions import SessionCalendar, calendar_name, exchange_calendar
 from cnnlstm.flows.params import DataParams, Period, Protocol
 from cnnlstm.flows.stages.cache import stage_task
 from cnnlstm.infra.artifacts import (
@@ -183,18 +184,49 @@ def universe_tables(
     return membership, name, listing
 
 
-@stage_task("ingest", version=4, retries=1, retry_delay_seconds=5)
-def ingest(data: DataParams, source_fingerprint: str, span: Period | None = None) -> Ingested:
+ZONED_KINDS = frozenset({"csv", "parquet"})
+"""Kinds whose files may stamp bars with zoned date-times (read in the market's zone)."""
+
+
+def market_clock(
+    data: DataParams, market: str | None, options: dict | None = None
+) -> tuple[dict, SessionCalendar | None]:
+    """The reader options with the market's time zone, and the sessions to check bars against.
+
+    The simulated market defines its own calendar: neither applies there. Without a market,
+    zoned date-times are refused by the reader and no session is checked. `options`: the
+    reader's options to add the zone to (default `data.reader_options()`).
+    """
+    options = dict(data.reader_options() if options is None else options)
+    if market is None or data.is_sim:
+        return options, None
+    calendar = exchange_calendar(calendar_name(market))
+    if parse_spec(data.source).kind in ZONED_KINDS:
+        options.setdefault("timezone", calendar.tz)
+    return options, calendar
+
+
+@stage_task("ingest", version=5, retries=1, retry_delay_seconds=5)
+def ingest(
+    data: DataParams,
+    source_fingerprint: str,
+    span: Period | None = None,
+    market: str | None = None,
+) -> Ingested:
     """Read the source into its store (validated, incremental) and snapshot the source's bars.
 
     With `span` (the research span: look-back included), only those dates are read: a source
     that can read a date window (`WINDOWED_KINDS`, e.g. Qlib's `.bin` files sliced by calendar
     index) reads only them, and the snapshot reads only the store's year files of the span.
     Without it (walk-forward, live flows), everything the source holds.
+
+    With `market` (cn, us), zoned date-times are read as the market's local dates and bars on a
+    day its exchange did not trade fail the run or are quarantined (`data.on_invalid`).
     """
     logger = get_run_logger()
     store = default_store(data)
-    loaded = load_source(data.source, **windowed_options(data, span))
+    options, sessions = market_clock(data, market, windowed_options(data, span))
+    loaded = load_source(data.source, **options)
     bench = load_benchmark(data.benchmark) if data.benchmark else None
     report = ingest_data(
         loaded,
@@ -203,6 +235,7 @@ def ingest(data: DataParams, source_fingerprint: str, span: Period | None = None
         benchmark_name=data.benchmark,
         on_invalid=data.on_invalid,
         on_restated=data.on_restated,
+        sessions=sessions,
     )
     for line in report.lines():
         logger.info(line)

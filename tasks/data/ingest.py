@@ -24,6 +24,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.sessions import SessionCalendar
 from cnnlstm.schemas.bars import BarsSchema, BenchmarkSchema
 from cnnlstm.schemas.validation import OnInvalid, validate_table
 from cnnlstm.tasks.data.sources.base import SourceData, load_benchmark, load_source
@@ -105,7 +106,7 @@ def set_aside_suspect(
     if on_invalid == "fail":
         lines = [
             f"{suspect.height} row(s) in {suspect['symbol'].n_unique()} stock(s) cannot be used "
-            "as returns (use --on-invalid quarantine to set them aside):"
+            "(use --on-invalid quarantine to set them aside):"
         ]
         for reason, n in counts.items():
             rows = suspect.filter(pl.col("reason") == reason).head(EXAMPLES)
@@ -271,6 +272,35 @@ def check_symbol_case(symbols: list[str], stored: list[str] = ()) -> None:
         )
 
 
+def off_session_rows(
+    bars: pl.DataFrame, calendar: SessionCalendar
+) -> tuple[pl.DataFrame, str | None]:
+    """Bars dated on a day the exchange did not trade (weekends, holidays), as suspect rows.
+
+    Days outside the calendar's range (exchange-calendars publishes XSHG's holidays a year at a
+    time) cannot be checked: they are kept and counted in the returned note.
+
+    Returns:
+        (suspect rows: symbol, date, reason; a note on the unchecked rows or None).
+    """
+    days = bars["date"]
+    known = days.is_between(calendar.first, calendar.last)
+    sessions = pl.Series(list(calendar.sessions(calendar.first, calendar.last)), dtype=pl.Date)
+    off = bars.filter(known & ~days.is_in(sessions.implode()))
+    reason = pl.format(
+        "not a {} session ({})", pl.lit(calendar.name), pl.col("date").dt.strftime("%A")
+    )
+    suspect = off.select("symbol", "date", reason=reason)
+    unchecked = int((~known).sum())
+    note = None
+    if unchecked:
+        note = (
+            f"{unchecked} row(s) dated outside the {calendar.name} calendar "
+            f"({calendar.first} .. {calendar.last}) not checked against its sessions"
+        )
+    return suspect, note
+
+
 def ingest_data(
     data: SourceData,
     store: Path | str,
@@ -279,16 +309,29 @@ def ingest_data(
     benchmark_name: str | None = None,
     on_invalid: OnInvalid = "fail",
     on_restated: OnRestated = "fail",
+    sessions: SessionCalendar | None = None,
 ) -> IngestReport:
-    """Validate an already read source and add it to the store (see the module docstring)."""
+    """Validate an already read source and add it to the store (see the module docstring).
+
+    With `sessions` (the market's exchange calendar), bars dated on a non-session are suspect
+    rows: the run fails on them, or quarantines and counts them (`on_invalid`).
+    """
     store = Path(store)
     report = IngestReport(source=data.report.source, store=store, notes=list(data.report.notes))
     report.rejected.update(data.report.rejected)
     report.rows_rejected = sum(data.report.rejected.values())
 
-    bars, suspect_counts, suspect_path = set_aside_suspect(
-        data.bars, data.suspect, on_invalid, store
-    )
+    suspect = data.suspect
+    if sessions is not None:
+        off, note = off_session_rows(data.bars, sessions)
+        report.notes += [note] if note else []
+        if off.height:
+            parts = [t for t in (suspect, off) if t is not None and t.height]
+            keep = ["symbol", "date", "reason"]
+            suspect = pl.concat([t.select(keep) for t in parts]).unique(
+                ["symbol", "date"], keep="first", maintain_order=True
+            )
+    bars, suspect_counts, suspect_path = set_aside_suspect(data.bars, suspect, on_invalid, store)
     report.rejected.update(suspect_counts)
     report.rows_rejected += data.bars.height - bars.height
     if suspect_path:

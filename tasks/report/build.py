@@ -40,10 +40,10 @@ from cnnlstm.tasks.report.metrics import (
     timing_accuracy,
 )
 from cnnlstm.tasks.report.qlib_metrics import qlib_rows
+from cnnlstm.tasks.report.stats import newey_west_t
 from cnnlstm.tasks.strategy import registry
 from cnnlstm.tasks.strategy.indexes import MONTHLY_EW
 from cnnlstm.tasks.strategy.nulls import NullConfig
-from cnnlstm.tasks.report.stats import newey_west_t
 
 SURVIVORSHIP_CAVEAT = (
     "Survivorship bias: the stock set holds only stocks still listed when it was collected; "

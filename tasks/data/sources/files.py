@@ -214,13 +214,78 @@ def _bad_lines(df: pl.DataFrame, bad: pl.Expr, shown: pl.Expr) -> str:
     return ", ".join((f"{r[2]} " if len(r) > 2 else "") + f"line {r[0]}: {r[1]!r}" for r in rows)
 
 
-def parse_dates(df: pl.DataFrame, where: Path | str, fmt: str | None = None) -> pl.DataFrame:
-    """Turn the text `date` column into dates (ISO, `2020/01/31` or `20200131` unless `fmt`)."""
-    if df["date"].dtype == pl.Date:
+ZONED = r"^\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})$"
+"""A date-time with a time zone or UTC offset (`2010-01-03T16:00:00Z`, `... 00:00+08:00`)."""
+_ZONED_FORMATS = ("%Y-%m-%dT%H:%M:%S%#z", "%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M%#z")
+
+
+def parse_dates(
+    df: pl.DataFrame, where: Path | str, fmt: str | None = None, timezone: str | None = None
+) -> pl.DataFrame:
+    """Turn the `date` column into dates (ISO, `2020/01/31` or `20200131` unless `fmt`).
+
+    A date-time that carries a time zone (text ending in `Z` or an offset, or a zoned Parquet
+    column) names an instant, not a trading day: it is converted to the date in `timezone`
+    (the market's, e.g. Asia/Shanghai), or refused naming the file, column and an example when
+    no `timezone` is given. Taking its first ten characters read `2010-01-03T16:00:00Z` (a
+    Shanghai Monday morning) as Sunday. A date-time without a zone is its own local date.
+    """
+    dtype = df["date"].dtype
+    if dtype == pl.Date:
         return df
-    if df["date"].dtype == pl.Datetime:
-        return df.with_columns(pl.col("date").dt.date())
+    if isinstance(dtype, pl.Datetime):
+        if dtype.time_zone is None:
+            return df.with_columns(pl.col("date").dt.date())
+        zone = _require_zone(df, where, timezone, f"zoned ({dtype.time_zone}) date-time column")
+        return df.with_columns(pl.col("date").dt.convert_time_zone(zone).dt.date())
     text = pl.col("date").cast(pl.String).str.strip_chars()
+    zoned = text.str.contains(ZONED)
+    if df.select(zoned.any()).item():
+        zone = _require_zone(df.filter(zoned), where, timezone, "date-time(s) with a time zone")
+        return _dates_in_zone(df, where, text, zoned, zone)
+    return _parsed_dates(df, where, text, fmt)
+
+
+def _require_zone(df: pl.DataFrame, where: Path | str, timezone: str | None, what: str) -> str:
+    """The zone to convert instants into, or the refusal naming file, column and example."""
+    if timezone:
+        return timezone
+    example = _bad_lines(df, pl.lit(True), pl.col("date").cast(pl.String))
+    raise UserInputError(
+        f"{where}: column date holds {what}, e.g. {example}: an instant, not a trading day. "
+        "Give the market's time zone (--option timezone=Asia/Shanghai, America/New_York) to "
+        "read each as its local date there"
+    )
+
+
+def _dates_in_zone(
+    df: pl.DataFrame, where: Path | str, text: pl.Expr, zoned: pl.Expr, zone: str
+) -> pl.DataFrame:
+    """Zoned rows as their date in `zone`; the other rows parsed as plain dates."""
+    iso = text.str.replace(r"\s*(Z|UTC|GMT)$", "+00:00").str.replace(" ", "T")
+    instant = pl.coalesce(
+        [iso.str.to_datetime(f, strict=False, time_zone="UTC") for f in _ZONED_FORMATS]
+    )
+    local = instant.dt.convert_time_zone(zone).dt.date()
+    if not df.select(zoned.all()).item():
+        raise UserInputError(
+            f"{where}: column date mixes date-times with a time zone and plain dates, e.g. "
+            f"{_bad_lines(df, ~zoned, pl.col('date'))}: one convention per file"
+        )
+    out = df.with_columns(local.alias("_parsed"))
+    bad = pl.col("_parsed").is_null()
+    if out.select(bad.sum()).item():
+        raise UserInputError(
+            f"{where}: date-time(s) with a time zone could not be read, e.g. "
+            f"{_bad_lines(out, bad, pl.col('date'))}"
+        )
+    return out.with_columns(pl.col("_parsed").alias("date")).drop("_parsed")
+
+
+def _parsed_dates(
+    df: pl.DataFrame, where: Path | str, text: pl.Expr, fmt: str | None
+) -> pl.DataFrame:
+    """Plain dates (no time zone) parsed from text."""
     if fmt:
         parsed = text.str.to_date(fmt, strict=False)
     else:

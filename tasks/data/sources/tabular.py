@@ -59,6 +59,7 @@ def read_bars_file(
     columns: Mapping[str, str] | None = None,
     *,
     encoding: str = "utf8",
+    timezone: str | None = None,
 ) -> pl.DataFrame:
     """Read one file's bars columns, unparsed, tagged with file and line.
 
@@ -84,15 +85,20 @@ def read_bars_file(
         pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(LINE_COLUMN),
     )
     if kind == "parquet":  # typed columns: convert per file so that files concatenate
-        df = parse_numbers(parse_dates(df, path), NUMERIC, path)
+        df = parse_numbers(parse_dates(df, path, timezone=timezone), NUMERIC, path)
     return df
 
 
 def finish_bars(
-    df: pl.DataFrame, where: Path | str, date_format: str | None = None, decimal: str = "."
+    df: pl.DataFrame,
+    where: Path | str,
+    date_format: str | None = None,
+    decimal: str = ".",
+    timezone: str | None = None,
 ) -> pl.DataFrame:
     """Parse dates and numbers of tagged rows, derive missing amounts, check per-file order."""
-    df = parse_numbers(parse_dates(df, where, date_format), NUMERIC, where, decimal=decimal)
+    dated = parse_dates(df, where, date_format, timezone=timezone)
+    df = parse_numbers(dated, NUMERIC, where, decimal=decimal)
     df = df.with_columns(
         amount=pl.when("_derived").then(pl.col("close") * pl.col("volume")).otherwise("amount")
     )
@@ -111,6 +117,7 @@ def load(
     symbols: list[str] | None = None,
     decimal: str = ".",
     suffix: str | None = None,
+    timezone: str | None = None,
 ) -> SourceData:
     """Read bars from a CSV/Parquet file or a folder of them.
 
@@ -125,6 +132,10 @@ def load(
             `tasks.data.sources.files.parse_numbers`).
         suffix: The data files' suffix in a folder (default `.csv` / `.parquet`); other files
             are not read and are listed in the report.
+        timezone: The market's time zone (e.g. Asia/Shanghai): date-times that carry a zone
+            (`2010-01-03T16:00:00Z`, a zoned Parquet column) are read as their date there;
+            without it they are refused (`files.parse_dates`). The research flows pass the
+            market's zone.
     """
     if suffix:
         suffixes: tuple[str, ...] = ("." + suffix.lstrip(".").lower(),)
@@ -133,13 +144,16 @@ def load(
     scan = scan_data_files(path, suffixes)
     files = scan.files
     progress = tqdm(files, desc=f"reading {kind}", unit="file", disable=len(files) < 50 or None)
-    frames = [read_bars_file(kind, file, columns, encoding=encoding) for file in progress]
+    frames = [
+        read_bars_file(kind, file, columns, encoding=encoding, timezone=timezone)
+        for file in progress
+    ]
     # One parse over all files: per-file parsing costs more in overhead than in work.
     tagged = pl.concat(frames, how="vertical")
     if symbols is not None:
         wanted = [s.upper() for s in symbols]
         tagged = tagged.filter(pl.col("symbol").str.to_uppercase().is_in(wanted))
-    parsed = finish_bars(tagged, path, date_format, decimal)
+    parsed = finish_bars(tagged, path, date_format, decimal, timezone)
     derived = parsed.filter("_derived")[FILE_COLUMN].n_unique()
     bars = parsed.select(BAR_COLUMNS).sort("symbol", "date", maintain_order=True)
     notes = [f"read {len(files)} file(s) from {path}"]

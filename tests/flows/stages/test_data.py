@@ -169,3 +169,19 @@ def test_a_run_over_2014_2017_reads_only_its_span_of_a_2010_2026_store(tmp_path,
             .bars.read_table()
             .equals(validate.fn(whole, protocol, data).bars.read_table())
         )
+
+
+def test_the_markets_clock_reaches_the_readers_and_the_session_check():
+    """cn: zoned stamps read in Asia/Shanghai and bars checked against XSHG; sim: neither."""
+    from cnnlstm.flows.stages.data import market_clock
+
+    options, sessions = market_clock(DataParams(source="csv:/data/stocks"), "cn")
+    assert options["timezone"] == "Asia/Shanghai" and sessions.name == "XSHG"
+    options, sessions = market_clock(DataParams(source="parquet:/d.parquet"), "us")
+    assert options["timezone"] == "America/New_York" and sessions.name == "XNYS"
+    told = DataParams(source="csv:/d", source_options={"timezone": "UTC"})
+    assert market_clock(told, "cn")[0]["timezone"] == "UTC"  # the user's own word wins
+    options, sessions = market_clock(DataParams(source="qlib:/q"), "cn")
+    assert "timezone" not in options and sessions.name == "XSHG"
+    assert market_clock(DataParams(source="sim"), "cn")[1] is None
+    assert market_clock(DataParams(source="csv:/d"), None) == ({}, None)

@@ -146,3 +146,39 @@ def test_full_shared_sets_account_for_every_raw_row(shared_data, tmp_path):
     qlib = shared_data / "cn-qlib-csi300-sample"
     report = ingest(f"qlib:{qlib}", tmp_path / "cn", benchmark=f"qlib:{qlib}#SH000300")
     assert report.stocks == 120 and report.rows == 409221 and report.rows_rejected == 0
+
+
+def test_bars_on_a_non_session_fail_or_are_quarantined_with_counts(tmp_path):
+    from cnnlstm.core.sessions import exchange_calendar
+
+    days = [date(2020, 1, 3), date(2020, 1, 4), date(2020, 1, 6), date(2020, 10, 1)]
+    bars = pl.DataFrame(
+        [("A", d, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0) for d in days],
+        schema=list(BAR_COLUMNS),
+        orient="row",
+    )  # 2020-01-04 a Saturday, 2020-10-01 National Day
+    data = SourceData(bars, None, summarize(bars, "test"))
+    xshg = exchange_calendar("XSHG")
+    with pytest.raises(UserInputError, match=r"not a XSHG session \(Saturday\): 1 row\(s\), e.g. "
+                       r"A 2020-01-04"):  # fmt: skip
+        ingest_data(data, tmp_path / "s1", sessions=xshg)
+    report = ingest_data(data, tmp_path / "s2", on_invalid="quarantine", sessions=xshg)
+    assert report.rejected == {"not a XSHG session (Saturday)": 1,
+                               "not a XSHG session (Thursday)": 1}  # fmt: skip
+    assert read_bars(tmp_path / "s2")["date"].to_list() == [date(2020, 1, 3), date(2020, 1, 6)]
+    assert ingest_data(data, tmp_path / "s3").rows_rejected == 0  # no calendar: not checked
+
+
+def test_days_beyond_the_calendars_end_are_not_checkable_and_counted(tmp_path):
+    from cnnlstm.core.sessions import exchange_calendar
+
+    xshg = exchange_calendar("XSHG")
+    after = [date.fromordinal(xshg.last.toordinal() + k) for k in (1, 2, 3)]
+    bars = pl.DataFrame(
+        [("A", d, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0) for d in after],
+        schema=list(BAR_COLUMNS),
+        orient="row",
+    )
+    report = ingest_data(SourceData(bars, None, summarize(bars, "t")), tmp_path, sessions=xshg)
+    assert report.rows_rejected == 0
+    assert any("3 row(s) dated outside the XSHG calendar" in n for n in report.notes)

@@ -163,3 +163,53 @@ def test_us_sp500_subset_matches_raw_files(shared_data, tmp_path):
     bench = load_benchmark(f"csv:{shared_data / 'us-sp500-2013-2018' / 'index_gspc.csv'}")
     assert bench.height == 2516
     assert bench["date"].min() == date(2010, 1, 4)
+
+
+UTC_CSV = (
+    "date,open,high,low,close,volume,Name\n"
+    "2010-01-03T16:00:00Z,10.0,10.5,9.8,10.2,1000,XYZ\n"  # Monday 2010-01-04 00:00 in Shanghai
+    "2010-01-04T16:00:00Z,10.2,10.9,10.1,10.8,2000,XYZ\n"
+    "2010-01-05T16:00:00.000Z,10.8,11.0,10.5,10.6,10,XYZ\n"
+)
+
+
+def test_utc_stamped_csv_is_read_in_the_markets_zone_or_refused(tmp_path):
+    path = write(tmp_path / "XYZ.csv", UTC_CSV)
+    with pytest.raises(UserInputError, match=r"XYZ.csv: column date holds date-time\(s\) with a "
+                       r"time zone, e.g. .*line 2: '2010-01-03T16:00:00Z'.*timezone="):  # fmt: skip
+        load_source(f"csv:{path}")  # the old reader took 2010-01-03 (a Sunday): one day early
+    bars = load_source(f"csv:{path}", timezone="Asia/Shanghai").bars
+    assert bars["date"].to_list() == [date(2010, 1, 4), date(2010, 1, 5), date(2010, 1, 6)]
+    # the same instants on the New York clock are the days they were stamped
+    ny = load_source(f"csv:{path}", timezone="America/New_York").bars
+    assert ny["date"].to_list() == [date(2010, 1, 3), date(2010, 1, 4), date(2010, 1, 5)]
+    offset = write(tmp_path / "o" / "XYZ.csv", UTC_CSV.replace("T16:00:00Z", " 00:00:00+08:00"))
+    assert load_source(f"csv:{offset}", timezone="Asia/Shanghai").bars["date"][0] == date(
+        2010, 1, 3
+    )
+    mixed = write(tmp_path / "m" / "XYZ.csv", UTC_CSV.replace("2010-01-04T16:00:00Z", "2010-01-05"))
+    with pytest.raises(UserInputError, match="mixes date-times with a time zone and plain dates"):
+        load_source(f"csv:{mixed}", timezone="Asia/Shanghai")
+
+
+def test_tz_aware_parquet_is_read_in_the_markets_zone_or_refused(tmp_path):
+    from datetime import datetime
+
+    stamps = [datetime(2010, 1, d, 16) for d in (3, 4, 5)]
+    frame = pl.DataFrame(
+        {
+            "symbol": ["XYZ"] * 3,
+            "date": pl.Series(stamps).dt.replace_time_zone("UTC"),
+            **{c: [10.0, 10.5, 10.2] for c in ("open", "high", "low", "close")},
+            "volume": [1000.0] * 3,
+        }
+    )
+    path = tmp_path / "bars.parquet"
+    frame.write_parquet(path)
+    with pytest.raises(UserInputError, match=r"bars.parquet: column date holds zoned \(UTC\)"):
+        load_source(f"parquet:{path}")
+    bars = load_source(f"parquet:{path}", timezone="Asia/Shanghai").bars
+    assert bars["date"].to_list() == [date(2010, 1, 4), date(2010, 1, 5), date(2010, 1, 6)]
+    naive = tmp_path / "naive.parquet"
+    frame.with_columns(pl.col("date").dt.replace_time_zone(None)).write_parquet(naive)
+    assert load_source(f"parquet:{naive}").bars["date"][0] == date(2010, 1, 3)  # its own date
