@@ -40,7 +40,6 @@ from cnnlstm.tasks.report.metrics import (
     timing_accuracy,
 )
 from cnnlstm.tasks.report.qlib_metrics import qlib_rows
-from cnnlstm.tasks.report.stats import newey_west_t
 from cnnlstm.tasks.strategy import registry
 from cnnlstm.tasks.strategy.indexes import MONTHLY_EW
 from cnnlstm.tasks.strategy.nulls import NullConfig
@@ -282,27 +281,13 @@ def _cnn_metrics(inputs: ReportInputs) -> dict | None:
     """Monthly IC / rank IC / spread and their means (None without CNN scores)."""
     if inputs.cnn_scored is None:
         return None
-    return cnn_skill(inputs.cnn_scored, inputs.cnn_selection)
-
-
-def cnn_skill(scored: pl.DataFrame, selection: pl.DataFrame | None = None) -> dict:
-    """The CNN's out-of-sample ranking skill: monthly IC, rank IC (with its Newey-West t), spread.
-
-    Args:
-        scored: month, symbol, score, target_return (the realized month's return).
-        selection: the picks (month, symbol) for the top-minus-median spread.
-    """
-    monthly = score_diagnostics(scored, selection)
+    monthly = score_diagnostics(inputs.cnn_scored, inputs.cnn_selection)
     ic = monthly["ic"].drop_nulls()
-    rank_ic = newey_west_t(monthly["rank_ic"].drop_nulls().to_numpy())
     return {
         "months": monthly.height,
         "mean_ic": ic.mean(),
         "ic_ir": ic.mean() / ic.std() if ic.len() > 1 and ic.std() else None,
         "mean_rank_ic": monthly["rank_ic"].drop_nulls().mean(),
-        "rank_ic_t": rank_ic["t"],  # Newey-West t of the monthly rank IC's mean
-        "rank_ic_se": rank_ic["se"],
-        "rank_ic_months": rank_ic["n"],
         "mean_top_minus_median": monthly["top_minus_median"].drop_nulls().mean(),
         "monthly": [{**r, "month": str(r["month"])} for r in monthly.iter_rows(named=True)],
     }

@@ -83,8 +83,8 @@ def _cnn_weakness(m: dict, th: Thresholds) -> str | None:
     """
     cnn = m.get("cnn") or {}
     detail = _training_detail(m)
-    ic, t = _num(cnn.get("mean_rank_ic")), _num(cnn.get("rank_ic_t"))
-    months = int(cnn.get("rank_ic_months") or 0)
+    ic, t = _num(cnn.get("mean_rank_ic")), _num(cnn.get("rank_ic_nw_t"))
+    months = int(cnn.get("months") or 0)
     if not math.isnan(ic) and not math.isnan(t) and months >= 2:
         if ic > 0 and t >= th.cnn_min_rank_ic_t:
             return None

@@ -134,7 +134,7 @@ def test_members_without_data_are_named_with_their_share_or_silent():
     assert "no membership table" in RunFacts().universe_rule()
 
 
-RANKER = {"mean_rank_ic": 0.10, "rank_ic_t": 7.0, "rank_ic_months": 45}
+RANKER = {"mean_rank_ic": 0.10, "rank_ic_nw_t": 7.0, "months": 45}
 
 
 def test_a_ranker_with_out_of_sample_skill_is_not_called_unlearned():
@@ -148,19 +148,19 @@ def test_a_ranker_with_out_of_sample_skill_is_not_called_unlearned():
 @pytest.mark.parametrize(
     "evidence",
     [
-        {"mean_rank_ic": 0.01, "rank_ic_t": 0.6, "rank_ic_months": 45},  # noise
-        {"mean_rank_ic": -0.06, "rank_ic_t": -3.0, "rank_ic_months": 45},  # ranks backwards
-        {"mean_rank_ic": 0.03, "rank_ic_t": 1.9, "rank_ic_months": 45},  # just short of t 2
+        {"mean_rank_ic": 0.01, "rank_ic_nw_t": 0.6, "months": 45},  # noise
+        {"mean_rank_ic": -0.06, "rank_ic_nw_t": -3.0, "months": 45},  # ranks backwards
+        {"mean_rank_ic": 0.03, "rank_ic_nw_t": 1.9, "months": 45},  # just short of t 2
     ],
 )
 def test_a_cnn_without_out_of_sample_skill_is_called_unlearned_despite_its_validation(evidence):
     """A good-looking validation (AUC 0.61, best epoch 4) does not hide a flat rank IC."""
-    found = caveats({"0": GOOD, "1": {**GOOD, "cnn": {**RANKER, "rank_ic_t": 7.0}},
+    found = caveats({"0": GOOD, "1": {**GOOD, "cnn": RANKER},
                      "2": {**GOOD, "cnn": evidence}}, CLEAN)  # fmt: skip
     assert [c["code"] for c in found] == ["cnn_not_learned"]
     message = found[0]["message"]
     assert message.startswith("The CNN shows no ranking skill (2: out-of-sample rank IC")
-    assert f"t {evidence['rank_ic_t']:.1f} over 45 months" in message
+    assert f"t {evidence['rank_ic_nw_t']:.1f} over 45 months" in message
     assert "validation AUC 0.610, best epoch 4" in message and "1:" not in message
 
 
@@ -172,7 +172,8 @@ def _sim_cnn_evidence(tmp_path, *, shuffle: bool) -> dict:
     from cnnlstm.flows.params import ResearchParams
     from cnnlstm.tasks.data.sources.sim import simulate_market
     from cnnlstm.tasks.features import CnnFeatureConfig, build_cnn_features
-    from cnnlstm.tasks.report.build import cnn_skill
+    from cnnlstm.tasks.report.evidence import cnn_ic_stats
+    from cnnlstm.tasks.report.metrics import score_diagnostics
     from cnnlstm.tasks.training.networks import CnnTrainConfig, score_cnn, train_cnn
 
     params = ResearchParams.default_sim()
@@ -189,12 +190,15 @@ def _sim_cnn_evidence(tmp_path, *, shuffle: bool) -> dict:
     trained = train_cnn(train, CnnTrainConfig(profile="fast", seed=0), tmp_path)
     test = feats.filter(pl.col("month").is_between(protocol.test.start, protocol.test.end))
     scored = score_cnn(trained.checkpoint, test).with_columns(test["target_return"])
-    return {"cnn": cnn_skill(scored), "training": {"cnn": [dict(trained.metrics)]}}
+    monthly = score_diagnostics(scored)  # as the report computes a seed's CNN evidence
+    cnn = {"months": monthly.height, "mean_rank_ic": monthly["rank_ic"].mean()}
+    cnn |= cnn_ic_stats(monthly, scored)
+    return {"cnn": cnn, "training": {"cnn": [dict(trained.metrics)]}}
 
 
 @pytest.mark.slow  # two fast-profile CNN trainings on the default 300-stock market: ~1-3 min
 def test_cnn_not_learned_is_silent_on_the_sim_markets_cnn_and_fires_on_shuffled_labels(tmp_path):
     learned = _sim_cnn_evidence(tmp_path / "learned", shuffle=False)
-    assert "cnn_not_learned" not in _codes({"0": learned}), learned["cnn"]["rank_ic_t"]
+    assert "cnn_not_learned" not in _codes({"0": learned}), learned["cnn"]
     shuffled = _sim_cnn_evidence(tmp_path / "shuffled", shuffle=True)
-    assert "cnn_not_learned" in _codes({"0": shuffled}), shuffled["cnn"]["rank_ic_t"]
+    assert "cnn_not_learned" in _codes({"0": shuffled}), shuffled["cnn"]
