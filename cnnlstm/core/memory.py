@@ -21,6 +21,7 @@ import os
 import resource
 import sys
 import threading
+import time
 from pathlib import Path
 
 #: Seconds between two samples of the current RSS.
@@ -56,15 +57,13 @@ class PeakRss:
         self.interval_s = interval_s
         self._lock = threading.Lock()
         self._open: dict[str, list[float]] = {}  # name -> [high water at open, sampled max]
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None  # the sampler, while a window is open
 
     def open(self, name: str) -> None:
         """Start measuring the window `name` (a second open restarts it)."""
         with self._lock:
             self._open[name] = [high_water_mib(), current_rss_mib()]
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
+            if self._thread is None:  # the sampler clears it, under the lock, as it ends
                 self._thread = threading.Thread(target=self._sample, name="peak-rss", daemon=True)
                 self._thread.start()
 
@@ -73,8 +72,6 @@ class PeakRss:
         now, high = current_rss_mib(), high_water_mib()
         with self._lock:
             window = self._open.pop(name, None)
-            if not self._open:
-                self._stop.set()
         if window is None:
             return math.nan
         at_open, sampled = window
@@ -83,9 +80,13 @@ class PeakRss:
         return max(sampled, now)
 
     def _sample(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        while True:
+            time.sleep(self.interval_s)
             rss = current_rss_mib()
             with self._lock:
+                if not self._open:  # idle: end; the next open starts a new sampler
+                    self._thread = None
+                    return
                 for window in self._open.values():
                     if not window[1] >= rss:  # also replaces a NaN
                         window[1] = rss

@@ -40,3 +40,15 @@ def test_overlapping_windows_each_get_the_process_peak_while_they_were_open():
     del block
     b = memory.close("b")
     assert a >= base + 90 and b >= base + 90  # both saw the block (b closed after it was freed)
+
+
+def test_a_window_opened_just_after_the_last_one_closed_is_still_sampled():
+    memory = PeakRss()
+    memory.open("first")
+    memory.close("first")  # the sampler is idle now, and may not have noticed yet
+    memory.open("second")
+    base = current_rss_mib()
+    block = np.ones(60 * MIB // 8)
+    time.sleep(0.2)
+    del block
+    assert memory.close("second") >= base + 50
