@@ -18,6 +18,8 @@ import signal
 import sys
 import threading
 
+from cnnlstm.infra import prefect_db
+
 #: exit status when a Prefect API URL is configured (nothing to serve)
 CONFIGURED = 10
 
@@ -27,13 +29,21 @@ def main(argv: list[str]) -> int:
     port = int(argv[0])
     from prefect.settings import get_current_settings
 
-    if get_current_settings().api.url:
+    settings = get_current_settings()
+    if settings.api.url:
         return CONFIGURED
+    # a new Prefect home's database comes from the user's template (built now if missing,
+    # beside this import), not from every migration anew: cnnlstm.infra.prefect_db
+    url = settings.server.database.connection_url
+    target = prefect_db.sqlite_target(url.get_secret_value() if url is not None else None)
+    builder = prefect_db.start_template(target)
     import prefect.server.api.server  # noqa: F401 - the slow part, done before the go
     import uvicorn
 
     if sys.stdin.readline().strip() != "go":
+        prefect_db.stop_builder(builder)
         return 0
+    prefect_db.seed(target, builder)
     # the command keeps standard input open while it runs: its end (the command exited, or
     # was killed and never ran its exit handlers) stops the server, so none is left behind
     threading.Thread(target=_stop_at_end_of_input, name="parent-watch", daemon=True).start()
