@@ -1,14 +1,18 @@
 """The paper protocol on a full-size simulated universe: per-stage seconds and peak memory.
 
 Usage: .venv/bin/python bench/bench_full_universe.py [--stocks 3000] [--profile fast]
-       [--start 2010-01-01] [--end 2017-12-31] [--accelerator auto]
+       [--start 2010-01-01] [--end 2017-12-31] [--accelerator auto] [--source qlib:PATH]
 
 Runs the real `backtest` flow (every stage, `refresh=True`, MLflow off, a temporary Prefect
 home and result storage, the temporary Prefect server) on `SimConfig(n_stocks=...)` over
 2010-2017 (the shape of a real A-share universe), with the paper's split fitted to that span.
-Prints one `STAGE` line per stage (seconds as the flow measured them), then a `FULL` line: the
-flow's wall time, this process's peak RSS (the Prefect server runs in another process and is not
-counted) and the goal (<= 3 min and <= 3 GB on 2 cores with the fast profile).
+With `--source qlib:PATH` (e.g. the shared CSI 300 sample, or `bench_read_span.py`'s simulated
+Qlib folder) it reads that folder instead, with the split fitted to --start..--end (the ingest
+stage reads only that span plus the look-back).
+Prints one `STAGE` line per stage (seconds and the process's peak RSS while it ran, as the flow
+measured them: `stages.csv`'s `peak_rss_mib`), then a `FULL` line: the flow's wall time, this
+process's peak RSS (the Prefect server runs in another process and is not counted) and the goal
+(<= 3 min and <= 3 GB on 2 cores with the fast profile).
 `bench/gpu_check.py` calls `run_protocol` with 5,000 stocks and the paper profile.
 """
 
@@ -40,6 +44,7 @@ def run_protocol(
     end: date = date(2017, 12, 31),
     accelerator: str = "auto",
     seed: int = 0,
+    source: str | None = None,
 ) -> dict[str, Any]:
     """Run the backtest flow on a simulated universe; per-stage seconds, wall time, peak RSS."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -52,13 +57,20 @@ def run_protocol(
     os.environ["CNNLSTM_HOME"] = os.path.join(home, "cnnlstm")
     started = time.perf_counter()
     from cnnlstm.flows.backtest import backtest_flow
-    from cnnlstm.flows.params import DataParams, ResearchParams, TrackingParams
+    from cnnlstm.flows.params import DataParams, Protocol, ResearchParams, TrackingParams
     from cnnlstm.tasks.data.sources.sim import SimConfig
     from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
     imported = time.perf_counter() - started
-    sim = SimConfig(n_stocks=n_stocks, start=start, end=end, seed=seed)
-    base = ResearchParams.default_sim(data=DataParams(source="sim", sim=sim), profile=profile)
+    if source:
+        base = ResearchParams(
+            data=DataParams(source=source),
+            protocol=Protocol.fitted_to(start, end),
+            profile=profile,
+        )
+    else:
+        sim = SimConfig(n_stocks=n_stocks, start=start, end=end, seed=seed)
+        base = ResearchParams.default_sim(data=DataParams(source="sim", sim=sim), profile=profile)
     overrides: dict[str, Any] = {
         "tracking": TrackingParams(enabled=False),
         "refresh": True,
@@ -88,6 +100,8 @@ def run_protocol(
         "import_s": imported,
         "wall_s": wall,
         "stages": dict(outcome.seconds),
+        "stage_peak_rss_mib": dict(outcome.peak_rss_mib),
+        "source": source or f"sim n_stocks={n_stocks}",
         "peak_rss_gb": max(peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2),
         "train_samples": {k: v.get("train_samples") for k, v in metrics.items()},
         "epochs_run": {k: v.get("epochs_run") for k, v in metrics.items()},
@@ -100,12 +114,13 @@ def run_protocol(
 
 def print_result(result: dict[str, Any], goal: str) -> None:
     """The STAGE lines and the FULL summary line."""
+    peaks = result.get("stage_peak_rss_mib", {})
     for name, secs in result["stages"].items():
-        print(f"STAGE {name}: {secs:.1f} s")
+        print(f"STAGE {name}: {secs:.1f} s, peak RSS {peaks.get(name, float('nan')):,.0f} MiB")
     for name, secs in result["fit_seconds"].items():  # trainings run as submitted stages
         print(f"STAGE fit {name} (Trainer.fit): {secs:.1f} s")
     print(
-        f"FULL UNIVERSE ({result['n_stocks']:,} stocks, {result['profile']} profile, "
+        f"FULL UNIVERSE ({result['source']}, {result['profile']} profile, "
         f"{result['protocol']}): flow {result['wall_s']:.1f} s (+ imports "
         f"{result['import_s']:.1f} s), peak RSS {result['peak_rss_gb']:.2f} GiB, training "
         f"samples {result['train_samples']}, epochs {result['epochs_run']}, torch threads "
@@ -120,9 +135,12 @@ def main() -> None:
     ap.add_argument("--start", type=date.fromisoformat, default=date(2010, 1, 1))
     ap.add_argument("--end", type=date.fromisoformat, default=date(2017, 12, 31))
     ap.add_argument("--accelerator", default="auto")
+    ap.add_argument("--source", default=None, help="a source spec (qlib:PATH) instead of the sim")
     args = ap.parse_args()
     print(f"bench_full_universe: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
-    result = run_protocol(args.stocks, args.profile, args.start, args.end, args.accelerator)
+    result = run_protocol(
+        args.stocks, args.profile, args.start, args.end, args.accelerator, source=args.source
+    )
     print_result(result, "<= 180 s and <= 3 GiB on 2 cores (fast profile)")
 
 

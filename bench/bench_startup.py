@@ -11,13 +11,21 @@ Prints (with the load average beside each figure):
   again `--rounds` times (cached: every stage from the cache), as process wall times, with the
   flow's own "finished in" figure, so start-up = process wall - flow;
 * with `--configured`, the cached run again against a running `prefect server start`
-  (`PREFECT_API_URL` set: no temporary server).
+  (`PREFECT_API_URL` set: no temporary server);
+* with `--server-pairs N`, the temporary server's start in a new Prefect home, N interleaved
+  pairs: its database migrated anew (`CNNLSTM_PREFECT_DB_TEMPLATE=0`, as before) and copied from
+  the user's template (`cnnlstm.infra.prefect_db`), each with its wall seconds to the first
+  healthy answer and the server process's CPU seconds by then (less load-dependent), and the
+  medians' ratios;
+* with `--cold-pairs N`, the whole cold `cnnlstm backtest` (new data home, new Prefect home) N
+  interleaved pairs, template off and on.
 OMP_NUM_THREADS is left as the caller has it (unset: the project chooses its threads).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import subprocess
@@ -46,8 +54,13 @@ def main() -> None:
     ap.add_argument("--skip-cold", action="store_true", help="reuse --home as it is")
     ap.add_argument("--home", default=None, help="data + Prefect home (default: a new temp dir)")
     ap.add_argument("--configured", action="store_true", help="also against a running server")
+    ap.add_argument("--server-pairs", type=int, default=0, help="template off/on server pairs")
+    ap.add_argument("--cold-pairs", type=int, default=0, help="template off/on cold run pairs")
     ap.add_argument("extra", nargs="*", help="extra `cnnlstm backtest` arguments")
     args = ap.parse_args()
+    if args.server_pairs or args.cold_pairs:
+        template_pairs(args.server_pairs, args.cold_pairs, args.extra)
+        return
     home = Path(args.home or tempfile.mkdtemp(prefix="bench-startup-"))
     env = dict(os.environ)
     env.update(
@@ -93,6 +106,71 @@ def main() -> None:
             break
     if args.configured:
         configured_rounds(cmd, env, home, args.rounds)
+
+
+SERVER_PROBE = """
+import os, time
+t = time.perf_counter()
+from cnnlstm.infra.prefect_server import Prestart
+server = Prestart()
+assert server.wait(), server.error
+wall = time.perf_counter() - t
+with open(f"/proc/{server.process.pid}/stat") as f:
+    ticks = f.read().rsplit(")", 1)[1].split()
+cpu = (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")
+print(f"HEALTHY {wall:.2f} CPU {cpu:.2f}")
+server.stop()
+"""
+
+
+def template_pairs(server_pairs: int, cold_pairs: int, extra: list[str]) -> None:
+    """New Prefect homes: the database migrated anew (off) vs copied from the template (on)."""
+    import statistics
+
+    home = Path(tempfile.mkdtemp(prefix="bench-template-"))
+    py = str(ROOT / ".venv" / "bin" / "python")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    base.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1")
+    print(f"bench_startup template pairs: home {home}, {load()}")
+    subprocess.run(  # the user's template exists before the pairs (built once per user)
+        [py, "-m", "cnnlstm.infra.prefect_db", _template_path(py)], env=base, check=True
+    )
+    found: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
+    for i in range(server_pairs):
+        for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+            env = {**base, "PREFECT_HOME": str(home / f"server-{mode}-{i}")}
+            env["CNNLSTM_PREFECT_DB_TEMPLATE"] = "1" if mode == "on" else "0"
+            secs, out, _ = timed([py, "-c", SERVER_PROBE], env)
+            got = re.search(r"HEALTHY (\S+) CPU (\S+)", out)
+            wall, cpu = (float(got.group(1)), float(got.group(2))) if got else (math.nan,) * 2
+            found[mode].setdefault("server wall", []).append(wall)
+            found[mode].setdefault("server CPU", []).append(cpu)
+            print(f"SERVER pair {i + 1} template {mode}: healthy after {wall:.1f} s, server "
+                  f"CPU {cpu:.1f} s ({load()})")  # fmt: skip
+    for i in range(cold_pairs):
+        for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+            env = {
+                **base,
+                "PREFECT_HOME": str(home / f"cold-{mode}-{i}" / "prefect"),
+                "CNNLSTM_HOME": str(home / f"cold-{mode}-{i}" / "data"),
+                "MLFLOW_TRACKING_URI": f"sqlite:///{home / f'cold-{mode}-{i}' / 'mlflow.db'}",
+                "CNNLSTM_PREFECT_DB_TEMPLATE": "1" if mode == "on" else "0",
+            }
+            out_dir = home / f"cold-{mode}-{i}" / "out"
+            secs, out, rc = timed([*CLI, "backtest", *extra, "--out", str(out_dir)], env)
+            found[mode].setdefault("cold run", []).append(secs if rc == 0 else math.nan)
+            print(f"COLD pair {i + 1} template {mode}: process {secs:.1f} s, rc {rc} ({load()})")
+    for key in found["off"]:
+        off, on = statistics.median(found["off"][key]), statistics.median(found["on"][key])
+        print(f"MEDIAN {key}: migrated anew {off:.1f} s, from the template {on:.1f} s, "
+              f"on/off x{on / off:.2f}")  # fmt: skip
+
+
+def _template_path(py: str) -> str:
+    code = "from cnnlstm.infra.prefect_db import template_path; print(template_path())"
+    return subprocess.run(
+        [py, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def configured_rounds(cmd: list[str], env: dict[str, str], home: Path, rounds: int) -> None:

@@ -68,6 +68,8 @@ class BacktestOutcome(BaseModel):
     tracked: TrackedRun | None
     stages: dict[str, str]
     seconds: dict[str, float] = Field(default_factory=dict)
+    peak_rss_mib: dict[str, float] = Field(default_factory=dict)
+    """Each stage's peak resident memory of the flow's process (MiB; `cnnlstm.core.memory`)."""
     out_dir: str | None = None
 
 
@@ -151,5 +153,6 @@ def backtest_flow(
         tracked=tracked,
         stages=dict(run.states),
         seconds=dict(run.seconds),
+        peak_rss_mib=dict(run.peak_rss_mib),
         out_dir=out_dir,
     )
