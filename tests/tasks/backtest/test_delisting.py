@@ -68,3 +68,20 @@ def test_never_trading_again_over_delist_after_sessions_is_a_delisting():
     assert market.delisting().tolist() == [-1, 4]
     market = market_arrays(bars_from(prices, prices), delist_after=4)
     assert market.delisting().tolist() == [-1, -1]
+
+
+def test_the_runs_listing_table_reaches_the_strategies_market():
+    """The listing table (Qlib's all.txt) now decides delisting in the research backtest."""
+    from cnnlstm.tasks.strategy.strategies import prepare_strategies
+
+    prices = {"A": [10.0] * 7, "B": [10, 10, 10, 12, NAN, NAN, NAN]}
+    listing = pl.DataFrame(
+        {"symbol": ["A", "B"], "start": [DATES[0]] * 2, "end": [DATES[-1], DATES[3]]}
+    )
+    inputs = StrategySet(universe=selection(FEB, "A", "B"))
+    told = prepare_strategies(
+        bars_from(prices, prices), inputs, start=FEB, end=DATES[-1], listing=listing
+    )
+    assert told.market.delisting().tolist() == [-1, 3]  # the first day after B's end
+    inferred = prepare_strategies(bars_from(prices, prices), inputs, start=FEB, end=DATES[-1])
+    assert inferred.market.delisting().tolist() == [-1, -1]  # merely suspended
