@@ -217,7 +217,9 @@ def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> Selection
         last, rebalance, what=f"the selection for {target:%Y-%m}", source=params.data.source
     )
     feature_cfg = params.cnn_features.model_copy(update={"next_month": "always"})
-    features_ref = run(cnn_features, bars, feature_cfg)
+    # the source's membership table (e.g. Qlib's instruments/csi300.txt): only the members on
+    # the rebalance date are scored and selected, as in the backtest
+    features_ref = run(cnn_features, bars, feature_cfg, ingested.universe)
     features = features_ref.read_table()
     tracking.configure()
     with tempfile.TemporaryDirectory() as tmp, tracking.tracked_run(params.experiment) as mlrun:
