@@ -42,6 +42,7 @@ from cnnlstm.core.sessions import SessionCalendar
 from cnnlstm.flows.book import BookDraft, BookOutcome, outcome_of, prepare_book
 from cnnlstm.flows.live import (
     LineageError,
+    LiveFirst,
     LiveParams,
     NoSession,
     agree,
@@ -75,17 +76,25 @@ from cnnlstm.tasks.live.orders import (
 from cnnlstm.tasks.training.networks import predict_lstm
 
 
-class DailyParams(LiveParams):
-    """What the daily timing takes (window and hold days come from the champion's run)."""
+class DailyFirst(LiveFirst):
+    """The daily timing's first fields: the day, then the capital orders are sized for."""
+
+    capital: float | None = Field(
+        None, gt=0, description="capital to size orders in shares and lots (none: weights only)"
+    )
+
+
+class DailyParams(LiveParams, DailyFirst):
+    """What the daily timing takes (window and hold days come from the champion's run).
+
+    The form: as-of, capital, the source (`data`), then the rest (`LiveParams`' docstring).
+    """
 
     window: int | None = Field(
         None, ge=2, description="LSTM window; none: the champion's (a value must match it)"
     )
     hold_days: int | None = Field(
         None, ge=1, le=60, description="held days a +1 sets; none: the champion's (must match)"
-    )
-    capital: float | None = Field(
-        None, gt=0, description="capital to size orders in shares and lots (none: weights only)"
     )
     rebuild: bool = Field(
         False, description="allow a day before the state's last day (drops the later days)"

@@ -100,15 +100,27 @@ def require_live_source(data: DataParams, allow_simulator: bool = False) -> None
         )
 
 
-class LiveParams(BaseModel):
-    """Settings shared by the scheduled flows."""
+class LiveFirst(BaseModel):
+    """What a person running a live flow sets first: the day (the form opens with it)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    data: DataParams = Field(
-        default_factory=DataParams, description="the source to ingest new bars from"
-    )
     as_of: date | None = Field(None, description="the day to act for; none: today (exchange time)")
+
+
+class LiveParams(LiveFirst):
+    """Settings shared by the scheduled flows: the day, the source, then the rest.
+
+    A flow's own first fields go into a subclass of `LiveFirst` that its parameters also
+    inherit, after `LiveParams` (`class DailyParams(LiveParams, DailyFirst)`): pydantic orders
+    fields by the classes' reversed MRO, so the form reads as-of, those fields, the source.
+    """
+
+    data: DataParams = Field(
+        default_factory=DataParams,
+        title="Data",
+        description="the source to ingest new bars from (its first field: source)",
+    )
     market: Literal["cn", "us"] = Field(
         "cn", description="market preset: trading rules, costs and the exchange calendar"
     )

@@ -33,3 +33,18 @@ def test_descriptions_render_in_the_ui():
 def test_no_field_must_equal_another():
     windows = _schema()["definitions"]["LstmWindowParams"]["properties"]
     assert "horizon" not in windows and "execution" not in windows  # derived from protocol
+
+
+def _definition(flow, name: str) -> list[str]:
+    return list(parameter_schema(flow.fn).model_dump()["definitions"][name]["properties"])
+
+
+def test_the_live_forms_open_with_the_day_the_capital_and_the_source():
+    """Before: the source's 29 simulator fields came before As Of and Capital (~4,000 px)."""
+    from cnnlstm.flows.daily_timing import daily_timing_flow
+    from cnnlstm.flows.monthly_selection import monthly_selection_flow
+
+    assert _definition(daily_timing_flow, "DailyParams")[:3] == ["as_of", "capital", "data"]
+    assert _definition(monthly_selection_flow, "MonthlyParams")[:2] == ["as_of", "data"]
+    data = _definition(daily_timing_flow, "DataParams")
+    assert data[0] == "source" and data[-1] == "sim"
