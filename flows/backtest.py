@@ -20,6 +20,8 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.checks import check_inputs, refuse, validated
 from cnnlstm.flows.export import results_writer
 from cnnlstm.flows.params import ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, build_task_runner
@@ -77,13 +79,22 @@ class BacktestOutcome(BaseModel):
     name="backtest",
     description="Research backtest of CNN selection + LSTM timing.",
     task_runner=build_task_runner(TaskRunnerConfig()),  # one worker: reproducible trainings
+    validate_parameters=False,  # the first step validates them: one error line (flows/checks.py)
 )
 def backtest_flow(
     params: ResearchParams = ResearchParams(),  # noqa: B008 - frozen model: a safe default
     out_dir: str | None = None,
 ) -> BacktestOutcome:
-    """Run the research protocol and report it (Table 2 over seeds, figures, MLflow runs)."""
+    """Run the research protocol and report it (Table 2 over seeds, figures, MLflow runs).
+
+    Bad settings or inputs end the run at once with one `error:` line (`flows/checks.py`).
+    """
     logger = get_run_logger()
+    try:
+        params = validated(ResearchParams, params)
+        check_inputs(params.data)
+    except UserInputError as err:
+        return refuse(err)
     run = StageRunner(refresh=params.refresh)
     protocol = params.protocol
     span = research_span(protocol)  # look-back included: nothing outside it is read

@@ -21,6 +21,8 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core import months
+from cnnlstm.core.errors import UserInputError
+from cnnlstm.flows.checks import check_inputs, refuse, validated
 from cnnlstm.flows.export import results_writer
 from cnnlstm.flows.params import Period, Protocol, ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
@@ -230,10 +232,22 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
     }
 
 
-@flow(name="walk_forward_run", description="Walk-forward backtest on the chosen task runner.")
+@flow(
+    name="walk_forward_run",
+    description="Walk-forward backtest on the chosen task runner.",
+    validate_parameters=False,  # the first step validates them: one error line (flows/checks.py)
+)
 def walk_forward_flow(
     params: WalkForwardParams = WalkForwardParams(),  # noqa: B008
     out_dir: str | None = None,
 ) -> dict:
-    """Run the walk-forward chain as a subflow on `params.task_runner` (report into `out_dir`)."""
+    """Run the walk-forward chain as a subflow on `params.task_runner` (report into `out_dir`).
+
+    Bad settings or inputs end the run at once with one `error:` line (`flows/checks.py`).
+    """
+    try:
+        params = validated(WalkForwardParams, params)
+        check_inputs(params.research.data)
+    except UserInputError as err:
+        return refuse(err)
     return with_task_runner(walk_forward_inner, params.task_runner)(params, out_dir)

@@ -90,3 +90,35 @@ def test_deploy_from_prefect_yaml_and_run_backtest_through_the_api(tmp_path):
         table2 = (tmp_path / "out" / "table2.md").read_text()
         assert table2.count("| Annualized return, net of costs |") == 1
         assert "### Caveats" in table2
+
+
+@pytest.mark.server
+@pytest.mark.slow  # server, deploy and one worker run that ends at its first step: ~1-2 min
+def test_a_train_period_after_the_test_fails_at_once_with_one_error_line(tmp_path):
+    """Before: the form accepted it and the worker failed 8-10 s later behind a traceback."""
+    params = _tiny_params()
+    params["protocol"]["train"] = {"start": "2013-01-01", "end": "2013-05-31"}
+    with prefect_server(tmp_path) as (api, env):
+        for args in (("work-pool", "create", "local-pool", "--type", "process"),
+                     ("--no-prompt", "deploy", "--name", "backtest")):  # fmt: skip
+            done = subprocess.run([PREFECT, *args], cwd=PROJECT_ROOT, env=env,
+                                  capture_output=True, text=True, timeout=300)  # fmt: skip
+            assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        deployment = _api(f"{api}/deployments/name/backtest/backtest")
+        run = _api(
+            f"{api}/deployments/{deployment['id']}/create_flow_run",
+            {"parameters": {"params": params}},
+        )
+        subprocess.run([PREFECT, "worker", "start", "--pool", "local-pool", "--run-once"],
+                       cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=600)  # fmt: skip
+        flow_run = _api(f"{api}/flow_runs/{run['id']}")
+        logs = _api(f"{api}/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+    state = flow_run["state"]
+    assert state["type"] == "FAILED", state
+    message = state["message"]
+    assert message.startswith("error: invalid settings: protocol") and "\n" not in message
+    assert "out of sample" in message
+    assert flow_run["total_run_time"] < 2.0, flow_run["total_run_time"]  # seconds Running
+    errors = [x["message"] for x in logs if x["level"] >= 40]
+    assert errors == [message], errors
+    assert not [x for x in logs if "Traceback" in x["message"]]
