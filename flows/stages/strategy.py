@@ -375,7 +375,8 @@ class RunContext(BaseModel):
     benchmark_gaps: int | None = None
 
 
-@stage_task("report", version=7)  # 6: notes table, summary, report.html; 7: universe rule
+# 6: notes table, summary, report.html; 7: universe rule; 8: the nulls among the decisions
+@stage_task("report", version=8)
 def report(
     dataset: Dataset,
     runs: list[SeedRun],

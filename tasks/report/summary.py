@@ -22,6 +22,7 @@ import math
 import statistics
 
 from cnnlstm.tasks.report.notes import count_rows
+from cnnlstm.tasks.strategy import registry
 
 #: The notes table's topics as the console's one line names them.
 SHORT = {
@@ -72,7 +73,11 @@ def decisions(metrics: dict) -> list[dict]:
     """The comparisons that decide (see the module docstring), in the order shown."""
     per_seed = metrics["per_seed"]
     ens = metrics.get("ensemble") or {}
-    ens_m = {"paired": ens.get("paired"), "strategies": ens.get("strategies", {})}
+    ens_m = {
+        "paired": ens.get("paired"),
+        "strategies": ens.get("strategies", {}),
+        "nulls": ens.get("nulls"),
+    }
     ens_m["strategies"] = {"cnn_lstm": ens_m["strategies"].get("cnn_lstm_ensemble")}
     specs = [
         ("timing", "Timing: CNN-LSTM − CNN (paired)", _timing),
@@ -80,7 +85,8 @@ def decisions(metrics: dict) -> list[dict]:
     ]
     for name in sorted({k for m in per_seed.values() for k in (m.get("nulls") or {})}):
         entry = next(m["nulls"][name] for m in per_seed.values() if name in (m.get("nulls") or {}))
-        label = f"{entry.get('strategy', 'cnn_lstm')} − {name} null (5-95% band)"
+        what = name.replace("_", " ")
+        label = f"{registry.label(entry.get('strategy', 'cnn_lstm'))} − {what} null (5-95% band)"
         specs.append((f"null.{name}", label, _null_getter(name)))
     out = []
     for key, label, get in specs:
@@ -99,7 +105,7 @@ def decisions(metrics: dict) -> list[dict]:
                 "excluding_zero": sum(
                     not (e["ci_low"] <= 0 <= e["ci_high"]) for e in seeds.values()
                 ),
-                "ensemble": get(ens_m) if ens.get("strategies") or ens.get("paired") else None,
+                "ensemble": get(ens_m) if any(ens_m.values()) else None,
             }
         )
     return out

@@ -105,4 +105,4 @@ def test_a_like_for_like_null_is_shown_when_the_seeds_report_one():
     assert row["mean"] == pytest.approx(0.08)
     assert row["seeds"]["0"]["ci_low"] == pytest.approx(0.03)  # above the null's 95th percentile
     assert row["excluding_zero"] == 1  # seed 1: 0.10 lies inside its null's 5-95% band
-    assert "| cnn_lstm − random null (5-95% band) | +0.080" in report.summary
+    assert "| CNN-LSTM − random null (5-95% band) | +0.080" in report.summary
