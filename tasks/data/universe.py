@@ -86,6 +86,7 @@ class UniverseCoverage(BaseModel):
 
     name: str = Field(description="the universe's name, e.g. csi300 or the file's name")
     months: int = Field(0, description="rebalance dates in the span")
+    span: str = Field("", description="the months counted, e.g. 2011-01..2020-09")
     min_members: int = Field(0, description="fewest members with data on a rebalance date")
     max_members: int = Field(0, description="most members with data on a rebalance date")
     without_data: list[str] = Field(default_factory=list, description="members with no bar")
@@ -102,7 +103,8 @@ class UniverseCoverage(BaseModel):
         missing = len(self.without_data)
         line = (
             f"{self.name} members on each rebalance date, {self.min_members} to "
-            f"{self.max_members} a month, {missing} member(s) without data"
+            f"{self.max_members} a month{f' ({self.span})' if self.span else ''}, {missing} "
+            "member(s) without data"
         )
         if missing:
             line += f" ({self.missing_share:.1%} of member-days)"
@@ -125,8 +127,9 @@ def universe_coverage(
     days = bars.select(pl.col("date").unique().sort())["date"]
     in_span = days.filter((days >= start) & (days <= end))
     months = in_span.dt.month_start().unique().sort()
-    rebalance = [days.filter(days < m).max() for m in months]
-    rebalance = [d for d in rebalance if d is not None]
+    dated = [(m, days.filter(days < m).max()) for m in months]
+    dated = [(m, d) for m, d in dated if d is not None]  # month t and its rebalance date
+    rebalance = [d for _, d in dated]
     have = set(bars["symbol"].unique().to_list())
     counts = []
     for day in rebalance:
@@ -139,6 +142,7 @@ def universe_coverage(
     return UniverseCoverage(
         name=name,
         months=len(rebalance),
+        span=f"{dated[0][0]:%Y-%m}..{dated[-1][0]:%Y-%m}" if dated else "",
         min_members=min(counts, default=0),
         max_members=max(counts, default=0),
         without_data=sorted(missing["symbol"].unique().to_list()),

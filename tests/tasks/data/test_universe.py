@@ -75,7 +75,10 @@ def test_coverage_counts_members_per_month_and_names_members_without_data(tmp_pa
     # GONE1 is a member on every trading day of the span: its member-days over all member-days
     assert cov.missing_member_days == days.len()
     assert 0 < cov.missing_share < 0.25
-    assert "1 member(s) without data" in cov.rule() and "3 to 4 a month" in cov.rule()
+    assert (
+        "1 member(s) without data" in cov.rule()
+        and "3 to 4 a month (2020-02..2020-06)" in cov.rule()
+    )
     check_members_with_data(cov, "caveat")  # stated, not refused
     with pytest.raises(UserInputError, match="GONE1"):
         check_members_with_data(cov, "fail")
