@@ -199,20 +199,7 @@ def load(
     calendar = read_calendar(root)
     window = calendar_window(calendar, _as_date(start, "start"), _as_date(end, "end"))
     dirs = feature_dirs(root)
-    listed = root / "instruments" / f"{instruments}.txt"
-    membership, without_data = None, []
-    if symbols is not None:
-        wanted = [s.upper() for s in symbols]
-        unknown = [s for s in wanted if s not in dirs]
-        if unknown:
-            raise UserInputError(f"{root}: no features folder for {', '.join(unknown[:10])}")
-    elif listed.is_file():
-        membership = stock_periods(read_membership(listed, table=f"instruments {instruments}"))
-        named = sorted(set(membership["symbol"].to_list()))
-        wanted = [s for s in named if s in dirs]
-        without_data = [s for s in named if s not in dirs]
-    else:
-        wanted = sorted(dirs)
+    wanted, membership, without_data = _wanted(root, dirs, symbols, instruments)
     stocks = [s for s in wanted if not is_index(s)]
     if not stocks:
         raise UserInputError(f"{root}: no stock instruments (only indices) to read")
@@ -238,15 +225,7 @@ def load(
     notes = [
         f"read {len(stocks)} stock(s) from {root} ({len(wanted) - len(stocks)} index instrument(s) "
         "left for the benchmark)",
-        *(
-            [
-                f"{len(without_data)} member(s) of instruments/{instruments}.txt have no features "
-                f"folder: {', '.join(without_data[:10])}"
-                + (f" and {len(without_data) - 10} more" if len(without_data) > 10 else "")
-            ]
-            if without_data
-            else []
-        ),
+        *_missing_members(without_data, instruments),
         "amount derived as raw close (close / factor) x volume (Qlib has no amount field)",
     ]
     if n_flat:
@@ -273,6 +252,39 @@ def load(
         if all_listed.is_file()
         else None,
     )
+
+
+def _wanted(
+    root: Path, dirs: dict[str, Path], symbols: list[str] | None, instruments: str
+) -> tuple[list[str], pl.DataFrame | None, list[str]]:
+    """The symbols to read, the membership table and the members without a features folder.
+
+    Symbols named explicitly must all have a folder; the members of `instruments/<name>.txt`
+    without one are returned for the report (the run goes on without them).
+    """
+    listed = root / "instruments" / f"{instruments}.txt"
+    if symbols is not None:
+        wanted = [s.upper() for s in symbols]
+        unknown = [s for s in wanted if s not in dirs]
+        if unknown:
+            raise UserInputError(f"{root}: no features folder for {', '.join(unknown[:10])}")
+        return wanted, None, []
+    if not listed.is_file():
+        return sorted(dirs), None, []
+    membership = stock_periods(read_membership(listed, table=f"instruments {instruments}"))
+    named = sorted(set(membership["symbol"].to_list()))
+    return [s for s in named if s in dirs], membership, [s for s in named if s not in dirs]
+
+
+def _missing_members(without_data: list[str], instruments: str) -> list[str]:
+    """The read report's note naming the members without a features folder (none: none)."""
+    if not without_data:
+        return []
+    more = f" and {len(without_data) - 10} more" if len(without_data) > 10 else ""
+    return [
+        f"{len(without_data)} member(s) of instruments/{instruments}.txt have no features "
+        f"folder: {', '.join(without_data[:10])}{more}"
+    ]
 
 
 def stock_periods(periods: pl.DataFrame) -> pl.DataFrame:
