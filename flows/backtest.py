@@ -39,6 +39,7 @@ from cnnlstm.flows.stages.evaluate import (  # noqa: F401 - export: the flows' -
     report_and_track,
     seeded_configs,
     strategy_run,
+    trials_before_training,
 )
 from cnnlstm.flows.stages.publish import (
     publish_link,
@@ -97,6 +98,7 @@ def backtest_flow(
         return refuse(err)
     run = StageRunner(refresh=params.refresh)
     protocol = params.protocol
+    n_trials = trials_before_training(params, protocol)  # the last thing asked of MLflow pre-out
     span = research_span(protocol)  # look-back included: nothing outside it is read
     ingested = run(ingest, params.data, input_fingerprint(params.data), span, params.market)
     dataset = run(validate, ingested, protocol, params.data)
@@ -144,7 +146,15 @@ def backtest_flow(
 
     write_out = results_writer(out_dir, run=run, params=params, first=runs[0])
     files, tracked = report_and_track(
-        run, params, ingested, dataset, protocol, runs, ensemble, before_tracking=write_out
+        run,
+        params,
+        ingested,
+        dataset,
+        protocol,
+        runs,
+        ensemble,
+        before_tracking=write_out,
+        n_trials=n_trials,
     )
 
     publish_markdown(files.summary, "table2", "Table 2: the strategies over the test period")

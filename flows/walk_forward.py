@@ -34,7 +34,12 @@ from cnnlstm.flows.stages.data import (
     lstm_windows,
     validate,
 )
-from cnnlstm.flows.stages.evaluate import report_and_track, seeded_configs, strategy_run
+from cnnlstm.flows.stages.evaluate import (
+    report_and_track,
+    seeded_configs,
+    strategy_run,
+    trials_before_training,
+)
 from cnnlstm.flows.stages.publish import publish_markdown, publish_table, stage_summary
 from cnnlstm.flows.stages.strategy import (
     Selections,
@@ -115,6 +120,7 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
         execution=research.protocol.execution,
         hold_days=research.protocol.hold_days,
     )
+    n_trials = trials_before_training(research, protocol)  # before training: see evaluate
     ingested = run(ingest, research.data, input_fingerprint(research.data), None, research.market)
     dataset = run(validate, ingested, protocol, research.data)
     features = run(cnn_features, dataset.bars, research.cnn_features, dataset.universe)
@@ -208,7 +214,7 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
     write_out = results_writer(out_dir, run=run, params=params, first=runs[0])
     files, tracked = report_and_track(
         run, research, ingested, dataset, protocol, runs, ensemble, flow_name="walk_forward",
-        before_tracking=write_out,
+        before_tracking=write_out, n_trials=n_trials,
     )  # fmt: skip
     publish_markdown(
         files.summary or files.markdown, "walk-forward-table2", "Table 2 of the walk-forward test"

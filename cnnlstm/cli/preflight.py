@@ -68,7 +68,7 @@ def check_tracking(enabled: bool) -> str | None:
 
     Raises:
         UserInputError: a server that does not answer within `TRACKING_TIMEOUT_S`, or a local
-            store whose folder cannot be written.
+            store whose folder cannot be written or whose database is half-migrated.
     """
     if not enabled:
         return None
@@ -92,4 +92,7 @@ def check_tracking(enabled: bool) -> str | None:
         folder = Path(uri.removeprefix("sqlite:///")).parent
         if not (folder.is_dir() and os.access(folder, os.W_OK)):
             raise UserInputError(f"MLflow database folder {folder} is not a writable folder")
+        from cnnlstm.infra.tracking_store import prepare
+
+        prepare(uri)  # created by one process at a time; a half-migrated one refused now
     return uri

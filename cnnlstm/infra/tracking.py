@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
 from cnnlstm.core.redact import redact_url
+from cnnlstm.infra import tracking_store
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -52,10 +53,11 @@ def _is_local_store(uri: str) -> bool:
 
 
 def configure() -> str:
-    """Point MLflow at `tracking_uri()` and return it."""
+    """Point MLflow at `tracking_uri()` (a local store created and verified first); return it."""
     import mlflow
 
     uri = tracking_uri()
+    tracking_store.prepare(uri)
     mlflow.set_tracking_uri(uri)
     return uri
 
@@ -97,7 +99,13 @@ def ensure_experiment(name: str) -> str:
     location = None
     if _is_local_store(uri):
         location = (data_home() / "mlartifacts" / name).resolve().as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:
+        created = mlflow.get_experiment_by_name(name)  # another run created it just now
+        if created is None:
+            raise
+        return created.experiment_id
 
 
 def _warn_if_elsewhere(experiment: Any, uri: str) -> None:
@@ -331,7 +339,11 @@ def log_network(
     # Registered through the client (the fluent `registered_model_name=` prints its own
     # "Successfully registered" lines to stderr); same source and logged-model id.
     if not client.search_registered_models(filter_string=f"name='{registered_name}'"):
-        client.create_registered_model(registered_name)
+        try:
+            client.create_registered_model(registered_name)
+        except mlflow.exceptions.MlflowException:
+            if not client.search_registered_models(filter_string=f"name='{registered_name}'"):
+                raise  # not another run creating it at the same moment
     created = client.create_model_version(
         registered_name, source=info.model_uri, run_id=run.info.run_id, model_id=info.model_id
     )

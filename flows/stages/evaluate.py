@@ -30,6 +30,7 @@ from cnnlstm.flows.stages.track import TrackedRun, count_trials, track, trial_ke
 from cnnlstm.flows.stages.training import TrainedRef
 from cnnlstm.infra.artifacts import ArtifactRef
 from cnnlstm.infra.tracking import tracking_uri
+from cnnlstm.infra.tracking_store import prepare
 from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 
@@ -85,17 +86,17 @@ def report_and_track(
     *,
     flow_name: str = "backtest",
     before_tracking: Callable[[ReportFiles], None] | None = None,
+    n_trials: int | None = None,
 ) -> tuple[ReportFiles, TrackedRun | None]:
     """The tail both research flows share: the report over seeds, then the MLflow runs.
 
     `before_tracking(files)` runs between the two (the flows write `--out` there, so a tracking
-    failure never loses the results).
+    failure never loses the results). `n_trials`: the flow's `trials_before_training` count
+    (None: this run's seeds only).
     """
     seeds = tuple(int(r.label) for r in runs)
-    n_trials = len(seeds)
+    n_trials = len(seeds) if n_trials is None else n_trials
     logged = params.model_copy(update={"refresh": False, "protocol": protocol})
-    if params.tracking.enabled:  # the keys the track stage tags its child runs with
-        n_trials = count_trials(params.tracking.experiment, trial_keys(logged, seeds))
     quarantined, total = ingest_counts(ingested.report.read_json())
     context = RunContext(
         seeds=seeds, n_trials=n_trials, rows_quarantined=quarantined, rows_total=total
@@ -108,6 +109,23 @@ def report_and_track(
     if params.tracking.enabled:
         tracked = run(track, logged, runs, files, tracking_uri(), flow_name)
     return files, tracked
+
+
+def trials_before_training(params: ResearchParams, protocol: Protocol) -> int:
+    """The trials behind the deflated Sharpe ratio, counted before anything trains.
+
+    Counted in the MLflow experiment with this run's own trial keys (those its `track` stage
+    tags its child runs with) at the flow's start: the count is the last thing the report needs
+    from MLflow, so a tracking store that dies mid-run can no longer stop the report and `--out`
+    from being written (it used to be counted after training, with minutes of retries). With
+    tracking off it is the number of seeds.
+    """
+    seeds = tuple(seeded_configs(params))
+    if not params.tracking.enabled:
+        return len(seeds)
+    prepare(tracking_uri())  # a local store: created once, a half-migrated one refused now
+    logged = params.model_copy(update={"refresh": False, "protocol": protocol})
+    return count_trials(params.tracking.experiment, trial_keys(logged, seeds))
 
 
 def ingest_counts(summary: dict) -> tuple[int, int]:

@@ -2,8 +2,9 @@
 
 Layout: `<store>/bars/year=YYYY.parquet` (one file per calendar year, rows sorted by symbol and
 date), `<store>/benchmark.parquet`, and beside them `.lock` (the writers' lock),
-`generation` (changes on every write that changes data), `restatements.jsonl` (what was
-replaced, when) and, only while a write is being committed, `journal.json`. Input contract:
+`generation` (changes on every write that changes data), `manifest.json` (each file's checksum,
+`store_manifest`), `restatements.jsonl` (what was replaced, when) and, only while a write is
+being committed, `journal.json`. Input contract:
 frames that already passed `BarsSchema` / `BenchmarkSchema` (ingestion validates before writing).
 
 What the store guarantees (docs/DATA.md):
@@ -13,6 +14,10 @@ What the store guarantees (docs/DATA.md):
 - Writes are atomic: new year files are written to temporary files, a journal lists their
   renames, then they are renamed; a write interrupted after the journal is completed by the next
   writer or reader (`_recover`), one interrupted before it leaves the store as it was.
+- Checked on each read: every file's bytes against its checksum in the manifest, written in
+  the same journaled commit as the file (`StoreDamagedError` naming the file and the commands
+  that rebuild it; a file that does not parse, even with a Rust panic inside polars, likewise).
+  Local damage is therefore never taken for a restatement by the source.
 - Verified on each write: every new file is read back before the commit point and its row
   count and the uniqueness of its (symbol, date) keys checked (`StoreIntegrityError`
   otherwise, and the store is left as it was).
@@ -32,7 +37,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
@@ -44,6 +49,10 @@ import polars as pl
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.schemas.bars import BAR_COLUMNS, BARS_DTYPES, BENCHMARK_COLUMNS
+from cnnlstm.tasks.data import store_manifest as manifests
+from cnnlstm.tasks.data.store_manifest import StoreCheck, StoreDamagedError, check_files
+
+__all__ = ["StoreDamagedError", "StoreCheck"]  # re-exported: the store's errors and checks
 
 OnRestated = Literal["fail", "replace"]
 
@@ -196,28 +205,37 @@ def _tmp_for(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
 
 
-def _commit(store: Path, files: dict[Path, pl.DataFrame | None]) -> None:
+def _commit(
+    store: Path, files: dict[Path, pl.DataFrame | None], *, source: str | None = None
+) -> None:
     """Replace several store files at once: write and verify temporaries, journal, rename.
 
     `None` (or an empty frame) removes the file. A file that does not read back as written
-    fails the write before the commit point, so the store stays as it was. Call with the lock
-    held.
+    fails the write before the commit point, so the store stays as it was. The journal also
+    holds the new manifest (the new files' checksums) and the new `generation`: whoever
+    completes the commit (this writer, or the next one after a crash) writes both. Call with
+    the lock held.
     """
     renames: list[tuple[str, str]] = []
     removes: list[str] = []
+    manifest = manifests.read_manifest(store)
     journal = _journal_path(store)
     tmp_journal = _tmp_for(journal)
     try:
         for path, df in files.items():
             if df is None or df.height == 0:
                 removes.append(str(path))
+                manifest["files"].pop(manifests.relative(store, path), None)
                 continue
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = _tmp_for(path)
             renames.append((str(tmp), str(path)))
             _write_parquet(df, tmp)
             _verify(tmp, df, path)
-        tmp_journal.write_text(json.dumps({"renames": renames, "removes": removes}))
+            manifest["files"][manifests.relative(store, path)] = manifests.digest(tmp)
+        manifest["source"] = source or manifest.get("source")
+        plan = {"renames": renames, "removes": removes, "manifest": manifest}
+        tmp_journal.write_text(json.dumps(plan | {"generation": _new_generation()}))
         os.replace(tmp_journal, journal)  # the commit point
     except BaseException:
         for tmp, _ in renames:
@@ -225,14 +243,15 @@ def _commit(store: Path, files: dict[Path, pl.DataFrame | None]) -> None:
         tmp_journal.unlink(missing_ok=True)
         raise
     _recover(store)
-    _bump_generation(store)
 
 
 def _recover(store: Path) -> None:
     """Complete a journaled commit and remove a crashed writer's temporaries (lock held).
 
-    Renames are idempotent: a done one has no temporary left. Without a journal, temporaries
-    belong to a write that died before its commit point: they are not data.
+    Renames are idempotent: a done one has no temporary left; the manifest and `generation`
+    are written from the journal before it goes, so after a recovery both describe the files.
+    Without a journal, temporaries belong to a write that died before its commit point: they
+    are not data.
     """
     journal = _journal_path(store)
     if journal.exists():
@@ -242,6 +261,13 @@ def _recover(store: Path) -> None:
                 os.replace(tmp, target)
         for target in plan["removes"]:
             Path(target).unlink(missing_ok=True)
+        manifest = plan.get("manifest")
+        if manifest is None:  # a journal of before checksums: its files become unrecorded
+            manifest = manifests.read_manifest(store)
+            for target in [t for _, t in plan["renames"]] + plan["removes"]:
+                manifest["files"].pop(manifests.relative(store, Path(target)), None)
+        manifests.write_manifest(store, manifest)
+        _set_generation(store, plan.get("generation") or _new_generation())
         journal.unlink()
     for folder in (store, _bars_dir(store)):
         for leftover in folder.glob(".*.tmp"):
@@ -271,10 +297,14 @@ def store_generation(store: Path | str) -> str:
     return path.read_text().strip() if path.exists() else ""
 
 
-def _bump_generation(store: Path) -> None:
+def _new_generation() -> str:
+    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}"
+
+
+def _set_generation(store: Path, generation: str) -> None:
     path = store / "generation"
     tmp = _tmp_for(path)
-    tmp.write_text(f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:8]}\n")
+    tmp.write_text(generation + "\n")
     os.replace(tmp, path)
 
 
@@ -409,7 +439,51 @@ def _stored_rows(store: Path, symbols: list[str], years: set[int] | None = None)
         files = [f for f in files if int(f.stem.split("=")[1]) in years]
     if not files:
         return pl.DataFrame(schema=BARS_DTYPES)
-    return pl.scan_parquet(files).filter(pl.col("symbol").is_in(symbols)).collect()
+    return _read_checked(
+        store, files, lambda fs: pl.scan_parquet(fs).filter(pl.col("symbol").is_in(symbols))
+    )
+
+
+def _read_checked(
+    store: Path, files: list[Path], query: Callable[[list[Path]], pl.LazyFrame]
+) -> pl.DataFrame:
+    """Collect `query(files)` after checking each file against the manifest.
+
+    A file that does not parse (polars' errors, a Rust panic included) is named in one line.
+
+    Raises:
+        StoreDamagedError: a file's checksum differs or it does not parse.
+    """
+    check_files(store, files)
+    try:
+        return query(files).collect()
+    except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as err:
+        source = manifests.read_manifest(store)["source"]
+        for path in files:
+            if why := manifests.parse_error(path):
+                raise manifests.damaged(store, path, why, source) from None
+        raise err
+
+
+def check_store(store: Path | str) -> StoreCheck:
+    """Every file of the store against its checksum and decoded in full (`store verify`)."""
+    with locked(store, create=False):
+        return manifests.check_store(Path(store))
+
+
+def drop_damaged(store: Path | str) -> list[str]:
+    """Remove the damaged files (and the manifest's missing ones); returns what was dropped.
+
+    A re-ingest then rebuilds them from the source; `generation` changes, so every cached stage
+    downstream recomputes.
+    """
+    store = Path(store)
+    with locked(store):
+        found = manifests.check_store(store)
+        dropped = sorted(found.damaged) + found.missing
+        if dropped:
+            _commit(store, {store / rel: None for rel in dropped})
+    return dropped
 
 
 def write_bars(
@@ -454,11 +528,15 @@ def write_bars(
         files: dict[Path, pl.DataFrame | None] = {}
         for year in sorted(years):
             path = _year_path(store, int(year))
-            kept = pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=BARS_DTYPES)
+            kept = (
+                _read_checked(store, [path], pl.scan_parquet)
+                if path.exists()
+                else pl.DataFrame(schema=BARS_DTYPES)
+            )
             kept = kept.filter(~pl.col("symbol").is_in(redo))
             part = incoming.filter(pl.col("date").dt.year() == year)
             files[path] = pl.concat([kept, part]).sort(_KEY)
-        _commit(store, files)
+        _commit(store, files, source=source)
         replaced = dict(removed.group_by("symbol").len().iter_rows())
         if restated:
             _log_restatements(store, restated, replaced, source)
@@ -487,7 +565,7 @@ def write_benchmark(
     path = _benchmark_path(store)
     benchmark = benchmark.select(BENCHMARK_COLUMNS)
     with locked(store):
-        stored = pl.read_parquet(path) if path.exists() else None
+        stored = _read_checked(store, [path], pl.scan_parquet) if path.exists() else None
         if stored is not None and stored.height:
             have, new = set(stored["symbol"].unique()), set(benchmark["symbol"].unique())
             if have != new:
@@ -505,7 +583,7 @@ def write_benchmark(
             merged = pl.concat([stored, fresh])
         else:
             return WriteResult(added=0, already_stored=again)
-        _commit(store, {path: merged.sort("date")})
+        _commit(store, {path: merged.sort("date")}, source=source)
         if restated:
             _log_restatements(store, restated, {restated[0].symbol: stored.height}, source)
     return WriteResult(
@@ -543,31 +621,34 @@ def read_bars(
         files = _year_files(store, start, end)
         if not files:
             return pl.DataFrame(schema=BARS_DTYPES)
-        lf = pl.scan_parquet(files)
-        if start is not None:
-            lf = lf.filter(pl.col("date") >= start)
-        if end is not None:
-            lf = lf.filter(pl.col("date") <= end)
-        if symbols is not None:
-            lf = lf.filter(pl.col("symbol").is_in(list(symbols)))
-        return lf.sort(_KEY).collect()
+
+        def query(checked: list[Path]) -> pl.LazyFrame:
+            lf = pl.scan_parquet(checked)
+            if start is not None:
+                lf = lf.filter(pl.col("date") >= start)
+            if end is not None:
+                lf = lf.filter(pl.col("date") <= end)
+            if symbols is not None:
+                lf = lf.filter(pl.col("symbol").is_in(list(symbols)))
+            return lf.sort(_KEY)
+
+        return _read_checked(store, files, query)
 
 
 def read_benchmark(store: Path | str) -> pl.DataFrame | None:
     """Read the stored benchmark sorted by date, or None when the store holds none."""
     path = _benchmark_path(Path(store))
     with locked(store, create=False):
-        return pl.read_parquet(path).sort("date") if path.exists() else None
+        if not path.exists():
+            return None
+        return _read_checked(Path(store), [path], lambda fs: pl.scan_parquet(fs).sort("date"))
 
 
 def stored_symbols(store: Path | str) -> list[str]:
     """The symbols the store holds bars for, sorted."""
     with locked(store, create=False):
         files = _year_files(Path(store), None, None)
-        return (
-            pl.scan_parquet(files)
-            .select(pl.col("symbol").unique())
-            .collect()["symbol"]
-            .sort()
-            .to_list()
+        found = _read_checked(
+            Path(store), files, lambda fs: pl.scan_parquet(fs).select(pl.col("symbol").unique())
         )
+        return found["symbol"].sort().to_list()
