@@ -287,9 +287,10 @@ def log_network(
     already registered under `registered_name` is not logged again: its version is returned
     (a cached network reused by another run is one version, not one per run).
 
-    The model is stored as its weights (`state_dict`) and its typed config (JSON), served by
-    `cnnlstm/infra/network_model.py` logged as code: no pickled class, so it does not depend
-    on module paths and loads without running pickled code.
+    The model is stored as its weights (`state_dict`) and its typed config (JSON), with
+    `cnnlstm/infra/network_model.py` logged as code for MLflow's own serving: no pickled class,
+    so it does not depend on module paths. This project loads it with `network_from_store`,
+    which runs none of the stored code.
 
     Args:
         module: The trained `cnnlstm.models.modules.Classifier`.
@@ -632,8 +633,6 @@ def load_model(registered_name: str, alias: str = CHAMPION) -> tuple[Any, Regist
     Raises:
         UserInputError: No version carries the alias (train and promote one first).
     """
-    import mlflow.pyfunc
-
     version = alias_version(registered_name, alias)
     if version is None:
         raise UserInputError(
@@ -642,8 +641,37 @@ def load_model(registered_name: str, alias: str = CHAMPION) -> tuple[Any, Regist
             "run the backtest flow (it registers challengers) and promote one with "
             f"`cnnlstm promote {registered_name} VERSION`, or retrain=True"
         )
-    module = mlflow.pyfunc.load_model(version.model_uri).unwrap_python_model().module
-    return module, version
+    return network_from_store(version.model_uri), version
+
+
+def network_from_store(model_uri: str) -> Any:
+    """The `Classifier` of a logged network, from its weights and JSON config only.
+
+    No code from the artifact store runs: the model's `network_model.py` (logged for MLflow's
+    own serving) is never imported; the network is built by the installed package from
+    `network.json` and the `state_dict` in `weights.pt` (`torch.load(weights_only=True)`).
+
+    Raises:
+        UserInputError: the logged model lacks its weights or config.
+    """
+    import mlflow
+    import torch
+    import yaml
+
+    from cnnlstm.models.modules import classifier_from_state
+
+    folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
+    flavor = yaml.safe_load((folder / "MLmodel").read_text()).get("flavors", {})
+    artifacts = flavor.get("python_function", {}).get("artifacts", {})
+    paths = {name: folder / str(artifacts.get(name, {}).get("path", "")) for name in artifacts}
+    weights, config = paths.get("weights"), paths.get("network")
+    if weights is None or config is None or not (weights.is_file() and config.is_file()):
+        raise UserInputError(f"model {model_uri} holds no weights.pt and network.json to load")
+    for path in (weights, config):  # inside the downloaded model, never a path it points at
+        if not path.resolve().is_relative_to(folder.resolve()):
+            raise UserInputError(f"model {model_uri} names a file outside itself: {path}")
+    state = torch.load(weights, map_location="cpu", weights_only=True)
+    return classifier_from_state(json.loads(config.read_text()), state)
 
 
 def run_link(run_id: str) -> str:

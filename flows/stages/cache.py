@@ -12,6 +12,13 @@ are gone), and two data directories never share a cache. `refresh=True` recomput
 overwrites the records. `StageRunner` calls stages from a flow and records which ran and which
 came from the cache.
 
+No code from data: results are JSON (`RESULT_SERIALIZER`: Prefect's JSON serializer whose
+decoder rebuilds only this project's own models, `decode_ref`), never cloudpickle. Prefect
+deserializes a record with the serializer named *in the record*, so a planted pickle record
+would still be unpickled: the key function therefore looks at the record its key names before
+Prefect does (`refuse_foreign_record`) and moves any record written with another serializer
+aside (`<key>.refused`), with a warning; the stage then recomputes.
+
 Why a key function and not `INPUTS + TASK_SOURCE`: the source of a task wrapper says nothing
 about the helpers it calls; the explicit stage version does, and artifact references hash in
 microseconds where a frame would be pickled and hashed in full.
@@ -19,7 +26,10 @@ microseconds where a frame would be pickled and hashed in full.
 
 from __future__ import annotations
 
+import json
+import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -28,6 +38,7 @@ from typing import Any, TypeVar
 from prefect import Task, task
 from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture
+from prefect.serializers import JSONSerializer, prefect_json_object_decoder
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.memory import PeakRss
@@ -44,11 +55,59 @@ def results_dir() -> Path:
     return path
 
 
+#: Stage results as JSON; only this project's models are rebuilt from it.
+RESULT_SERIALIZER = JSONSerializer(object_decoder="cnnlstm.flows.stages.cache.decode_ref")
+_OWN = "cnnlstm."
+
+
+def decode_ref(obj: dict[str, Any]) -> Any:
+    """The JSON decoder's object hook: rebuild this project's models, refuse any other class.
+
+    Raises:
+        ValueError: the record names a class outside `cnnlstm` (never imported).
+    """
+    name = obj.get("__class__") or obj.get("__exc_type__")
+    if name is not None and not str(name).startswith(_OWN):
+        raise ValueError(f"stage result names class {name!r}, not one of this project's")
+    return prefect_json_object_decoder(obj)
+
+
+def refuse_foreign_record(path: Path) -> bool:
+    """Move a result record aside unless it was written by `RESULT_SERIALIZER`.
+
+    Returns:
+        Whether a record was refused (the stage then recomputes).
+    """
+    if not path.is_file():
+        return False
+    try:
+        record = json.loads(path.read_bytes())
+        serializer = record["metadata"]["serializer"]
+    except (OSError, ValueError, KeyError, TypeError):
+        serializer = None
+    if serializer == RESULT_SERIALIZER.model_dump(mode="json"):
+        return False
+    refused = path.with_name(path.name + ".refused")
+    os.replace(path, refused)
+    warnings.warn(
+        f"stage cache record {path} was not written as this project's JSON (a pickle, a "
+        f"planted or an older record): moved aside to {refused}, the stage recomputes",
+        stacklevel=2,
+    )
+    return True
+
+
 def _key(
     stage: str, version: int, context: TaskRunContext | None, parameters: Mapping[str, Any]
 ) -> str:
-    """Prefect's cache key function for one stage (the context is not part of the key)."""
-    return stage_cache_key(stage, version, parameters)
+    """Prefect's cache key function for one stage (the context is not part of the key).
+
+    Before Prefect looks the key up, a record under it that this project did not write as
+    JSON is moved aside (`refuse_foreign_record`).
+    """
+    key = stage_cache_key(stage, version, parameters)
+    refuse_foreign_record(results_dir() / key)
+    return key
 
 
 def stage_task(
@@ -68,6 +127,7 @@ def stage_task(
             name=stage,
             cache_key_fn=partial(_key, stage, version),
             persist_result=True,
+            result_serializer=RESULT_SERIALIZER,
             retries=retries,
             retry_delay_seconds=retry_delay_seconds,
             retry_condition_fn=transient_only if retries else None,

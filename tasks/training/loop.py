@@ -186,7 +186,7 @@ def fit_classifier(
 
 def load_classifier(checkpoint: Path) -> Classifier:
     """The trained module in a checkpoint, in eval mode on the CPU."""
-    module = Classifier.load_from_checkpoint(checkpoint, map_location="cpu")
+    module = Classifier.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True)
     module.eval()
     return module
 

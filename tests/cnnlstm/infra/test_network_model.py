@@ -60,3 +60,47 @@ def test_logged_model_holds_no_pickle_and_loads_back(local_mlflow):
     served = mlflow.pyfunc.load_model(f"models:/nm-cnn/{reg.version}")
     expected = module(x).softmax(dim=1)[:, 1].detach().numpy()
     assert np.allclose(served.predict(x.numpy()), expected, atol=1e-6)
+
+
+def test_loading_runs_no_code_from_the_artifact_store(local_mlflow):
+    module = _cnn(9)
+    with tracking.tracked_run("cnnlstm-test"):
+        reg = tracking.log_network(
+            module, name="cnn", registered_name="nm-planted",
+            input_example=np.zeros((2, 1, 32), dtype=np.float32),
+        )  # fmt: skip
+    tracking.promote("nm-planted", reg.version)
+    marker = local_mlflow / "pwned"
+    stored = Path(mlflow.artifacts.download_artifacts(f"models:/nm-planted/{reg.version}"))
+    source = stored / "network_model.py"
+    # the artifact store's own copy (a local store: the files under mlartifacts/)
+    planted = [p for p in (local_mlflow / "home").rglob("network_model.py")]
+    assert planted and source.exists()
+    payload = f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
+    for path in planted:
+        path.write_text(payload + path.read_text())
+    loaded, _ = tracking.load_model("nm-planted")
+    assert not marker.exists()
+    x = torch.randn(3, 1, 32)
+    assert torch.equal(loaded(x), module(x))
+    mlflow.pyfunc.load_model(f"models:/nm-planted/{reg.version}")  # MLflow's loader runs it:
+    assert marker.exists()  # the plant was real (the old `load_model` used this loader)
+
+
+def test_a_crafted_checkpoint_runs_nothing(tmp_path, monkeypatch):
+    import pickle
+
+    from cnnlstm.tasks.training.loop import load_classifier
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.write_text, (marker, "ran"))
+
+    crafted = tmp_path / "crafted.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": Payload()}, crafted, pickle_module=pickle)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # explicit weights_only wins
+    with pytest.raises(pickle.UnpicklingError):
+        load_classifier(crafted)
+    assert not marker.exists()
