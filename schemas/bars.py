@@ -44,10 +44,20 @@ BARS_DTYPES: dict[str, pl.DataType] = {
 """The polars dtype of each `bars` column."""
 
 
+#: Symbols are printable, without control characters or whitespace (a NUL or a newline in a
+#: symbol breaks every file and log it reaches), at most `SYMBOL_MAX_CHARS` characters.
+SYMBOL_MAX_CHARS = 32
+SYMBOL_PATTERN = (
+    r"^[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]+$"
+)
+
+
 class BarsSchema(pa.DataFrameModel):
     """Daily bars: one row per (symbol, date), adjusted prices, volume in shares."""
 
-    symbol: str = pa.Field(str_length={"min_value": 1})
+    symbol: str = pa.Field(
+        str_length={"min_value": 1, "max_value": SYMBOL_MAX_CHARS}, str_matches=SYMBOL_PATTERN
+    )
     date: dt.date = pa.Field()
     open: float = pa.Field(gt=0)
     high: float = pa.Field(gt=0)
@@ -80,7 +90,9 @@ class BarsSchema(pa.DataFrameModel):
 class BenchmarkSchema(pa.DataFrameModel):
     """The benchmark index: one row per date with its close."""
 
-    symbol: str = pa.Field(str_length={"min_value": 1})
+    symbol: str = pa.Field(
+        str_length={"min_value": 1, "max_value": SYMBOL_MAX_CHARS}, str_matches=SYMBOL_PATTERN
+    )
     date: dt.date = pa.Field(unique=True)
     close: float = pa.Field(gt=0)
 

@@ -139,14 +139,15 @@ def print_error(err: UserInputError) -> None:
 
 def print_internal_error(err: BaseException, log_path: Path) -> None:
     """Append the traceback to the run's log file and print one line saying where it is."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("a", encoding="utf-8") as log:
-        log.write("".join(traceback.format_exception(err)))
     first = redact_text(str(err).strip().splitlines()[0]) if str(err).strip() else ""
-    print(
-        f"internal error: {err.__class__.__name__}: {first} (full log: {log_path})",
-        file=sys.stderr,
-    )
+    where = f"full log: {log_path}"
+    try:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a", encoding="utf-8") as log:
+            log.write("".join(traceback.format_exception(err)))
+    except OSError as log_err:  # a full disk: the original error is still the one reported
+        where = f"no log written: {log_err.strerror or log_err}"
+    print(f"internal error: {err.__class__.__name__}: {first} ({where})", file=sys.stderr)
 
 
 #: What MLflow's server answers a request without (or with wrong) credentials.

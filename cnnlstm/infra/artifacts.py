@@ -346,7 +346,8 @@ def canonical(value: Any) -> Any:
     """The JSON-ready form of one cache-key input.
 
     An `ArtifactRef` contributes only its kind and fingerprint (its path differs between data
-    directories, its content does not); pydantic models and containers recurse field by field.
+    directories, its content does not); pydantic models and containers recurse field by field,
+    leaving out a model's `RUNTIME_FIELDS` (how it runs, not what it computes).
 
     Raises:
         TypeError: An input that has no stable textual form (a frame, an open file): stages must
@@ -355,8 +356,10 @@ def canonical(value: Any) -> Any:
     if isinstance(value, ArtifactRef):
         return {"artifact": value.kind, "fingerprint": value.fingerprint}
     if isinstance(value, BaseModel):
-        # field by field, so references nested in a stage's output model count by fingerprint
-        return {name: canonical(item) for name, item in value}
+        # field by field, so references nested in a stage's output model count by fingerprint;
+        # a model's runtime fields (threads, progress bar, devices) change how, not what
+        runtime = getattr(type(value), "RUNTIME_FIELDS", frozenset())
+        return {name: canonical(item) for name, item in value if name not in runtime}
     if isinstance(value, Mapping):
         return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):

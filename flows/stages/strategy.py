@@ -375,8 +375,17 @@ class RunContext(BaseModel):
     benchmark_gaps: int | None = None
 
 
-# 6: notes table, summary, report.html; 7: universe rule; 8: the nulls among the decisions
-@stage_task("report", version=8)
+#: Training metrics that measure the machine's speed, not the model (MLflow keeps them).
+WALL_CLOCK_METRICS = frozenset({"fit_seconds", "train_samples_per_s"})
+
+
+def _reproducible(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if k not in WALL_CLOCK_METRICS}
+
+
+# 6: notes table, summary, report.html; 7: universe rule; 8: the nulls among the decisions;
+# 9: metrics.json without wall-clock training metrics, keys sorted
+@stage_task("report", version=9)
 def report(
     dataset: Dataset,
     runs: list[SeedRun],
@@ -423,9 +432,9 @@ def report(
                 cost_navs={k: ref.read_table() for k, ref in run.backtest.sensitivity.items()},
                 index_nav=index,
                 n_trials=n_trials,
-                training={
-                    "cnn": [dict(n.metrics) for n in run.cnns],
-                    "lstm": [dict(n.metrics) for n in run.lstms],
+                training={  # wall-clock facts stay in MLflow: metrics.json is reproducible
+                    "cnn": [_reproducible(n.metrics) for n in run.cnns],
+                    "lstm": [_reproducible(n.metrics) for n in run.lstms],
                 },
                 min_commission=market.min_commission,
                 commission_rate=market.commission_rate,

@@ -264,7 +264,8 @@ def write_report(report: Report, nav: pl.DataFrame, out_dir: Path | str) -> dict
     }
     files["table_md"].write_text(report.markdown)
     report.table.write_csv(files["table_csv"])
-    files["metrics"].write_text(json.dumps(_jsonable(report.metrics), indent=2))
+    # keys sorted: the same run writes the same bytes, whatever order its dicts were built in
+    files["metrics"].write_text(json.dumps(_jsonable(report.metrics), indent=2, sort_keys=True))
     label = report.metrics["benchmark"]["label"]
     net_value_chart(nav, files["net_value"], benchmark_label=label)
     drawdown_chart(nav, files["drawdown"])

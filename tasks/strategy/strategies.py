@@ -305,7 +305,9 @@ def equal_weight_index(bars: pl.DataFrame, *, start: date, end: date) -> pl.Data
         .with_columns(prev=pl.col("close").shift(1).over("symbol"))
         .filter(pl.col("prev").is_not_null())
         .group_by("date")
-        .agg(ret=(pl.col("close") / pl.col("prev") - 1.0).mean())
+        # summed in a fixed order (the returns sorted): a parallel group-by hands each day's
+        # rows over in varying order, and a float sum then differs in its last digit
+        .agg(ret=(pl.col("close") / pl.col("prev") - 1.0).sort().mean())
         .filter(pl.col("date") >= start)
         .sort("date")
         .collect()

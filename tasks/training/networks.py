@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import polars as pl
@@ -45,9 +45,17 @@ FAST_MAX_EPOCHS = {"cnn": 60, "lstm": 30}
 
 
 class _TrainConfig(BaseModel):
-    """Settings shared by both networks."""
+    """Settings shared by both networks.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    `RUNTIME_FIELDS` say how a training runs, not what it computes: they are not part of a
+    cached training's key (`cnnlstm.infra.artifacts.canonical`), so changing the thread count,
+    the progress bar, the devices or the precision reuses a cached training.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    RUNTIME_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"threads", "progress_bar", "accelerator", "devices", "strategy", "precision"}
+    )
 
     profile: Literal["fast", "paper"] = Field(
         "fast", description="'paper': Table 1's epochs; 'fast': early stopping on val/loss"
@@ -56,8 +64,9 @@ class _TrainConfig(BaseModel):
         None, ge=1, description="epochs (paper) or the most epochs (fast); None: by profile"
     )
     batch_size: int = Field(512, ge=1, description="training mini-batch size")
-    lr: float = Field(1e-3, gt=0, description="Adam learning rate (the paper: 0.001)")
-    weight_decay: float = Field(1e-4, ge=0, description="L2 penalty (Adam weight decay)")
+    # bounded where a finite training needs it: 1e308 passed and failed inside the training
+    lr: float = Field(1e-3, gt=0, le=10, description="Adam learning rate (the paper: 0.001)")
+    weight_decay: float = Field(1e-4, ge=0, le=10, description="L2 penalty (Adam weight decay)")
     dropout: float = Field(0.2, ge=0, lt=1, description="dropout of the hidden layers")
     init: Literal["default", "paper"] = Field(
         "default", description="'paper': every weight ~ Normal(0, 1); 'default': PyTorch's"
@@ -79,8 +88,8 @@ class _TrainConfig(BaseModel):
     threads: int | None = Field(
         None,
         ge=1,
-        description="torch intra-op threads; None: chosen from the cores and load "
-        "(tasks/training/threads.py; CNNLSTM_TORCH_THREADS wins)",
+        description="torch intra-op threads; None: from the cores, never the load "
+        "(tasks/training/threads.py; CNNLSTM_TORCH_THREADS wins; =load follows the load)",
     )
     accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu, ...")
     devices: int | str = Field("auto", description="Lightning devices")

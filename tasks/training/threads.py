@@ -9,11 +9,15 @@ Precedence (the first that is set wins):
 2. `CNNLSTM_TORCH_THREADS` in the environment (an integer >= 1);
 3. `OMP_NUM_THREADS` in the environment (Dask and Ray start their workers with 1; a user who
    set it meant it);
-4. auto: the cores this process may run on (`os.sched_getaffinity`, capped by a cgroup CPU quota),
-   divided among the trainings that run at once in this process (`declare_concurrent_trainings`,
-   set by the thread-pool task runner), and lowered to the cores other work leaves idle: the
-   kernel's count of runnable tasks sampled for 0.1 s (`runnable_others`; the load average
-   where that count is unavailable).
+4. the default: the cores this process may run on (`os.sched_getaffinity`, capped by a cgroup
+   CPU quota), divided among the trainings that run at once in this process
+   (`declare_concurrent_trainings`, set by the thread-pool task runner). A fact of the machine,
+   never of its momentary load, so one command gives byte-identical results on a quiet and on a
+   busy machine.
+5. load-following, only by choice (`CNNLSTM_TORCH_THREADS=load`): the default lowered to the
+   cores other work leaves idle: the kernel's count of runnable tasks sampled for 0.1 s
+   (`runnable_others`; the load average where that count is unavailable). Faster on a loaded
+   machine, but the count (and the last float digits) then depend on the load.
 
 Why look at other work at all: these networks are small (a 30x6 LSTM with 32 hidden units, a
 32-input CNN); each operator is a short parallel region whose threads meet at a barrier. When
@@ -24,9 +28,9 @@ while on a quiet machine 2 threads were 1.24x (CNN) and 1.32x (LSTM) faster
 
 Reproducibility: a CNN trained with 1 and with 2 threads differs in the last float digits (the
 LSTM was bit-identical in the same check), so a thread count chosen from the load can change a
-close early-stopping decision. Runs that must be bit-identical across machines or loads set the
-count explicitly (`CNNLSTM_TORCH_THREADS=1`); every training records the count it used
-(`torch_threads` in its metrics).
+close early-stopping decision: that is why the default follows the cores, not the load. Runs
+that must be bit-identical across machines set the count explicitly (`CNNLSTM_TORCH_THREADS=1`);
+every training records the count it used (`torch_threads` in its metrics and metrics.json).
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from pathlib import Path
 from cnnlstm.core.errors import UserInputError
 
 THREADS_ENV = "CNNLSTM_TORCH_THREADS"
+#: The value of `THREADS_ENV` that asks for load-following counts.
+FOLLOW_LOAD = "load"
 _concurrent_trainings = 1
 
 
@@ -116,8 +122,9 @@ def choose_threads(
         explicit: a count set in the configuration; wins over everything.
         cores: cores available (default: `available_cores()`).
         load: a 1-minute load average to decide by (this process is assumed to be one of the
-            runnable tasks it counts); without `load` and `others`, `runnable_others()` is
-            sampled (0.1 s) and the load average is the fallback where it is unavailable.
+            runnable tasks it counts); without `load` and `others`, the count follows the
+            cores only, unless `CNNLSTM_TORCH_THREADS=load` asks to follow the load:
+            `runnable_others()` is then sampled (0.1 s), the load average where unavailable.
         others: tasks runnable besides this one (as `runnable_others()` returns).
         concurrent: trainings running at once in this process (default: as declared).
 
@@ -128,14 +135,17 @@ def choose_threads(
         if explicit < 1:
             raise UserInputError(f"threads={explicit}: expected >= 1")
         return ThreadChoice(explicit, "configured")
+    follow = os.environ.get(THREADS_ENV, "").strip().lower() == FOLLOW_LOAD
     for name in (THREADS_ENV, "OMP_NUM_THREADS"):
-        value = _env_int(name)
+        value = None if follow and name == THREADS_ENV else _env_int(name)
         if value is not None:
             return ThreadChoice(value, f"{name}={value}")
     cores = available_cores() if cores is None else cores
     concurrent = concurrent_trainings() if concurrent is None else concurrent
     per_training = max(1, cores // concurrent)
     if others is None and load is None:
+        if not follow:  # the default: the machine's cores, never its momentary load
+            return ThreadChoice(per_training, f"cores ({cores} cores, {concurrent} concurrent)")
         others = runnable_others()
     if others is not None:
         # an instantaneous sample: 2 threads only when no other task ran in more than a

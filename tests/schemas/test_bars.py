@@ -67,3 +67,16 @@ def test_benchmark_one_row_per_date():
     with pytest.raises(pandera.errors.SchemaErrors):
         BenchmarkSchema.validate(bench, lazy=True)
     assert BenchmarkSchema.validate(bench.head(1)).height == 1
+
+
+@pytest.mark.parametrize("symbol", ["A\x00B", "A\nB", "A B", "\u200bA", "X" * 300])
+def test_symbols_are_printable_and_of_sane_length(symbol):
+    bars = good_bars().with_columns(pl.Series("symbol", [symbol, symbol, "B"]))
+    with pytest.raises(pandera.errors.SchemaError, match="symbol"):
+        BarsSchema.validate(bars)
+
+
+def test_real_symbols_pass():
+    symbols = ["SH600000", "BRK.B", "000001.SZ", "中国平安"]
+    bars = pl.concat([good_bars().head(2).with_columns(symbol=pl.lit(s)) for s in symbols])
+    assert BarsSchema.validate(bars).height == 2 * len(symbols)

@@ -101,8 +101,19 @@ def read_field(
     header = np.fromfile(path, dtype="<f4", count=1)
     if header.size < 1 or not np.isfinite(header[0]):
         raise UserInputError(f"{path}: empty or corrupt Qlib field file")
+    if header[0] != np.floor(header[0]):
+        raise UserInputError(
+            f"{path}: corrupt Qlib field file: its header (the first calendar index) is "
+            f"{float(header[0])!r}, not a whole number"
+        )
+    nbytes = path.stat().st_size
+    if nbytes % 4:
+        raise UserInputError(
+            f"{path}: corrupt Qlib field file: {nbytes} bytes is not a whole number of "
+            "float32 values (truncated or not a Qlib .bin)"
+        )
     start = int(header[0])
-    size = path.stat().st_size // 4 - 1
+    size = nbytes // 4 - 1
     if start < 0 or start + size > n_days:
         raise UserInputError(
             f"{path}: covers calendar days {start}..{start + size - 1} but the calendar "

@@ -196,3 +196,24 @@ def test_a_tracking_failure_after_the_results_are_written_names_them(tmp_path, m
     assert str(out) in str(caught.value) and (out / "table2.md").read_text() == "| done |"
     with pytest.raises(RuntimeError), tracking_failure_keeps(out):  # not MLflow's: as it is
         raise RuntimeError("a bug")
+
+
+def test_an_internal_error_is_still_reported_when_the_disk_is_full(capsys):
+    from cnnlstm.cli.output import print_internal_error
+
+    print_internal_error(RuntimeError("the original error"), Path("/dev/full"))  # ENOSPC
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "RuntimeError: the original error" in lines[0]
+    assert "no log written" in lines[0]
+
+
+def test_unbounded_numbers_are_refused_at_validation():
+    from pydantic import ValidationError
+
+    from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
+
+    for bad in ({"lr": 1e308}, {"lr": float("inf")}, {"weight_decay": 1e300}, {"lr": float("nan")}):
+        with pytest.raises(ValidationError):
+            CnnTrainConfig(**bad)
+        with pytest.raises(ValidationError):
+            LstmTrainConfig(**bad)

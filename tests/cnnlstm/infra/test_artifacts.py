@@ -135,3 +135,14 @@ def test_refs_nested_in_models_count_by_fingerprint(tmp_path):
     assert stage_cache_key("select", 1, {"data": _Out(bars=moved, name="SIM")}) == key
     other = write_table(_frame(3), "validate")
     assert stage_cache_key("select", 1, {"data": _Out(bars=other, name="SIM")}) != key
+
+
+def test_runtime_settings_are_not_part_of_a_cached_trainings_key():
+    from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
+
+    base = stage_cache_key("train_cnn", 1, {"cfg": CnnTrainConfig()})
+    runtime = CnnTrainConfig(threads=1, progress_bar=True, devices=1, precision="32-true")
+    assert stage_cache_key("train_cnn", 1, {"cfg": runtime}) == base  # reuses the training
+    assert stage_cache_key("train_cnn", 1, {"cfg": CnnTrainConfig(lr=0.01)}) != base
+    lstm = stage_cache_key("train_lstm", 1, {"cfg": LstmTrainConfig(threads=2)})
+    assert lstm == stage_cache_key("train_lstm", 1, {"cfg": LstmTrainConfig(progress_bar=False)})

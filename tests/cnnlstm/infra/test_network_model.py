@@ -78,7 +78,7 @@ def test_loading_runs_no_code_from_the_artifact_store(local_mlflow):
     assert planted and source.exists()
     payload = f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n"
     for path in planted:
-        path.write_text(payload + path.read_text())
+        path.write_text(path.read_text() + "\n" + payload)
     loaded, _ = tracking.load_model("nm-planted")
     assert not marker.exists()
     x = torch.randn(3, 1, 32)

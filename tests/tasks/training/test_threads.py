@@ -122,8 +122,10 @@ def test_the_sample_decides_conservatively_and_the_load_average_is_the_fallback(
     assert th.choose_threads(cores=2, others=0.2).threads == 2
     assert th.choose_threads(cores=2, others=0.3).threads == 1  # a core busy 30% of the time
     assert th.choose_threads(cores=16, others=4.0).threads == 12
-    # auto: a quiet sample gives every core even when the load average is high (this
-    # process's own last minute of work is in it)
+    # load-following (by choice): a quiet sample gives every core even when the load average
+    # is high (this process's own last minute of work is in it)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv(th.THREADS_ENV, "load")
     monkeypatch.setattr(th, "runnable_others", lambda: 0.0)
     monkeypatch.setattr(os, "getloadavg", lambda: (2.4, 2.0, 1.0))
     choice = th.choose_threads(cores=2)
@@ -150,3 +152,23 @@ def test_a_busy_process_next_to_us_is_seen():
         pytest.skip("no /proc/loadavg here")
     assert seen >= 0.5
     assert th.choose_threads(cores=2, others=seen).threads == 1
+
+
+def test_the_default_follows_the_cores_never_the_momentary_load(monkeypatch):
+    monkeypatch.delenv(th.THREADS_ENV, raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(th, "runnable_others", lambda *a, **k: 5.0)  # a busy machine
+    monkeypatch.setattr(th.os, "getloadavg", lambda: (9.0, 9.0, 9.0))
+    busy = th.choose_threads(cores=4, concurrent=1)
+    monkeypatch.setattr(th, "runnable_others", lambda *a, **k: 0.0)  # a quiet one
+    monkeypatch.setattr(th.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert busy == th.choose_threads(cores=4, concurrent=1)
+    assert busy.threads == 4 and "cores" in busy.reason
+    assert th.choose_threads(cores=4, concurrent=2).threads == 2
+
+
+def test_load_following_only_by_choice(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv(th.THREADS_ENV, "load")
+    monkeypatch.setattr(th, "runnable_others", lambda *a, **k: 3.0)
+    assert th.choose_threads(cores=4, concurrent=1).threads == 1

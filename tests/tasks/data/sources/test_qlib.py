@@ -194,3 +194,19 @@ def test_unsorted_or_repeated_calendar_is_refused_naming_the_line(tmp_path, days
     (root / "calendars" / "day.txt").write_text("\n".join(days) + "\n")
     with pytest.raises(UserInputError, match=message):
         load_source(f"qlib:{root}")
+
+
+def test_a_bin_of_odd_size_or_fractional_header_is_refused(tmp_path):
+    from cnnlstm.tasks.data.sources.qlib import read_field
+
+    good = tmp_path / "close.day.bin"
+    np.array([2.0, 10.0, 10.5, 11.0], dtype="<f4").tofile(good)
+    assert read_field(good, 10)[0] == 2
+    odd = tmp_path / "odd.day.bin"
+    odd.write_bytes(good.read_bytes()[:-1])  # a truncated file: 15 bytes
+    with pytest.raises(UserInputError, match="not a whole number of float32"):
+        read_field(odd, 10)
+    fractional = tmp_path / "frac.day.bin"
+    np.array([2.5, 10.0, 10.5], dtype="<f4").tofile(fractional)
+    with pytest.raises(UserInputError, match="2.5, not a whole number"):
+        read_field(fractional, 10)
