@@ -75,7 +75,9 @@ def score_deciles(scored: pl.DataFrame | None, selection: pl.DataFrame | None) -
     }
     if selection is not None:
         picked = known.join(selection.select("month", "symbol"), on=["month", "symbol"])
-        per_month = picked.group_by("month").agg(ret=pl.col("target_return").mean())
+        # months in order: the Newey-West t weighs autocovariances of consecutive months (a
+        # group-by hands them over in any order: the t changed from run to run)
+        per_month = picked.group_by("month").agg(ret=pl.col("target_return").mean()).sort("month")
         nw = newey_west_t(per_month["ret"].to_numpy())
         out["selected"] = {"mean": nw["mean"], "t": nw["t"], "months": nw["n"]}
     return out

@@ -44,6 +44,24 @@ def _run(tmp_path, name, monkeypatch, tiny_data, tiny_protocol, *, busy: bool):
     return out, outcome
 
 
+def _flat(obj, prefix=""):
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _flat(value, f"{prefix}.{key}")
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj):
+            yield from _flat(value, f"{prefix}[{i}]")
+    else:
+        yield prefix, obj
+
+
+def _differing(a, b) -> list[str]:
+    """The metrics.json paths whose values differ (the assertion's message)."""
+    left = dict(_flat(json.loads((a / "metrics.json").read_text())))
+    right = dict(_flat(json.loads((b / "metrics.json").read_text())))
+    return [f"{k}: {left.get(k)} vs {right.get(k)}" for k in left if left.get(k) != right.get(k)]
+
+
 def _weights(ref) -> bytes:
     state = torch.load(ref.checkpoint.local_path(), map_location="cpu", weights_only=True)
     tensors = state["state_dict"]
@@ -56,8 +74,8 @@ def test_the_default_run_is_byte_identical_under_a_busy_and_a_quiet_load_signal(
 ):
     quiet, quiet_run = _run(tmp_path, "quiet", monkeypatch, tiny_data, tiny_protocol, busy=False)
     busy, busy_run = _run(tmp_path, "busy", monkeypatch, tiny_data, tiny_protocol, busy=True)
-    for name in ("metrics.json", "trades.csv", "nav.csv", "selection.csv", "signals.csv"):
-        assert (quiet / name).read_bytes() == (busy / name).read_bytes(), name
+    for name in ("trades.csv", "nav.csv", "selection.csv", "signals.csv", "metrics.json"):
+        assert (quiet / name).read_bytes() == (busy / name).read_bytes(), _differing(quiet, busy)
     for a, b in zip(quiet_run.networks, busy_run.networks, strict=True):
         assert hashlib.sha256(_weights(a)).digest() == hashlib.sha256(_weights(b)).digest()
         assert a.metrics["torch_threads"] == b.metrics["torch_threads"] == 2.0  # the cores
