@@ -33,6 +33,7 @@ from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
 from cnnlstm.core.redact import redact_url
 from cnnlstm.infra import tracking_store
+from cnnlstm.infra.dead_runs import mark_dead_runs_quietly, owner_tags
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -139,11 +140,15 @@ def tracked_run(
     """Start an MLflow run in `experiment` (created on demand); yields the active run.
 
     `start_time` (seconds since the epoch, e.g. the flow run's start) is the run's recorded
-    start, so its duration in the MLflow UI is the flow's, not only the tracking stage's.
+    start, so its duration in the MLflow UI is the flow's, not only the tracking stage's. The
+    run is tagged with its owner process; RUNNING runs of dead processes are marked KILLED
+    first (`dead_runs`).
     """
     import mlflow
 
     experiment_id = ensure_experiment(experiment)
+    mark_dead_runs_quietly(experiment_id)  # runs of killed processes: KILLED, not RUNNING
+    tags = {**owner_tags(), **(tags or {})}
     if start_time is None:
         with mlflow.start_run(
             experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})
