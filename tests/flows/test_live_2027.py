@@ -40,11 +40,12 @@ HOLIDAYS_2027 = "through 2027-03-31\n2027-01-01 New Year's Day\n2027-02-08 Sprin
 def feed_2027(tmp_path) -> tuple[DataParams, object]:
     extra = tmp_path / "xshg-2027.txt"
     extra.write_text(HOLIDAYS_2027)
-    cal = session_calendar(DataParams(), "cn", None, extra)
+    path = tmp_path / "feed.parquet"
+    # the feed's own calendar: XSHG's sessions (not the simulator's), then the file's 2027 ones
+    cal = session_calendar(DataParams(source=f"parquet:{path}"), "cn", None, extra)
     days = pl.Series(cal.sessions(date(2022, 1, 4), FIRST_2027), dtype=pl.Date)
     bars = random_walk_bars(40, days, seed=4)
     bars = bars.with_columns(symbol=pl.col("symbol").str.replace("S", "6000"))
-    path = tmp_path / "feed.parquet"
     bars.write_parquet(path)
     return DataParams(source=f"parquet:{path}"), extra
 

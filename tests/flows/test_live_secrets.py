@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+import polars as pl
 import pytest
 from test_postgres_backends import ROLE_PASSWORDS, postgres  # noqa: F401 - the fixture
 
 from cnnlstm.cli.main import main
+from cnnlstm.core.sessions import calendar_name, exchange_calendar
 from cnnlstm.flows.backtest import backtest_flow
 from cnnlstm.flows.daily_timing import DailyParams, daily_timing_flow
 from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
@@ -32,7 +34,11 @@ def test_no_password_in_the_outputs_of_a_live_run_on_postgres(
     monkeypatch.setenv("CNNLSTM_BOOK_URL", url)
     caplog.set_level(logging.DEBUG)
     feed = tmp_path / "feed.parquet"
-    load_source("sim", **tiny_data.sim.model_dump()).bars.write_parquet(feed)
+    bars = load_source("sim", **tiny_data.sim.model_dump()).bars
+    # a real feed's bars are on the exchange's sessions (the simulator keeps its own holidays)
+    xshg = exchange_calendar(calendar_name("cn"))
+    sessions = pl.Series(list(xshg.sessions(bars["date"].min(), bars["date"].max())), dtype=pl.Date)
+    bars.filter(pl.col("date").is_in(sessions.implode())).write_parquet(feed)
     data = DataParams(source=f"parquet:{feed}")
     research = ResearchParams(
         data=data,
