@@ -16,6 +16,7 @@ line naming it. A server or another database is the server's business: nothing i
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 import sqlite3
 import threading
@@ -145,11 +146,24 @@ def prepare(uri: str) -> None:
         _prepared.add(uri)
 
 
+#: Loggers that announce each table creation and migration at INFO on a new store: a command's
+#: output (one `error:` line for a wrong setting, the first run's screen) is not theirs to fill.
+_MIGRATION_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")
+
+
 def _create(uri: str, path: Path) -> None:
-    """Let MLflow create its tables (its first connection runs every migration)."""
+    """Let MLflow create its tables (its first connection runs every migration), quietly."""
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    SqlAlchemyStore(uri, (path.parent / "mlartifacts").resolve().as_uri())
+    loggers = [logging.getLogger(name) for name in _MIGRATION_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        SqlAlchemyStore(uri, (path.parent / "mlartifacts").resolve().as_uri())
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def forget() -> None:
