@@ -76,7 +76,8 @@ def test_akshare_with_netease_benchmark(shared_data, tmp_path, capsys):
     args = ["ingest", "--source", f"akshare:{src}", "--benchmark", f"netease:{bench}"]
     args += ["--store", str(tmp_path / "store")]
     assert main(args) == 2
-    assert "cannot be used as returns" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot be used (use --on-invalid quarantine" in err and "forward-adjus" in err
     assert main([*args, "--on-invalid", "quarantine"]) == 0
     out = capsys.readouterr().out
     assert "daily move beyond the exchange's price limit" in out
