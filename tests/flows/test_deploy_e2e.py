@@ -3,38 +3,17 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from datetime import date
 from pathlib import Path
 
 import pytest
-from support import PREFECT, prefect_server
+from support import PREFECT, prefect_api, prefect_server
 
 from cnnlstm.flows.params import DataParams, Period, Protocol, ResearchParams, TrackingParams
 from cnnlstm.tasks.data.sources.sim import SimConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _api(url: str, payload: dict | None = None, attempts: int = 10) -> dict:
-    """POST (or GET) JSON; a 503 (the server's SQLite busy with the scheduler) is retried."""
-    data = None if payload is None else json.dumps(payload).encode()
-    for attempt in range(attempts):
-        request = urllib.request.Request(
-            url, data=data, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as resp:
-                return json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as err:
-            if err.code != 503 or attempt == attempts - 1:
-                raise
-            time.sleep(2)
-    raise AssertionError("unreachable")
 
 
 def _tiny_params() -> dict:
@@ -67,7 +46,7 @@ def test_deploy_from_prefect_yaml_and_run_backtest_through_the_api(tmp_path):
 
         cli("work-pool", "create", "local-pool", "--type", "process")
         cli("--no-prompt", "deploy", "--all")
-        deployments = {d["name"]: d for d in _api(f"{api}/deployments/filter", {})}
+        deployments = {d["name"]: d for d in prefect_api(f"{api}/deployments/filter", {})}
         assert {"backtest", "walk-forward", "monthly-selection", "daily-timing"} <= set(deployments)
         crons = {
             n: [s["schedule"].get("cron") for s in d["schedules"]] for n, d in deployments.items()
@@ -79,13 +58,13 @@ def test_deploy_from_prefect_yaml_and_run_backtest_through_the_api(tmp_path):
         assert {"data-health", "monitor"} <= set(deployments)
         assert crons["backtest"] == []
 
-        deployment = _api(f"{api}/deployments/name/backtest/backtest")
-        run = _api(
+        deployment = prefect_api(f"{api}/deployments/name/backtest/backtest")
+        run = prefect_api(
             f"{api}/deployments/{deployment['id']}/create_flow_run",
             {"parameters": {"params": _tiny_params(), "out_dir": str(tmp_path / "out")}},
         )
         cli("worker", "start", "--pool", "local-pool", "--run-once", timeout=900)
-        state = _api(f"{api}/flow_runs/{run['id']}")["state"]
+        state = prefect_api(f"{api}/flow_runs/{run['id']}")["state"]
         assert state["type"] == "COMPLETED", state
         table2 = (tmp_path / "out" / "table2.md").read_text()
         assert table2.count("| Annualized return, net of costs |") == 1
@@ -104,15 +83,15 @@ def test_a_train_period_after_the_test_fails_at_once_with_one_error_line(tmp_pat
             done = subprocess.run([PREFECT, *args], cwd=PROJECT_ROOT, env=env,
                                   capture_output=True, text=True, timeout=300)  # fmt: skip
             assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        deployment = _api(f"{api}/deployments/name/backtest/backtest")
-        run = _api(
+        deployment = prefect_api(f"{api}/deployments/name/backtest/backtest")
+        run = prefect_api(
             f"{api}/deployments/{deployment['id']}/create_flow_run",
             {"parameters": {"params": params}},
         )
         subprocess.run([PREFECT, "worker", "start", "--pool", "local-pool", "--run-once"],
                        cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=600)  # fmt: skip
-        flow_run = _api(f"{api}/flow_runs/{run['id']}")
-        logs = _api(f"{api}/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
+        flow_run = prefect_api(f"{api}/flow_runs/{run['id']}")
+        logs = prefect_api(f"{api}/logs/filter", {"logs": {"flow_run_id": {"any_": [run["id"]]}}})
     state = flow_run["state"]
     assert state["type"] == "FAILED", state
     message = state["message"]

@@ -1,20 +1,12 @@
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
 import torch
 from mlflow import MlflowClient
 from pydantic import BaseModel, ConfigDict
-from support import stop_process
+from support import mlflow_server
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
@@ -152,58 +144,26 @@ def test_models_registered_as_challenger_and_promoted_by_rule(local_mlflow):
     assert tracking.alias_version("t-cnn").version == worse.version
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.server
 def test_logs_to_a_real_mlflow_server_over_http(tmp_path, monkeypatch):
-    port = _free_port()
-    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
-    cmd = [
-        str(Path(sys.executable).parent / "mlflow"), "server",
-        "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-        "--artifacts-destination", str(tmp_path / "server-artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
-    with open(tmp_path / "server.log", "wb") as log:
-        server = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    pass
-                assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-                assert time.monotonic() < deadline, "mlflow server did not start in 90 s"
-                time.sleep(0.5)
-            monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-            assert tracking.configure() == url
-            with tracking.tracked_run("cnnlstm-http") as run:
-                tracking.log_params(_Params())
-                tracking.log_history(
-                    "lstm", [{"epoch": 0, "val_loss": 0.7}, {"epoch": 1, "val_loss": 0.6}]
-                )
-                tracking.log_frame(pl.DataFrame({"a": [1]}), "ledger/trades.csv")
-            assert tracking.run_link(run.info.run_id).startswith(f"{url}/#/experiments/")
-            client = MlflowClient(url)
-            fetched = client.get_run(run.info.run_id)
-            assert fetched.data.params["cnn.lr"] == "0.01"
-            assert fetched.data.metrics["lstm/val_loss"] == 0.6
-            assert [f.path for f in client.list_artifacts(run.info.run_id, "ledger")] == [
-                "ledger/trades.csv"
-            ]
-            assert (tmp_path / "server-artifacts").is_dir()  # stored by the server
-        finally:
-            stop_process(server, timeout=20)
+    with mlflow_server(tmp_path, timeout=90) as url:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        assert tracking.configure() == url
+        with tracking.tracked_run("cnnlstm-http") as run:
+            tracking.log_params(_Params())
+            tracking.log_history(
+                "lstm", [{"epoch": 0, "val_loss": 0.7}, {"epoch": 1, "val_loss": 0.6}]
+            )
+            tracking.log_frame(pl.DataFrame({"a": [1]}), "ledger/trades.csv")
+        assert tracking.run_link(run.info.run_id).startswith(f"{url}/#/experiments/")
+        client = MlflowClient(url)
+        fetched = client.get_run(run.info.run_id)
+        assert fetched.data.params["cnn.lr"] == "0.01"
+        assert fetched.data.metrics["lstm/val_loss"] == 0.6
+        assert [f.path for f in client.list_artifacts(run.info.run_id, "ledger")] == [
+            "ledger/trades.csv"
+        ]
+    assert (tmp_path / "mlflow-artifacts").is_dir()  # stored by the server
 
 
 def test_promote_command(local_mlflow, capsys):
