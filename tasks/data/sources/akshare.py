@@ -57,7 +57,7 @@ REASON_STRETCH = "forward-adjusted stretch before an impossible price or move"
 
 
 def akshare_to_bars(
-    raw: pl.DataFrame, where: Path | str, symbol: str | None = None
+    raw: pl.DataFrame, where: Path | str, symbol: str | None = None, decimal: str | None = None
 ) -> pl.DataFrame:
     """Turn one AkShare frame (text or typed columns) into bars; volume lots -> shares."""
     optional = ["symbol"] if symbol is not None or "股票代码" not in raw.columns else []
@@ -66,7 +66,10 @@ def akshare_to_bars(
         df = df.with_columns(symbol=pl.lit(symbol or Path(str(where)).stem))
     df = df.with_columns(pl.col("symbol").cast(pl.String).str.strip_chars().str.zfill(6))
     df = parse_numbers(
-        parse_dates(df, where), ["open", "high", "low", "close", "volume", "amount"], where
+        parse_dates(df, where),
+        ["open", "high", "low", "close", "volume", "amount"],
+        where,
+        decimal=decimal,
     )
     check_date_order(df, where)
     return df.with_columns(pl.col("volume") * SHARES_PER_LOT).select(BAR_COLUMNS)
@@ -175,6 +178,7 @@ def load(
     tolerance: float = 0.05,
     st_symbols: list[str] | None = None,
     encoding: str = "utf8",
+    decimal: str | None = None,
 ) -> SourceData:
     """Read AkShare CSV exports (a file or a folder of them).
 
@@ -184,11 +188,13 @@ def load(
         tolerance: Relative slack above the price limit before a move counts as impossible.
         st_symbols: Symbols under special treatment (5% price limit), if known.
         encoding: The files' text encoding (AkShare exports saved by Excel are often GBK).
+        decimal: The numbers' decimal mark, "." or "," (`files.parse_numbers`); needed only
+            for a `1,234`-like cell that the rest of its file does not settle.
     """
     scan = scan_data_files(path, (".csv",))
     files = scan.files
     frames = [
-        akshare_to_bars(read_text_table(f, encoding=encoding), f)
+        akshare_to_bars(read_text_table(f, encoding=encoding), f, decimal=decimal)
         for f in tqdm(files, desc="reading akshare", unit="file", disable=len(files) < 50 or None)
     ]
     notes = [f"read {len(files)} file(s) from {path}", *filter(None, [scan.note()])]

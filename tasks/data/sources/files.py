@@ -9,8 +9,11 @@ Values are read as text and converted here, so that nothing is silently turned i
 Numbers are parsed without guessing: a comma is a thousands separator only where the whole cell
 matches `-1,234,567.89` (`THOUSANDS`); a decimal comma (`12,50`) is read only with the explicit
 option `decimal=","` (then a point is the grouping mark: `1.234,50`); any other cell is an error
-naming the file, line and value. Blank lines at the end of a file are not rows and are ignored; a
-blank line between rows is an error naming its line. A folder is read for files with the data
+naming the file, line and value. A cell like `1,234` (1234 or 1.234?) is read as 1234 only when
+the option states `decimal="."` or another cell of its file and column reads one way only
+(`12,345,678`, `1,234.5`, `12.5`); otherwise it is refused, naming file, column, line and value.
+Blank lines at the end of a file are not rows and are ignored; a blank line between rows is an
+error naming its line. A folder is read for files with the data
 suffix only: the others are listed (`FolderScan.skipped`) for the read report, and a broken or
 looping symlink with a data suffix is an error, never skipped without a word.
 """
@@ -311,6 +314,10 @@ THOUSANDS = r"^-?\d{1,3}(,\d{3})+(\.\d+)?$"
 """A number with thousands grouping (`1,234,567.89`): the only cell whose commas are dropped."""
 THOUSANDS_DECIMAL_COMMA = r"^-?\d{1,3}(\.\d{3})+(,\d+)?$"
 """With `decimal=","`: grouping by points and a decimal comma (`1.234.567,89`)."""
+AMBIGUOUS_COMMA = r"^-?\d{1,3},\d{3}$"
+"""One comma before three digits (`1,234`): 1234 with a thousands comma, 1.234 with a decimal."""
+SETTLES_COMMA = r"^-?(\d{1,3}(,\d{3}){2,}(\.\d+)?|\d{1,3}(,\d{3})+\.\d+|\d*\.\d+)$"
+"""A cell that reads one way only under a decimal point (`12,345,678`, `1,234.5`, `12.5`)."""
 DECIMALS = (".", ",")
 
 
@@ -335,8 +342,30 @@ def _as_number(name: str, decimal: str = ".") -> tuple[pl.Expr, pl.Expr]:
     return number.alias(name), (number.is_null() & ~blank)
 
 
+def _unsettled_commas(df: pl.DataFrame, name: str) -> pl.Expr:
+    """The cells like `1,234` of a column whose file holds no cell that settles the comma."""
+    raw = pl.col(name).str.strip_chars()
+    settled = raw.str.contains(SETTLES_COMMA).fill_null(False).any()
+    if FILE_COLUMN in df.columns:
+        settled = settled.over(FILE_COLUMN)
+    return raw.str.contains(AMBIGUOUS_COMMA).fill_null(False) & ~settled
+
+
+def _refuse_ambiguous_commas(df: pl.DataFrame, columns: list[str], where: Path | str) -> None:
+    """Raise on a `1,234` that no stated separator and no cell of its file and column settles."""
+    for name in columns:
+        unsettled = _unsettled_commas(df, name)
+        n_bad = df.select(unsettled.sum()).item()
+        if n_bad:
+            raise UserInputError(
+                f"{where}: column {name!r} has {n_bad} value(s) whose comma may be a thousands "
+                f"or a decimal separator, e.g. {_bad_lines(df, unsettled, pl.col(name))}: state "
+                'it with the source option decimal="." (1,234 is 1234) or decimal="," (1.234)'
+            )
+
+
 def parse_numbers(
-    df: pl.DataFrame, columns: Iterable[str], where: Path | str, *, decimal: str = "."
+    df: pl.DataFrame, columns: Iterable[str], where: Path | str, *, decimal: str | None = None
 ) -> pl.DataFrame:
     """Turn text columns into Float64, raising on any cell that is not a number.
 
@@ -346,27 +375,31 @@ def parse_numbers(
         df: The table with text (or already numeric) columns.
         columns: The columns to convert.
         where: The file (or source) named in errors.
-        decimal: The decimal mark, "." (default; "," only as `THOUSANDS` grouping) or ",".
+        decimal: The decimal mark, "." (a comma only as `THOUSANDS` grouping) or ",". Not
+            stated (None), it is "." but a cell like `1,234` is refused unless a cell of the
+            same file and column reads one way only (`12,345,678`, `1,234.5`, `12.5`).
     """
-    if decimal not in DECIMALS:
+    if decimal is not None and decimal not in DECIMALS:
         raise UserInputError(f"decimal={decimal!r}: the decimal mark must be '.' or ','")
     columns = list(columns)
     text_cols = [c for c in columns if df.schema[c] == pl.String]
-    parsed = {c: _as_number(c, decimal) for c in text_cols}
+    parsed = {c: _as_number(c, decimal or ".") for c in text_cols}
     counts = df.select(bad.sum().alias(c) for c, (_, bad) in parsed.items()) if parsed else None
     if counts is not None:
         for name, n_bad in counts.row(0, named=True).items():
             if n_bad:
                 how = (
-                    "a comma is read only as thousands grouping (1,234.5); for a decimal "
+                    'with decimal=",", a point is read only as grouping (1.234,50)'
+                    if decimal == ","
+                    else "a comma is read only as thousands grouping (1,234.5); for a decimal "
                     'comma (12,50) pass the option decimal=","'
-                    if decimal == "."
-                    else 'with decimal=",", a point is read only as grouping (1.234,50)'
                 )
                 raise UserInputError(
                     f"{where}: column {name!r} has {n_bad} value(s) that are not numbers, "
                     f"e.g. {_bad_lines(df, parsed[name][1], pl.col(name))} ({how})"
                 )
+    if decimal is None:
+        _refuse_ambiguous_commas(df, text_cols, where)
     return df.with_columns(
         *[number for number, _ in parsed.values()],
         *[pl.col(c).cast(pl.Float64) for c in columns if c not in parsed],

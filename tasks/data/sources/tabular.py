@@ -93,7 +93,7 @@ def finish_bars(
     df: pl.DataFrame,
     where: Path | str,
     date_format: str | None = None,
-    decimal: str = ".",
+    decimal: str | None = None,
     timezone: str | None = None,
 ) -> pl.DataFrame:
     """Parse dates and numbers of tagged rows, derive missing amounts, check per-file order."""
@@ -115,7 +115,7 @@ def load(
     date_format: str | None = None,
     encoding: str = "utf8",
     symbols: list[str] | None = None,
-    decimal: str = ".",
+    decimal: str | None = None,
     suffix: str | None = None,
     timezone: str | None = None,
 ) -> SourceData:
@@ -128,7 +128,8 @@ def load(
         date_format: A strftime format for the dates (default: ISO, `Y/m/d` or `Ymd`).
         encoding: The CSV files' text encoding.
         symbols: Read only these symbols (matched case-insensitively).
-        decimal: The CSV numbers' decimal mark: "." (default) or "," (`12,50`; see
+        decimal: The CSV numbers' decimal mark: "." or "," (`12,50`); not stated, "." with
+            `1,234`-like cells refused unless their file settles them (see
             `tasks.data.sources.files.parse_numbers`).
         suffix: The data files' suffix in a folder (default `.csv` / `.parquet`); other files
             are not read and are listed in the report.

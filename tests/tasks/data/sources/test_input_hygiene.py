@@ -140,3 +140,52 @@ def test_akshare_reader_takes_an_encoding(tmp_path):
         load_source(f"akshare:{tmp_path / 'ak'}")
     data = load_source(f"akshare:{tmp_path / 'ak'}", encoding="gbk")
     assert data.bars["symbol"].to_list() == ["600000"]
+
+
+def csv_with_column(tmp_path, column, values, name="XYZ"):
+    """One per-symbol CSV whose `column` holds `values` as quoted text (other fields plain)."""
+    days = ["2020-01-02", "2020-01-03", "2020-01-06", "2020-01-07"]
+    fields = {"open": "1", "high": "99999", "low": "0.001", "close": "10", "volume": "100"}
+    lines = []
+    for day, value in zip(days, values, strict=False):
+        row = fields | {column: f'"{value}"'}
+        lines.append(",".join([day, *row.values(), name]))
+    return write(tmp_path / "src" / f"{name}.csv", HEADER + "\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("column", ["close", "volume"])
+def test_an_ambiguous_comma_is_refused_with_file_column_line_and_value(tmp_path, column):
+    """Before: "1,234" was read as 1234 without a word (it may be 1.234 with a decimal comma)."""
+    csv_with_column(tmp_path, column, ["1", "2", "1,234", "3"])
+    with pytest.raises(UserInputError) as err:
+        load_source(f"csv:{tmp_path / 'src'}")
+    message = str(err.value)
+    assert "XYZ.csv line 4: '1,234'" in message and repr(column) in message
+    assert "decimal=" in message  # the option that states the separator is named
+
+
+def test_a_stated_separator_reads_the_ambiguous_comma(tmp_path):
+    csv_with_column(tmp_path, "volume", ["1", "2", "1,234", "3"])
+    grouped = load_source(f"csv:{tmp_path / 'src'}", decimal=".")
+    assert grouped.bars["volume"].to_list() == [1, 2, 1234, 3]
+    decimal = load_source(f"csv:{tmp_path / 'src'}", decimal=",")
+    assert decimal.bars["volume"].to_list() == [1, 2, 1.234, 3]
+
+
+@pytest.mark.parametrize("proof", ["12,345,678", "1,234.5", "12.5"])
+def test_the_same_file_and_column_settle_the_ambiguity(proof):
+    """A cell that reads one way only (two groups, a decimal point) settles the column's commas."""
+    df = pl.DataFrame({"close": ["1,234", proof], "_file": ["a.csv", "a.csv"]})
+    assert parse_numbers(df, ["close"], "a.csv")["close"][0] == 1234
+    other_file = pl.DataFrame({"close": ["1,234", proof], "_file": ["a.csv", "b.csv"]})
+    with pytest.raises(UserInputError, match="a.csv line 2: '1,234'"):
+        parse_numbers(other_file, ["close"], "src")
+
+
+def test_akshare_refuses_an_ambiguous_comma_unless_stated(tmp_path):
+    header = "日期,股票代码,开盘,收盘,最高,最低,成交量,成交额\n"
+    rows = [f"2020-01-0{d},600000,10,10,10,10,{v},1000" for d, v in ((2, "1"), (3, '"1,234"'))]
+    path = write(tmp_path / "ak" / "600000.csv", header + "\n".join(rows) + "\n")
+    with pytest.raises(UserInputError, match="600000.csv: column 'volume' .* line 3: '1,234'"):
+        load_source(f"akshare:{path}")
+    assert load_source(f"akshare:{path}", decimal=".").bars["volume"][1] == 123400
