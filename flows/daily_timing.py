@@ -24,7 +24,6 @@ published for the decision months (`live/<dataset>/selection-YYYY-MM.parquet`). 
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from datetime import date
@@ -37,6 +36,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
+from cnnlstm.core import files
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.sessions import SessionCalendar
 from cnnlstm.flows.book import BookDraft, BookOutcome, outcome_of, prepare_book
@@ -277,7 +277,7 @@ def _commit(
         orders_path(ctx.dataset, later).unlink(missing_ok=True)
         signals_path(ctx.dataset, later).unlink(missing_ok=True)
     for tmp, path in staged:  # the state last: it marks the session as processed
-        os.replace(tmp, path)
+        files.commit(tmp, path)
     return None if store is None else outcome_of(draft, store, book_dropped)
 
 

@@ -30,10 +30,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-import filelock
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from cnnlstm.core import files
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
 from cnnlstm.core.sessions import (
@@ -284,20 +284,16 @@ def state_path(dataset: str) -> Path:
 def stage_file(frame_or_text: pl.DataFrame | str, path: Path) -> Path:
     """Write a frame (Parquet) or text beside `path` under a temporary name; returns it.
 
-    `os.replace(tmp, path)` commits it (`write_atomic`); a staged file never replaces anything.
+    `files.commit(tmp, path)` commits it; a staged file never replaces anything.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
     if isinstance(frame_or_text, pl.DataFrame):
-        frame_or_text.write_parquet(tmp)
-    else:
-        tmp.write_text(frame_or_text)
-    return tmp
+        return files.stage(path, frame_or_text.write_parquet)
+    return files.stage(path, frame_or_text)
 
 
 def write_atomic(frame_or_text: pl.DataFrame | str, path: Path) -> Path:
     """Write a frame (Parquet) or text to `path` through a temporary file."""
-    os.replace(stage_file(frame_or_text, path), path)
-    return path
+    return files.commit(stage_file(frame_or_text, path), path)
 
 
 #: Seconds a live flow waits for another run of the same dataset to finish.
@@ -311,18 +307,10 @@ def live_lock(dataset: str) -> Iterator[None]:
     Raises:
         UserInputError: another run held the lock for `LOCK_TIMEOUT_S` seconds.
     """
-    lock = filelock.FileLock(str(live_dir(dataset) / ".lock"), timeout=LOCK_TIMEOUT_S)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise UserInputError(
-            f"the live state of {dataset} is locked by another run for over "
-            f"{LOCK_TIMEOUT_S:.0f} s ({lock.lock_file})"
-        ) from None
-    try:
+    with files.locked(
+        live_dir(dataset) / ".lock", timeout=LOCK_TIMEOUT_S, what=f"the live state of {dataset}"
+    ):
         yield
-    finally:
-        lock.release()
 
 
 def read_state(dataset: str) -> dict:

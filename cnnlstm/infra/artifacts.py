@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm import __version__
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.files import commit
 from cnnlstm.core.paths import data_home
 
 ArtifactKind = Literal["table", "arrays", "checkpoint", "json", "file"]
@@ -216,7 +217,7 @@ def _commit(tmp: Path, stage: str, ext: str) -> tuple[Path, str]:
         tmp.unlink()  # identical content already stored: keep the first copy
     else:
         os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, target)  # atomic on one file system: readers never see a partial file
+        commit(tmp, target)  # atomic on one file system: readers never see a partial file
     return target, fingerprint
 
 
@@ -261,7 +262,7 @@ def write_arrays(
             with open(tmp, "wb") as handle:
                 np.savez(handle, **arrays)
             os.chmod(tmp, FILE_MODE)
-            os.replace(tmp, target)
+            commit(tmp, target)
     first = next(iter(arrays.values()), None)
     return ArtifactRef(
         stage=stage,

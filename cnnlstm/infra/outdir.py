@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.files import commit
 from cnnlstm.core.paths import remove_left_by_dead_runs
 
 FILE_MODE = 0o644
@@ -99,7 +100,7 @@ def _publish(staging: Path, out: str | Path) -> None:
             target.mkdir(mode=DIR_MODE, exist_ok=True)
         else:
             target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-            os.replace(source, target)  # replaces a link itself, never writes through it
+            commit(source, target)  # replaces a link itself, never writes through it
 
 
 def clean_stale(parent: Path) -> None:

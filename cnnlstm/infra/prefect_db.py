@@ -34,8 +34,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import filelock
-
+from cnnlstm.core.files import commit, file_lock
 from cnnlstm.core.paths import remove_left_by_dead_runs
 
 _SQLITE = "sqlite+aiosqlite:///"
@@ -129,7 +128,7 @@ def build_template(template: Path) -> None:
     folder = template.parent / f".building-{os.getpid()}"
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        with filelock.FileLock(str(template) + ".lock", timeout=600):
+        with file_lock(str(template) + ".lock", timeout=600):
             if template.exists():
                 return
             built = folder / "prefect.db"
@@ -143,7 +142,7 @@ def build_template(template: Path) -> None:
             finally:
                 source.close()
                 dest.close()
-            os.replace(copy, template)
+            commit(copy, template)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from filelock import FileLock
-
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.files import file_lock
 
 #: Seconds a process waits for another one creating or upgrading the same database.
 LOCK_TIMEOUT_S = 600.0
@@ -139,7 +138,7 @@ def prepare(uri: str) -> None:
         if uri in _prepared:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
+        with file_lock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
             if not path.exists() or read_schema(path).empty:
                 _create(uri, path)
             verify(path)

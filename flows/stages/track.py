@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
+from cnnlstm.core.files import write_atomic
 from cnnlstm.core.paths import data_home
 from cnnlstm.flows.export import effective_config
 from cnnlstm.flows.lineage import lineage_of
@@ -134,10 +134,7 @@ def experiment_trials(experiment: str) -> set[str]:
 
 def _remember_trials(memo: Path, stamp: str, trials: set[str]) -> None:
     memo.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=memo.parent)
-    with os.fdopen(fd, "w") as out:
-        json.dump({"stamp": stamp, "trials": sorted(trials)}, out)
-    os.replace(tmp, memo)  # concurrent runs: the last complete answer wins, never a torn file
+    write_atomic(memo, json.dumps({"stamp": stamp, "trials": sorted(trials)}))  # never torn
 
 
 def _remembered_trials(memo: Path, stamp: str | None) -> set[str] | None:

@@ -48,6 +48,7 @@ import filelock
 import polars as pl
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.files import file_lock, temporary_for, write_atomic
 from cnnlstm.schemas.bars import BAR_COLUMNS, BARS_DTYPES, BENCHMARK_COLUMNS
 from cnnlstm.tasks.data import store_manifest as manifests
 from cnnlstm.tasks.data.store_manifest import StoreCheck, StoreDamagedError, check_files
@@ -152,9 +153,7 @@ def restatement_log_path(store: Path | str) -> Path:
 
 def _lock(store: Path) -> filelock.BaseFileLock:
     """The store's lock: one object per path in a process (re-entrant), exclusive across them."""
-    return filelock.FileLock(
-        str(Path(store).resolve() / ".lock"), timeout=LOCK_TIMEOUT_S, is_singleton=True
-    )
+    return file_lock(Path(store).resolve() / ".lock", timeout=LOCK_TIMEOUT_S, reentrant=True)
 
 
 @contextmanager
@@ -202,7 +201,7 @@ def _write_parquet(df: pl.DataFrame, path: Path) -> None:
 
 
 def _tmp_for(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    return temporary_for(path)
 
 
 def _commit(
@@ -302,10 +301,7 @@ def _new_generation() -> str:
 
 
 def _set_generation(store: Path, generation: str) -> None:
-    path = store / "generation"
-    tmp = _tmp_for(path)
-    tmp.write_text(generation + "\n")
-    os.replace(tmp, path)
+    write_atomic(store / "generation", generation + "\n")
 
 
 def _log_restatements(

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.files import write_atomic
 
 MANIFEST = "manifest.json"
 _CHUNK = 1 << 20
@@ -68,10 +67,8 @@ def read_manifest(store: Path) -> dict:
 def write_manifest(store: Path, manifest: dict) -> None:
     """Replace the manifest atomically (the store's lock held)."""
     path = manifest_path(store)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     body = {"files": dict(sorted(manifest["files"].items())), "source": manifest.get("source")}
-    tmp.write_text(json.dumps(body, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(body, indent=1) + "\n")
 
 
 def relative(store: Path, path: Path) -> str:
