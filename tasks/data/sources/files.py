@@ -117,6 +117,19 @@ _BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
 
 def read_text_table(path: Path, *, encoding: str = "utf8") -> pl.DataFrame:
     """Read a CSV file with every column as text; raise a clear error if it cannot be read."""
+    df = _collect(scan_text_table(path, encoding=encoding), path, "a readable CSV table")
+    if df.height == 0:
+        raise UserInputError(f"{path}: file has a header but no rows")
+    return df
+
+
+def scan_text_table(path: Path, *, encoding: str = "utf8") -> pl.LazyFrame:
+    """A CSV file as a lazy frame of text columns, after the checks on its text.
+
+    The checks (readable, not empty, the encoding, no blank line between rows, a row under the
+    header) read the whole text; a filter on the frame is applied as polars parses the rows,
+    so rows it drops are never materialised.
+    """
     try:
         raw = path.read_bytes()
     except OSError as err:
@@ -139,26 +152,57 @@ def read_text_table(path: Path, *, encoding: str = "utf8") -> pl.DataFrame:
         )
     if "\n" not in text:
         raise UserInputError(f"{path}: file has a header but no rows")
-    try:
-        df = pl.read_csv(text.encode(), infer_schema=False)
-    except pl.exceptions.PolarsError as err:
-        first = str(err).splitlines()[0]
-        raise UserInputError(f"{path}: not a readable CSV table ({first})") from None
-    if df.height == 0:
-        raise UserInputError(f"{path}: file has a header but no rows")
-    return df
+    lazy = pl.scan_csv(text.encode(), infer_schema=False)
+    _schema(lazy, path, "a readable CSV table")
+    return lazy
 
 
 def read_parquet_table(path: Path) -> pl.DataFrame:
     """Read a Parquet file; raise a clear error if it cannot be read or holds no rows."""
-    try:
-        df = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as err:
-        first = str(err).splitlines()[0]
-        raise UserInputError(f"{path}: not a readable Parquet file ({first})") from None
+    df = _collect(scan_parquet_table(path), path, PARQUET)
     if df.height == 0:
         raise UserInputError(f"{path}: file holds no rows")
     return df
+
+
+PARQUET = "a readable Parquet file"
+
+
+def scan_parquet_table(path: Path) -> pl.LazyFrame:
+    """A Parquet file as a lazy frame (checked readable from its metadata).
+
+    A filter on the frame is pushed into the scan: row groups whose statistics fall outside
+    it are skipped, and only the selected columns are decoded. A file without rows is the
+    caller's check (`check_parquet_rows` when a filter left none).
+    """
+    try:
+        lazy = pl.scan_parquet(path)
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise UserInputError(f"{path}: not {PARQUET} ({str(err).splitlines()[0]})") from None
+    _schema(lazy, path, PARQUET)
+    return lazy
+
+
+def check_parquet_rows(lazy: pl.LazyFrame, path: Path) -> None:
+    """Raise if the Parquet file holds no rows at all (its metadata's count)."""
+    if _collect(lazy.select(pl.len()), path, PARQUET).item() == 0:
+        raise UserInputError(f"{path}: file holds no rows")
+
+
+def _schema(lazy: pl.LazyFrame, path: Path, what: str) -> pl.Schema:
+    """The frame's schema, or the error saying the file is not `what`."""
+    try:
+        return lazy.collect_schema()
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise UserInputError(f"{path}: not {what} ({str(err).splitlines()[0]})") from None
+
+
+def _collect(lazy: pl.LazyFrame, path: Path, what: str) -> pl.DataFrame:
+    """Collect a file's frame, or the error saying the file is not `what`."""
+    try:
+        return lazy.collect()
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise UserInputError(f"{path}: not {what} ({str(err).splitlines()[0]})") from None
 
 
 def pick_columns(
@@ -285,20 +329,26 @@ def _dates_in_zone(
     return out.with_columns(pl.col("_parsed").alias("date")).drop("_parsed")
 
 
+def plain_dates(text: pl.Expr, fmt: str | None = None) -> pl.Expr:
+    """Dates parsed from stripped text: `fmt`, else ISO, `2020/01/31` or `20200131` (null: none).
+
+    A date-time's first ten characters are read as its date (the zone is `parse_dates`' work).
+    """
+    if fmt:
+        return text.str.to_date(fmt, strict=False)
+    return pl.coalesce(
+        text.str.to_date("%Y-%m-%d", strict=False),
+        text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
+        text.str.to_date("%Y/%m/%d", strict=False),
+        text.str.to_date("%Y%m%d", strict=False),
+    )
+
+
 def _parsed_dates(
     df: pl.DataFrame, where: Path | str, text: pl.Expr, fmt: str | None
 ) -> pl.DataFrame:
     """Plain dates (no time zone) parsed from text."""
-    if fmt:
-        parsed = text.str.to_date(fmt, strict=False)
-    else:
-        parsed = pl.coalesce(
-            text.str.to_date("%Y-%m-%d", strict=False),
-            text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
-            text.str.to_date("%Y/%m/%d", strict=False),
-            text.str.to_date("%Y%m%d", strict=False),
-        )
-    out = df.with_columns(parsed.alias("_parsed"))
+    out = df.with_columns(plain_dates(text, fmt).alias("_parsed"))
     bad = pl.col("_parsed").is_null()
     n_bad = out.select(bad.sum()).item()
     if n_bad:

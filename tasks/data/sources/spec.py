@@ -26,7 +26,7 @@ here; `PATHLESS_KINDS` lists the kinds whose spec needs no path."""
 
 PATHLESS_KINDS: frozenset[str] = frozenset({"sim"})
 
-WINDOWED_KINDS: frozenset[str] = frozenset({"qlib"})
+WINDOWED_KINDS: frozenset[str] = frozenset({"qlib", "csv", "parquet"})
 """Kinds whose reader takes `start`/`end` dates and reads only the days between them (a
 research run passes its span, look-back included, so nothing outside it is read)."""
 

@@ -13,6 +13,7 @@ to report.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -25,6 +26,7 @@ from cnnlstm.tasks.data.sources.files import (
     FILE_COLUMN,
     LINE_COLUMN,
     check_date_order,
+    check_parquet_rows,
     data_files,
     parse_dates,
     parse_numbers,
@@ -33,7 +35,10 @@ from cnnlstm.tasks.data.sources.files import (
     read_text_table,
     resolve_columns,
     scan_data_files,
+    scan_parquet_table,
+    scan_text_table,
 )
+from cnnlstm.tasks.data.sources.window import DateWindow
 
 SYMBOL_ALIASES = ("symbol", "name", "ticker", "code", "instrument")
 NUMERIC = ("open", "high", "low", "close", "volume", "amount")
@@ -42,6 +47,12 @@ NUMERIC = ("open", "high", "low", "close", "volume", "amount")
 def _read(kind: str, path: Path, encoding: str) -> pl.DataFrame:
     return (
         read_parquet_table(path) if kind == "parquet" else read_text_table(path, encoding=encoding)
+    )
+
+
+def _scan(kind: str, path: Path, encoding: str) -> pl.LazyFrame:
+    return (
+        scan_parquet_table(path) if kind == "parquet" else scan_text_table(path, encoding=encoding)
     )
 
 
@@ -60,32 +71,47 @@ def read_bars_file(
     *,
     encoding: str = "utf8",
     timezone: str | None = None,
+    window: DateWindow | None = None,
+    date_format: str | None = None,
 ) -> pl.DataFrame:
     """Read one file's bars columns, unparsed, tagged with file and line.
 
     A missing amount column is added empty, with `_derived` set, for `finish_bars` to fill.
+    With `window`, only the rows of its dates (and a day either side, and rows whose date
+    cannot be read) are materialised, filtered as the file is scanned (`window.DateWindow`).
     """
     mapping = dict(columns or {})
-    raw = _read(kind, path, encoding)
+    lazy = _scan(kind, path, encoding)
+    schema = lazy.collect_schema()
+    header = pl.DataFrame(schema=schema)
     wanted = {c: mapping.get(c, c) for c in BAR_COLUMNS if c != "symbol"}
-    symbol_col = _symbol_column(raw, mapping)
+    symbol_col = _symbol_column(header, mapping)
     if symbol_col is not None:
         wanted["symbol"] = symbol_col
-    found = resolve_columns(raw, wanted, path, optional=("amount",))
+    found = resolve_columns(header, wanted, path, optional=("amount",))
     derived = "amount" not in found
     text = pl.String if kind == "csv" else pl.Float64
     symbol = pl.col(found["symbol"]).cast(pl.String) if "symbol" in found else pl.lit(path.stem)
+    rows = lazy.with_row_index(LINE_COLUMN, offset=2)
+    if window is not None:
+        date_col = found["date"]
+        rows = rows.filter(window.scan_filter(date_col, schema[date_col], date_format))
     # One select per file: with hundreds of small files, per-operation overhead dominates.
-    df = raw.select(
+    df = rows.select(
         symbol.str.strip_chars().alias("symbol"),
         *[pl.col(theirs).alias(ours) for ours, theirs in found.items() if ours != "symbol"],
         *([pl.lit(None, dtype=text).alias("amount")] if derived else []),
         pl.lit(derived).alias("_derived"),
         pl.lit(str(path)).alias(FILE_COLUMN),
-        pl.int_range(2, pl.len() + 2, dtype=pl.Int64).alias(LINE_COLUMN),
-    )
+        pl.col(LINE_COLUMN).cast(pl.Int64),
+    ).collect()
+    if kind == "parquet" and df.height == 0:
+        check_parquet_rows(lazy, path)  # an empty file is an error; an empty window is not
     if kind == "parquet":  # typed columns: convert per file so that files concatenate
-        df = parse_numbers(parse_dates(df, path, timezone=timezone), NUMERIC, path)
+        df = parse_dates(df, path, timezone=timezone)
+        if window is not None:
+            df = df.filter(window.exact(pl.col("date")))
+        df = parse_numbers(df, NUMERIC, path)
     return df
 
 
@@ -95,9 +121,16 @@ def finish_bars(
     date_format: str | None = None,
     decimal: str | None = None,
     timezone: str | None = None,
+    window: DateWindow | None = None,
 ) -> pl.DataFrame:
-    """Parse dates and numbers of tagged rows, derive missing amounts, check per-file order."""
+    """Parse dates and numbers of tagged rows, derive missing amounts, check per-file order.
+
+    With `window`, the rows dated outside it are cut once their dates are read (their numbers
+    are not parsed).
+    """
     dated = parse_dates(df, where, date_format, timezone=timezone)
+    if window is not None:
+        dated = dated.filter(window.exact(pl.col("date")))
     df = parse_numbers(dated, NUMERIC, where, decimal=decimal)
     df = df.with_columns(
         amount=pl.when("_derived").then(pl.col("close") * pl.col("volume")).otherwise("amount")
@@ -118,6 +151,8 @@ def load(
     decimal: str | None = None,
     suffix: str | None = None,
     timezone: str | None = None,
+    start: date | str | None = None,
+    end: date | str | None = None,
 ) -> SourceData:
     """Read bars from a CSV/Parquet file or a folder of them.
 
@@ -137,6 +172,11 @@ def load(
             (`2010-01-03T16:00:00Z`, a zoned Parquet column) are read as their date there;
             without it they are refused (`files.parse_dates`). The research flows pass the
             market's zone.
+        start: With `end`: read only the rows dated in [start, end] (either open; ISO text or
+            dates), filtered as each file is scanned (`window.DateWindow`: a Parquet date
+            column's filter is pushed into the scan; CSV rows outside are never
+            materialised). The rows in the window are those a whole read gives.
+        end: The window's last day (see `start`).
     """
     if suffix:
         suffixes: tuple[str, ...] = ("." + suffix.lstrip(".").lower(),)
@@ -144,9 +184,18 @@ def load(
         suffixes = (".parquet", ".pq") if kind == "parquet" else (".csv",)
     scan = scan_data_files(path, suffixes)
     files = scan.files
+    window = DateWindow.of(start, end, kind)
     progress = tqdm(files, desc=f"reading {kind}", unit="file", disable=len(files) < 50 or None)
     frames = [
-        read_bars_file(kind, file, columns, encoding=encoding, timezone=timezone)
+        read_bars_file(
+            kind,
+            file,
+            columns,
+            encoding=encoding,
+            timezone=timezone,
+            window=window,
+            date_format=date_format,
+        )  # fmt: skip
         for file in progress
     ]
     # One parse over all files: per-file parsing costs more in overhead than in work.
@@ -154,12 +203,14 @@ def load(
     if symbols is not None:
         wanted = [s.upper() for s in symbols]
         tagged = tagged.filter(pl.col("symbol").str.to_uppercase().is_in(wanted))
-    parsed = finish_bars(tagged, path, date_format, decimal, timezone)
+    parsed = finish_bars(tagged, path, date_format, decimal, timezone, window)
     derived = parsed.filter("_derived")[FILE_COLUMN].n_unique()
     bars = parsed.select(BAR_COLUMNS).sort("symbol", "date", maintain_order=True)
     notes = [f"read {len(files)} file(s) from {path}"]
     if scan.note():
         notes.append(scan.note())
+    if window is not None:
+        notes.append(f"read only the rows dated {window.describe()}: the span the run needs")
     if derived:
         notes.append(f"amount derived as close x volume (no amount column) in {derived} file(s)")
     report = summarize(bars, f"{kind}:{path}", None, notes)
