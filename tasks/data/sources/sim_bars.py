@@ -53,6 +53,76 @@ def _turnover_noise(rng: np.random.Generator, n_days: int, n: int) -> np.ndarray
     return out
 
 
+def _at_rows(grid: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """A (T, N) grid's values at the rows (`present`, (N, T)), in row order (R,)."""
+    return np.ascontiguousarray(grid.T)[present]
+
+
+def _intraday_moves(
+    cfg: SimConfig,
+    wanted: np.ndarray,
+    carried: np.ndarray,
+    halted: np.ndarray,
+    vol: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Open, high, low and close as log moves from the previous close, all within the band.
+
+    Returns:
+        ([open, high, low, close] (R,) each, one_price): the moves, and the rows of one-price
+        days (the whole day at the limit).
+    """
+    lo, hi = np.log1p(-cfg.price_limit), np.log1p(cfg.price_limit)
+    close_rel = np.clip(wanted, lo, hi)
+    close_rel[halted] = 0.0
+    one_up = ~halted & (wanted >= hi + ONE_PRICE_MARGIN)
+    one_down = ~halted & (wanted <= lo - ONE_PRICE_MARGIN)
+    open_rel = carried + 0.3 * (wanted - carried) + 0.3 * vol * rng.standard_normal(wanted.size)
+    np.clip(open_rel, lo, hi, out=open_rel)
+    high_rel = np.maximum(open_rel, close_rel)
+    high_rel += 0.5 * vol * np.abs(rng.standard_normal(wanted.size))
+    np.minimum(high_rel, hi, out=high_rel)
+    low_rel = np.minimum(open_rel, close_rel)
+    low_rel -= 0.5 * vol * np.abs(rng.standard_normal(wanted.size))
+    np.maximum(low_rel, lo, out=low_rel)
+    for rel in (open_rel, high_rel, low_rel):
+        rel[one_up] = hi
+        rel[one_down] = lo
+        rel[halted] = 0.0
+    return [open_rel, high_rel, low_rel, close_rel], one_up | one_down
+
+
+def _volume(
+    cfg: SimConfig,
+    shares: np.ndarray,
+    log_turnover: np.ndarray,
+    fresh: np.ndarray,
+    vol: np.ndarray,
+    drift_z: np.ndarray,
+    thin: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Whole lots of the rows' shares (R,): turnover from size, move, timing drift and limits.
+
+    Args:
+        cfg: Supplies the volume's link to the timing drift.
+        shares: (R,) the row's stock's shares outstanding.
+        log_turnover: (R,) the stock's base log turnover plus its persistent noise (consumed).
+        fresh: (R,) the day's fresh log return (wanted less carried-in move).
+        vol: (R,) the stock's conditional daily volatility.
+        drift_z: (R,) the standardized timing drift.
+        thin: (halted, pinned at the limit, one-price day) row masks.
+    """
+    halted, pinned, one_price = thin
+    log_turnover += 0.35 * (np.abs(fresh) / vol - 0.8)
+    log_turnover += cfg.volume_link * drift_z
+    turnover = np.minimum(np.exp(log_turnover), MAX_TURNOVER)
+    turnover[pinned] *= 0.5
+    turnover[one_price] *= 0.1
+    volume = np.maximum(LOT, np.round(shares * turnover / LOT) * LOT)
+    volume[halted] = 0.0
+    return volume
+
+
 def build_bars(
     cfg: SimConfig,
     cal: TradingCalendar,
@@ -67,63 +137,32 @@ def build_bars(
     # Rows in (symbol, date) order: the (N, T) transpose, read in memory order, is stock-major.
     present = np.ascontiguousarray(life.has_row(n_days).T)  # (N, T)
     stock, day = np.nonzero(present)  # (R,), (R,)
-    rows = stock.size
+    wanted = _at_rows(paths.wanted, present)
+    carried = _at_rows(paths.carried_in, present)
+    halted = _at_rows(life.halted, present)  # only volume-0 suspensions have rows
+    vol = _at_rows(paths.cond_vol, present).astype(np.float64)
+    rel, one_price = _intraday_moves(cfg, wanted, carried, halted, vol, rng)
+    close_rel = rel[3]
     lo, hi = np.log1p(-cfg.price_limit), np.log1p(cfg.price_limit)
-
-    def at_rows(grid: np.ndarray) -> np.ndarray:
-        """The (T, N) grid's values at the rows, in row order (R,)."""
-        return np.ascontiguousarray(grid.T)[present]
-
-    wanted = at_rows(paths.wanted)
-    carried = at_rows(paths.carried_in)
-    halted = at_rows(life.halted)  # only volume-0 suspensions have rows
-    vol = at_rows(paths.cond_vol).astype(np.float64)
-
-    # Moves relative to the previous close, in log space, all within [lo, hi].
-    close_rel = np.clip(wanted, lo, hi)
-    close_rel[halted] = 0.0
-    fresh = wanted - carried
-    one_up = ~halted & (wanted >= hi + ONE_PRICE_MARGIN)
-    one_down = ~halted & (wanted <= lo - ONE_PRICE_MARGIN)
-    del wanted
-    open_rel = carried + 0.3 * fresh + 0.3 * vol * rng.standard_normal(rows)
-    np.clip(open_rel, lo, hi, out=open_rel)
-    del carried
-    high_rel = np.maximum(open_rel, close_rel)
-    high_rel += 0.5 * vol * np.abs(rng.standard_normal(rows))
-    np.minimum(high_rel, hi, out=high_rel)
-    low_rel = np.minimum(open_rel, close_rel)
-    low_rel -= 0.5 * vol * np.abs(rng.standard_normal(rows))
-    np.maximum(low_rel, lo, out=low_rel)
-    for rel in (open_rel, high_rel, low_rel):
-        rel[one_up] = hi
-        rel[one_down] = lo
-        rel[halted] = 0.0
-
     pinned = ~halted & ((close_rel == hi) | (close_rel == lo))
-    log_turnover = params.base_turnover[stock] + at_rows(noise)
-    del noise
-    log_turnover += 0.35 * (np.abs(fresh) / vol - 0.8)
-    log_turnover += cfg.volume_link * at_rows(paths.drift_z)
-    del fresh, vol
-    turnover = np.minimum(np.exp(log_turnover), MAX_TURNOVER)
-    del log_turnover
-    turnover[pinned] *= 0.5
-    turnover[one_up | one_down] *= 0.1
-    volume = np.maximum(LOT, np.round(params.shares[stock] * turnover / LOT) * LOT)
-    del turnover
-    volume[halted] = 0.0
-
+    volume = _volume(
+        cfg,
+        params.shares[stock],
+        params.base_turnover[stock] + _at_rows(noise, present),
+        wanted - carried,
+        vol,
+        _at_rows(paths.drift_z, present),
+        (halted, pinned, one_price),
+    )
+    del noise, wanted, carried, vol
     # Prices: the previous close times exp(relative move), computed in place.
-    prev = at_rows(paths.log_close) - close_rel
-    open_, high, low, close = open_rel, high_rel, low_rel, close_rel
-    for rel in (open_, high, low, close):
-        rel += prev
-        np.exp(rel, out=rel)
-    del prev
+    prev = _at_rows(paths.log_close, present) - close_rel
+    for move in rel:
+        move += prev
+        np.exp(move, out=move)
+    open_, high, low, close = rel
     amount = (open_ + high + low + close) / 4.0  # a typical price within [low, high]
     amount *= volume
-
     return pl.DataFrame(
         {
             "symbol": pl.Series("symbol", symbols_for(n), dtype=pl.String).gather(stock),

@@ -148,19 +148,42 @@ def monthly_tilt(
     return tilt
 
 
-def simulate_paths(
-    cfg: SimConfig,
-    cal: TradingCalendar,
-    life: Lifecycle,
-    params: StockParams,
-    rng: np.random.Generator,
-) -> PricePaths:
-    """Run the daily factor model with limits, suspensions and planted effects."""
-    n_days, n, k = cal.n_days, cfg.n_stocks, cfg.n_industries
-    ind = params.industry
+@dataclass(frozen=True)
+class _Dynamics:
+    """The daily model's constants, per component (M = 1 + K + N) or per stock (N)."""
+
+    ind: np.ndarray  # (N,) industry index
+    idio: slice  # the stocks' components
+    phi: float  # timing drift's AR(1) coefficient
+    kappa: float  # fading share's daily decay
+    fading: float  # timing drift's fading share f
+    omega: np.ndarray  # (M,) GARCH constant
+    h_cap: np.ndarray  # (M,) GARCH variance cap
+    t_scale: float  # unit-variance Student-t
+    drift_innov: np.ndarray  # (M,) drift innovation's standard deviation
+    drift_norm: np.ndarray  # (N,) 1 / the stock's drift standard deviation (0 if none)
+    lo: float  # log of 1 - the price limit
+    hi: float  # log of 1 + the price limit
+    log_mu: np.ndarray  # (N,) log drift
+
+
+@dataclass
+class _DayState:
+    """What one day hands the next: GARCH variances and shocks, drifts, closes, carried moves."""
+
+    h: np.ndarray
+    eps: np.ndarray
+    drift: np.ndarray
+    deviation: np.ndarray
+    log_close: np.ndarray
+    carry: np.ndarray
+
+
+def _dynamics(cfg: SimConfig, params: StockParams) -> tuple[_Dynamics, np.ndarray, np.ndarray]:
+    """The model's constants, and the components' shock and drift standard deviations."""
+    k, ind = cfg.n_industries, params.industry
     idio = slice(1 + k, None)
     phi = 0.5 ** (1.0 / cfg.timing_half_life_days)
-    kappa = 1.0 - 0.5 ** (1.0 / cfg.timing_fade_half_life_days)
     fading = cfg.timing_fading_share
     # The configured volatilities are long-run ones: the timing drift's permanent share adds
     # (1 - f)^2 q^2 (1 + phi) / (1 - phi) of the shock variance per day over long horizons, so
@@ -169,89 +192,126 @@ def simulate_paths(
     # Components: [market, industries..., stocks...]; shape (M,) with M = 1 + K + N.
     vols = np.concatenate([[cfg.market_vol], np.full(k, cfg.industry_vol), params.idio_vol])
     sig = vols / np.sqrt(long_run)
-    m_dim = sig.size
-    omega = sig**2 * (1.0 - cfg.garch_alpha - cfg.garch_beta)
-    h_cap = VARIANCE_CAP * sig**2
-    t_scale = np.sqrt((cfg.tail_df - 2.0) / cfg.tail_df)  # unit-variance Student-t
-
     drift_sd = cfg.timing * sig
-    drift_innov = drift_sd * np.sqrt(1.0 - phi**2)
     stock_drift_sd = np.sqrt(
         (params.beta * drift_sd[0]) ** 2
         + (params.loading * drift_sd[1 + ind]) ** 2
         + drift_sd[idio] ** 2
     )
-    drift_norm = np.divide(1.0, stock_drift_sd, out=np.zeros(n), where=stock_drift_sd > 0)
-
-    lo, hi = np.log1p(-cfg.price_limit), np.log1p(cfg.price_limit)
     # Ito term: half the stock's long-run daily variance comes off its log drift.
     stock_var = (
         (params.beta * vols[0]) ** 2 + (params.loading * vols[1 + ind]) ** 2 + vols[idio] ** 2
     ) + cfg.jump_rate * cfg.jump_size**2
-    log_mu = np.log1p(cfg.market_drift) / TRADING_DAYS_PER_YEAR - 0.5 * stock_var
+    dyn = _Dynamics(
+        ind=ind,
+        idio=idio,
+        phi=phi,
+        kappa=1.0 - 0.5 ** (1.0 / cfg.timing_fade_half_life_days),
+        fading=fading,
+        omega=sig**2 * (1.0 - cfg.garch_alpha - cfg.garch_beta),
+        h_cap=VARIANCE_CAP * sig**2,
+        t_scale=np.sqrt((cfg.tail_df - 2.0) / cfg.tail_df),
+        drift_innov=drift_sd * np.sqrt(1.0 - phi**2),
+        drift_norm=np.divide(
+            1.0, stock_drift_sd, out=np.zeros(cfg.n_stocks), where=stock_drift_sd > 0
+        ),
+        lo=np.log1p(-cfg.price_limit),
+        hi=np.log1p(cfg.price_limit),
+        log_mu=np.log1p(cfg.market_drift) / TRADING_DAYS_PER_YEAR - 0.5 * stock_var,
+    )
+    return dyn, sig, drift_sd
 
-    h = sig**2
-    eps = np.zeros(m_dim)
-    drift = drift_sd * rng.standard_normal(m_dim)  # stationary start
-    deviation = np.zeros(m_dim)
-    log_close = params.log_listing_price.copy()
-    carry = np.zeros(n)
+
+def _fresh_return(
+    dyn: _Dynamics,
+    state: _DayState,
+    cfg: SimConfig,
+    params: StockParams,
+    tilt_per_day: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Advance the components' GARCH shocks and timing drifts one day; the stocks' fresh return."""
+    m_dim, n = state.eps.size, cfg.n_stocks
+    h = dyn.omega + cfg.garch_alpha * state.eps**2 + cfg.garch_beta * state.h
+    np.minimum(h, dyn.h_cap, out=h)
+    state.h = h
+    state.eps = np.sqrt(h) * rng.standard_t(cfg.tail_df, m_dim) * dyn.t_scale
+    state.drift = dyn.phi * state.drift + dyn.drift_innov * rng.standard_normal(m_dim)
+    faded = (1.0 - dyn.kappa) * state.deviation + dyn.fading * state.drift
+    comp = state.eps + (1.0 - dyn.fading) * state.drift + (faded - state.deviation)
+    state.deviation = faded
+    jump = np.where(rng.random(n) < cfg.jump_rate, rng.normal(0.0, cfg.jump_size, n), 0.0)
+    return (
+        params.beta * comp[0]
+        + params.loading * comp[1 + dyn.ind]
+        + comp[dyn.idio]
+        + jump
+        + dyn.log_mu
+        + tilt_per_day
+    )
+
+
+def _move(dyn: _Dynamics, state: _DayState, fresh: np.ndarray, halted: np.ndarray) -> np.ndarray:
+    """Move the closes within the limits (not at all when halted); the day's wanted move."""
+    wanted = state.carry + fresh
+    moved = np.clip(wanted, dyn.lo, dyn.hi)
+    moved[halted] = 0.0
+    state.carry = wanted - moved
+    state.log_close = state.log_close + moved
+    return wanted
+
+
+def _drift_and_vol(
+    dyn: _Dynamics, state: _DayState, params: StockParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stocks' standardized timing drift and conditional volatility today."""
+    drift, h, ind, idio = state.drift, state.h, dyn.ind, dyn.idio
+    stock_drift = params.beta * drift[0] + params.loading * drift[1 + ind] + drift[idio]
+    vol = np.sqrt(params.beta**2 * h[0] + params.loading**2 * h[1 + ind] + h[idio])
+    return stock_drift * dyn.drift_norm, vol
+
+
+def simulate_paths(
+    cfg: SimConfig,
+    cal: TradingCalendar,
+    life: Lifecycle,
+    params: StockParams,
+    rng: np.random.Generator,
+) -> PricePaths:
+    """Run the daily factor model with limits, suspensions and planted effects."""
+    n_days, n = cal.n_days, cfg.n_stocks
+    dyn, sig, drift_sd = _dynamics(cfg, params)
+    state = _DayState(
+        h=sig**2,
+        eps=np.zeros(sig.size),
+        drift=drift_sd * rng.standard_normal(sig.size),  # stationary start
+        deviation=np.zeros(sig.size),
+        log_close=params.log_listing_price.copy(),
+        carry=np.zeros(n),
+    )
     tilt_per_day = np.zeros(n)
     month_end = np.zeros((cal.n_months, n))
     listing_month = cal.month[life.first_day]  # (N,)
-
-    out_close = np.empty((n_days, n))
-    out_wanted = np.empty((n_days, n))
-    out_carry = np.empty((n_days, n))
-    out_drift = np.empty((n_days, n), dtype=np.float32)
-    out_vol = np.empty((n_days, n), dtype=np.float32)
-
+    out = PricePaths(
+        log_close=np.empty((n_days, n)),
+        wanted=np.empty((n_days, n)),
+        carried_in=np.empty((n_days, n)),
+        drift_z=np.empty((n_days, n), dtype=np.float32),
+        cond_vol=np.empty((n_days, n), dtype=np.float32),
+    )
     for t in range(n_days):
         m = int(cal.month[t])
         if t > 0 and m != cal.month[t - 1]:
-            month_end[m - 1] = log_close
+            month_end[m - 1] = state.log_close
             tilt_per_day = monthly_tilt(month_end, m, cfg, listing_month) / cal.month_lengths[m]
-
-        h = omega + cfg.garch_alpha * eps**2 + cfg.garch_beta * h
-        np.minimum(h, h_cap, out=h)
-        eps = np.sqrt(h) * rng.standard_t(cfg.tail_df, m_dim) * t_scale
-        drift = phi * drift + drift_innov * rng.standard_normal(m_dim)
-        faded = (1.0 - kappa) * deviation + fading * drift
-        comp = eps + (1.0 - fading) * drift + (faded - deviation)
-        deviation = faded
-        jump = np.where(rng.random(n) < cfg.jump_rate, rng.normal(0.0, cfg.jump_size, n), 0.0)
-        fresh = (
-            params.beta * comp[0]
-            + params.loading * comp[1 + ind]
-            + comp[idio]
-            + jump
-            + log_mu
-            + tilt_per_day
-        )
-
-        carried_in = carry
-        wanted = carried_in + fresh
-        moved = np.clip(wanted, lo, hi)
-        moved[life.halted[t]] = 0.0
-        carry = wanted - moved
-        log_close = log_close + moved
-
-        out_close[t] = log_close
-        out_wanted[t] = wanted
-        out_carry[t] = carried_in
-        stock_drift = params.beta * drift[0] + params.loading * drift[1 + ind] + drift[idio]
-        out_drift[t] = stock_drift * drift_norm
-        out_vol[t] = np.sqrt(params.beta**2 * h[0] + params.loading**2 * h[1 + ind] + h[idio])
+        fresh = _fresh_return(dyn, state, cfg, params, tilt_per_day, rng)
+        out.carried_in[t] = state.carry
+        out.wanted[t] = _move(dyn, state, fresh, life.halted[t])
+        out.log_close[t] = state.log_close
+        out.drift_z[t], out.cond_vol[t] = _drift_and_vol(dyn, state, params)
 
     # A later listing starts from its IPO price: shift its whole path (returns are unchanged).
     late = np.nonzero(life.first_day > 0)[0]
-    offset = params.log_listing_price[late] - out_close[life.first_day[late] - 1, late]
-    out_close[:, late] += offset[None, :]  # (T, L)
-
-    return PricePaths(
-        log_close=out_close,
-        wanted=out_wanted,
-        carried_in=out_carry,
-        drift_z=out_drift,
-        cond_vol=out_vol,
-    )
+    offset = params.log_listing_price[late] - out.log_close[life.first_day[late] - 1, late]
+    out.log_close[:, late] += offset[None, :]  # (T, L)
+    return out
