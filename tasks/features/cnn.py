@@ -46,7 +46,7 @@ from cnnlstm.schemas.features import (
     TABLE_COLUMNS,
     X_COLUMNS,
 )
-from cnnlstm.tasks.features.panel import build_panel
+from cnnlstm.tasks.features.panel import Panel, build_panel
 
 __all__ = [
     "DAY_LAGS",
@@ -140,6 +140,135 @@ def _is_month_end_weekday(day: np.datetime64) -> bool:
     return not np.busday_count(day + 1, next_month) > 0
 
 
+@dataclass(frozen=True)
+class _FeatureMonths:
+    """The months t that get rows, on the panel's day axis.
+
+    Attributes:
+        month: (M,) month number of each month t (year * 12 + month - 1).
+        rebal_col: (M,) day column of t's rebalance date.
+        starts: first day column of each calendar month after the first.
+        complete: (M,) month t is complete in the data (its target can be known).
+    """
+
+    month: np.ndarray
+    rebal_col: np.ndarray
+    starts: np.ndarray
+    complete: np.ndarray
+
+
+def _feature_months(
+    month_id: np.ndarray, last_day: np.datetime64, cfg: CnnFeatureConfig
+) -> _FeatureMonths:
+    """Every calendar month but the first, plus maybe the live next month."""
+    starts = np.flatnonzero(np.diff(month_id)) + 1  # first column of each later month
+    feat_month = month_id[starts]
+    rebal_col = starts - 1
+    live_next = cfg.next_month == "always" or (
+        cfg.next_month == "auto" and _is_month_end_weekday(last_day)
+    )
+    if live_next:
+        feat_month = np.append(feat_month, month_id[-1] + 1)
+        rebal_col = np.append(rebal_col, month_id.size - 1)
+    # Month t is complete when a later calendar month exists (or the live month follows it).
+    complete = (feat_month < month_id[-1]) | (live_next & (feat_month == month_id[-1]))
+    return _FeatureMonths(feat_month, rebal_col, starts, complete)
+
+
+def _lagged_returns(
+    close: np.ndarray, traded: np.ndarray, month_id: np.ndarray, months: _FeatureMonths
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 12 monthly and 20 daily returns before each month t, and t's own return.
+
+    Returns:
+        (mret (S, M, 12), dret (S, M, 20), target (S, M)), NaN where not known.
+    """
+    daily = np.full_like(close, np.nan)
+    daily[:, 1:] = close[:, 1:] / close[:, :-1] - 1.0  # NaN unless traded on both days
+    first_month, me = _month_end_closes(close, traded, month_id)
+    monthly = np.full_like(me, np.nan)
+    monthly[:, 1:] = me[:, 1:] / me[:, :-1] - 1.0  # (S, months)
+    mj = months.month - first_month  # month-axis column of month t
+    lag_m = mj[:, None] - np.array(MONTH_LAGS)[None, :]  # (M, 12)
+    mret = np.where((lag_m >= 1)[None], monthly[:, np.clip(lag_m, 0, None)], np.nan)
+    lag_d = months.rebal_col[:, None] - (np.array(DAY_LAGS)[None, :] - 1)  # (M, 20)
+    dret = np.where((lag_d >= 1)[None], daily[:, np.clip(lag_d, 0, None)], np.nan)
+    target = np.full((close.shape[0], months.month.size), np.nan)
+    known = months.complete & (mj < monthly.shape[1])
+    target[:, known] = monthly[:, mj[known]]
+    return mret, dret, target
+
+
+def _eligibility(
+    panel: Panel,
+    months: _FeatureMonths,
+    member: np.ndarray,
+    mret: np.ndarray,
+    dret: np.ndarray,
+    cfg: CnnFeatureConfig,
+) -> tuple[np.ndarray, pl.DataFrame]:
+    """(S, M) eligible stock-months, and the per-month counts of each reason one is left out."""
+    month_first_col = np.concatenate([[0], months.starts])
+    bar_in_month = np.logical_or.reduceat(panel.present, month_first_col, axis=1)  # (S, K)
+    rebal_col = months.rebal_col
+    candidate = bar_in_month[:, np.searchsorted(month_first_col, rebal_col, side="right") - 1]
+    not_member = candidate & ~member
+    candidate &= member
+    on_rebal = panel.traded[:, rebal_col]  # (S, M)
+    full_daily = ~np.isnan(dret).any(axis=2)
+    full_monthly = ~np.isnan(mret).any(axis=2)
+    eligible = candidate & on_rebal & full_daily & full_monthly
+    n_elig = eligible.sum(axis=0)
+    too_few = n_elig < cfg.min_eligible_stocks
+    counts = pl.DataFrame(
+        {
+            "month": _month_dates(months.month),
+            "not_member": not_member.sum(axis=0),
+            "candidates": candidate.sum(axis=0),
+            "not_traded_on_rebalance": (candidate & ~on_rebal).sum(axis=0),
+            "short_daily_history": (candidate & on_rebal & ~full_daily).sum(axis=0),
+            "short_monthly_history": (candidate & on_rebal & full_daily & ~full_monthly).sum(0),
+            "dropped_small_month": np.where(too_few, n_elig, 0),
+            "eligible": np.where(too_few, 0, n_elig),
+        }
+    )
+    return eligible & ~too_few[None, :], counts
+
+
+def _feature_frame(
+    panel: Panel,
+    months: _FeatureMonths,
+    eligible: np.ndarray,
+    lagged: tuple[np.ndarray, np.ndarray, np.ndarray],
+    cfg: CnnFeatureConfig,
+) -> pl.DataFrame:
+    """One row per eligible (stock, month): raw and z-scored returns, target and label."""
+    mret, dret, target = lagged
+    s_i, m_i = np.nonzero(eligible)  # row per eligible (stock, month)
+    raw = np.concatenate([mret[s_i, m_i], dret[s_i, m_i]], axis=1)  # (N, 32)
+    z = _zscore_by_group(raw, m_i, months.month.size)
+    if cfg.zscore_clip is not None:
+        np.clip(z, -cfg.zscore_clip, cfg.zscore_clip, out=z)
+    frame = pl.DataFrame(
+        {
+            "symbol": pl.Series(panel.symbols[s_i], dtype=pl.Utf8),
+            "month": _month_dates(months.month[m_i]),
+            "rebalance_date": pl.Series(panel.dates[months.rebal_col[m_i]], dtype=pl.Date),
+            **{c: raw[:, j] for j, c in enumerate(RAW_COLUMNS)},
+            **{c: z[:, j] for j, c in enumerate(X_COLUMNS)},
+            "target_return": pl.Series(target[s_i, m_i]).fill_nan(None),
+        }
+    )
+    median = pl.col("target_return").median().over("month")
+    frame = frame.with_columns(
+        label=pl.when(pl.col("target_return").is_null())
+        .then(None)
+        .otherwise(pl.col("target_return") > median)
+        .cast(pl.Int8),
+    )
+    return frame.select(TABLE_COLUMNS).sort("month", "symbol")
+
+
 def build_cnn_features_counted(
     bars: pl.DataFrame, cfg: CnnFeatureConfig, membership: pl.DataFrame | None = None
 ) -> tuple[pl.DataFrame, CnnEligibility]:
@@ -156,92 +285,12 @@ def build_cnn_features_counted(
         (features, eligibility): features sorted by (month, symbol).
     """
     panel = build_panel(bars, ("close",))
-    close, traded = panel.values["close"], panel.traded
-    month_id = panel.month_id
-    n_s, n_d = close.shape
-
-    daily = np.full_like(close, np.nan)
-    daily[:, 1:] = close[:, 1:] / close[:, :-1] - 1.0  # NaN unless traded on both days
-    first_month, me = _month_end_closes(close, traded, month_id)
-    monthly = np.full_like(me, np.nan)
-    monthly[:, 1:] = me[:, 1:] / me[:, :-1] - 1.0  # (S, months)
-
-    # Feature months: every calendar month but the first, plus maybe the live next month.
-    starts = np.flatnonzero(np.diff(month_id)) + 1  # first column of each later month
-    feat_month = month_id[starts]
-    rebal_col = starts - 1
-    last_is_end = _is_month_end_weekday(panel.dates[-1])
-    live_next = cfg.next_month == "always" or (cfg.next_month == "auto" and last_is_end)
-    if live_next:
-        feat_month = np.append(feat_month, month_id[-1] + 1)
-        rebal_col = np.append(rebal_col, n_d - 1)
-    # Month t is complete when a later calendar month exists (or the live month follows it).
-    complete = (feat_month < month_id[-1]) | (live_next & (feat_month == month_id[-1]))
-    n_m = len(feat_month)
-
-    mj = feat_month - first_month  # month-axis column of month t
-    lag_m = mj[:, None] - np.array(MONTH_LAGS)[None, :]  # (M, 12)
-    ok_m = lag_m >= 1
-    mret = np.where(ok_m[None], monthly[:, np.clip(lag_m, 0, None)], np.nan)  # (S, M, 12)
-    lag_d = rebal_col[:, None] - (np.array(DAY_LAGS)[None, :] - 1)  # (M, 20)
-    ok_d = lag_d >= 1
-    dret = np.where(ok_d[None], daily[:, np.clip(lag_d, 0, None)], np.nan)  # (S, M, 20)
-    target = np.full((n_s, n_m), np.nan)
-    known = complete & (mj < monthly.shape[1])
-    target[:, known] = monthly[:, mj[known]]
-
-    # Eligibility, counted reason by reason in this order.
-    month_first_col = np.concatenate([[0], starts])
-    bar_in_month = np.logical_or.reduceat(panel.present, month_first_col, axis=1)  # (S, K)
-    candidate = bar_in_month[:, np.searchsorted(month_first_col, rebal_col, side="right") - 1]
-    member = _members(membership, panel.symbols, panel.dates[rebal_col])
-    not_member = candidate & ~member
-    candidate &= member
-    on_rebal = traded[:, rebal_col]  # (S, M)
-    full_daily = ~np.isnan(dret).any(axis=2)
-    full_monthly = ~np.isnan(mret).any(axis=2)
-    eligible = candidate & on_rebal & full_daily & full_monthly
-    n_elig = eligible.sum(axis=0)
-    too_few = n_elig < cfg.min_eligible_stocks
-    counts = pl.DataFrame(
-        {
-            "month": _month_dates(feat_month),
-            "not_member": not_member.sum(axis=0),
-            "candidates": candidate.sum(axis=0),
-            "not_traded_on_rebalance": (candidate & ~on_rebal).sum(axis=0),
-            "short_daily_history": (candidate & on_rebal & ~full_daily).sum(axis=0),
-            "short_monthly_history": (candidate & on_rebal & full_daily & ~full_monthly).sum(0),
-            "dropped_small_month": np.where(too_few, n_elig, 0),
-            "eligible": np.where(too_few, 0, n_elig),
-        }
-    )
-    eligible &= ~too_few[None, :]
-
-    s_i, m_i = np.nonzero(eligible)  # row per eligible (stock, month)
-    raw = np.concatenate([mret[s_i, m_i], dret[s_i, m_i]], axis=1)  # (N, 32)
-    z = _zscore_by_group(raw, m_i, n_m)
-    if cfg.zscore_clip is not None:
-        np.clip(z, -cfg.zscore_clip, cfg.zscore_clip, out=z)
-    frame = pl.DataFrame(
-        {
-            "symbol": pl.Series(panel.symbols[s_i], dtype=pl.Utf8),
-            "month": _month_dates(feat_month[m_i]),
-            "rebalance_date": pl.Series(panel.dates[rebal_col[m_i]], dtype=pl.Date),
-            **{c: raw[:, j] for j, c in enumerate(RAW_COLUMNS)},
-            **{c: z[:, j] for j, c in enumerate(X_COLUMNS)},
-            "target_return": pl.Series(target[s_i, m_i]).fill_nan(None),
-        }
-    )
-    median = pl.col("target_return").median().over("month")
-    frame = frame.with_columns(
-        label=pl.when(pl.col("target_return").is_null())
-        .then(None)
-        .otherwise(pl.col("target_return") > median)
-        .cast(pl.Int8),
-    )
-    frame = frame.select(TABLE_COLUMNS).sort("month", "symbol")
-    eligibility = CnnEligibility(per_month=counts)
-    return frame, eligibility
+    months = _feature_months(panel.month_id, panel.dates[-1], cfg)
+    lagged = _lagged_returns(panel.values["close"], panel.traded, panel.month_id, months)
+    member = _members(membership, panel.symbols, panel.dates[months.rebal_col])
+    eligible, counts = _eligibility(panel, months, member, lagged[0], lagged[1], cfg)
+    frame = _feature_frame(panel, months, eligible, lagged, cfg)
+    return frame, CnnEligibility(per_month=counts)
 
 
 def _members(
