@@ -151,12 +151,40 @@ def market_arrays(
     missing = {"symbol", "date", "open", "close", "volume"} - set(bars.columns)
     if missing:
         raise UserInputError(f"bars lack column(s) {sorted(missing)} needed by the backtest")
-    has_factor = "factor" in bars.columns
-    has_amount = "amount" in bars.columns
-    store_days = bars["date"].unique().sort()
-    data_end = store_days[-1]
-    last_trade = bars.filter(pl.col("volume") > 0).group_by("symbol").agg(last=pl.col("date").max())
-    first_bar = bars.group_by("symbol").agg(first=pl.col("date").min())
+    frame = _window(bars, start, end)
+    dates = frame["date"].unique().sort()
+    symbols = frame["symbol"].unique().sort()
+    grid = _Grid(
+        day=dates.search_sorted(frame["date"]).to_numpy(),
+        stock=symbols.search_sorted(frame["symbol"]).to_numpy(),
+        shape=(dates.len(), symbols.len()),
+    )
+    volume = frame["volume"].fill_null(0).to_numpy()
+    tradable = np.zeros(grid.shape, dtype=bool)
+    tradable[grid.day, grid.stock] = volume > 0
+    session_no = np.full(grid.shape, -1, dtype=np.int32)
+    session_no[grid.day, grid.stock] = frame["session_no"].to_numpy()
+    has_amount = "amount" in frame.columns
+    amount = grid.pivot(frame["amount"].fill_null(np.nan).to_numpy()) if has_amount else None
+    factor, basis = _raw_factor(frame, grid, volume)
+    listing_day, delist_day = _listing_and_delisting(bars, symbols, dates, listing, delist_after)
+    return MarketArrays(
+        dates.to_list(),
+        symbols.to_list(),
+        grid.pivot(frame["open"].to_numpy()),
+        grid.pivot(frame["close"].to_numpy()),
+        tradable,
+        delist_day,
+        factor=factor,
+        amount=amount,
+        session_no=session_no,
+        listing_day=listing_day,
+        raw_basis=basis,
+    )
+
+
+def _window(bars: pl.DataFrame, start: date | None, end: date | None) -> pl.DataFrame:
+    """The bars in [start, end] with each row's session number in its stock's whole history."""
     frame = (
         bars.lazy()
         .sort("symbol", "date")
@@ -166,40 +194,61 @@ def market_arrays(
         frame = frame.filter(pl.col("date") >= start)
     if end is not None:
         frame = frame.filter(pl.col("date") <= end)
-    extra = [c for c, ok in (("factor", has_factor), ("amount", has_amount)) if ok]
+    extra = [c for c in ("factor", "amount") if c in bars.columns]
     frame = frame.select("symbol", "date", "open", "close", "volume", "session_no", *extra)
-    frame = frame.collect()
-    if frame.height == 0:
+    out = frame.collect()
+    if out.height == 0:
         raise UserInputError(f"no bars between {start} and {end}")
-    dates = frame["date"].unique().sort()
-    symbols = frame["symbol"].unique().sort()
-    day = dates.search_sorted(frame["date"]).to_numpy()
-    stock = symbols.search_sorted(frame["symbol"]).to_numpy()
-    shape = (dates.len(), symbols.len())
+    return out
 
-    def pivot(values: np.ndarray, fill: float = np.nan) -> np.ndarray:
-        out = np.full(shape, fill)
-        out[day, stock] = values
+
+@dataclass(frozen=True)
+class _Grid:
+    """Where each row of a bars window lands on the (day, stock) grid."""
+
+    day: np.ndarray
+    stock: np.ndarray
+    shape: tuple[int, int]
+
+    def pivot(self, values: np.ndarray, fill: float = np.nan) -> np.ndarray:
+        """The rows' `values` on the (T, N) grid, `fill` where a stock has no row."""
+        out = np.full(self.shape, fill)
+        out[self.day, self.stock] = values
         return out
 
-    open_px = pivot(frame["open"].to_numpy())
-    close_px = pivot(frame["close"].to_numpy())
-    volume = frame["volume"].fill_null(0).to_numpy()
-    tradable = np.zeros(shape, dtype=bool)
-    tradable[day, stock] = volume > 0
-    session_no = np.full(shape, -1, dtype=np.int32)
-    session_no[day, stock] = frame["session_no"].to_numpy()
-    amount = pivot(frame["amount"].fill_null(np.nan).to_numpy()) if has_amount else None
+
+def _raw_factor(
+    frame: pl.DataFrame, grid: _Grid, volume: np.ndarray
+) -> tuple[np.ndarray | None, str]:
+    """The (T, N) adjustment factor (raw = adjusted / factor), carried over gaps, and its basis."""
     factor, basis = None, "as given"
-    if has_factor:
-        factor, basis = pivot(frame["factor"].fill_null(np.nan).to_numpy()), "factor"
-    elif has_amount:
+    if "factor" in frame.columns:
+        factor, basis = grid.pivot(frame["factor"].fill_null(np.nan).to_numpy()), "factor"
+    elif "amount" in frame.columns:
         money = frame["amount"].fill_null(0).to_numpy()
         ok = (volume > 0) & (money > 0)
         est = np.where(ok, frame["close"].to_numpy() * volume / np.where(ok, money, 1.0), np.nan)
-        factor, basis = pivot(est), "amount/volume"
+        factor, basis = grid.pivot(est), "amount/volume"
     if factor is not None:
         factor = _carried(np.where(np.isfinite(factor) & (factor > 0), factor, np.nan))
+    return factor, basis
+
+
+def _listing_and_delisting(
+    bars: pl.DataFrame,
+    symbols: pl.Series,
+    dates: pl.Series,
+    listing: pl.DataFrame | None,
+    delist_after: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each stock's listing day (NaT if listed before the store) and delisting day index (-1).
+
+    See `market_arrays` for when a stock counts as delisted.
+    """
+    store_days = bars["date"].unique().sort()
+    data_end = store_days[-1]
+    last_trade = bars.filter(pl.col("volume") > 0).group_by("symbol").agg(last=pl.col("date").max())
+    first_bar = bars.group_by("symbol").agg(first=pl.col("date").min())
     symbol_frame = pl.DataFrame({"symbol": symbols})
     first = symbol_frame.join(first_bar, on="symbol", how="left")["first"]
     listing_day = first.to_numpy().astype("datetime64[D]")
@@ -220,19 +269,7 @@ def market_arrays(
         end_day = np.where(said, told.to_numpy().astype("datetime64[D]"), end_day)
     after = np.searchsorted(dates.to_numpy().astype("datetime64[D]"), end_day, side="right")
     delist_day = np.where(gone & (after < dates.len()), after, -1).astype(np.int64)
-    return MarketArrays(
-        dates.to_list(),
-        symbols.to_list(),
-        open_px,
-        close_px,
-        tradable,
-        delist_day,
-        factor=factor,
-        amount=amount,
-        session_no=session_no,
-        listing_day=listing_day,
-        raw_basis=basis,
-    )
+    return listing_day, delist_day
 
 
 def _carried(values: np.ndarray) -> np.ndarray:
