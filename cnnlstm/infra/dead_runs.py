@@ -1,18 +1,27 @@
-"""MLflow runs left RUNNING by a killed or crashed process, marked KILLED at the next start.
+"""Runs left RUNNING by a killed or crashed process, marked at the next start (MLflow, Prefect).
 
 A run killed with its process (kill -9, an out-of-memory kill, a power cut) never ends: MLflow
-shows it RUNNING forever. Each run this project starts carries its owner (`cnnlstm.owner`:
-`<host>:<pid>`); when the next run starts in the same experiment (`tracking.tracked_run`), the
-RUNNING runs whose owner process on this host no longer exists, and their child runs, are set
-to KILLED with the time they are found. Best effort: a failure here warns and never stops a run;
-runs of other hosts are left alone (their processes cannot be seen from here).
+and Prefect show it RUNNING forever. Each MLflow run this project starts carries
+its owner (`cnnlstm.owner`: `<host>:<pid>`); when the next run starts in the same experiment
+(`tracking.tracked_run`), the RUNNING runs whose owner process on this host no longer exists,
+and their child runs, are set to KILLED with the time they are found. Best effort: a failure
+here warns and never stops a run; runs of other hosts are left alone (their processes cannot be
+seen from here).
+
+Prefect: the command line runs each flow inside `owned_flow_runs()`, which tags the flow runs it
+starts (subflows included) `cnnlstm.owner:<host>:<pid>` and first sets the RUNNING or PENDING
+flow runs whose tagged owner on this host is gone to CRASHED (Prefect's state for a run whose
+process died). Flow runs of a worker carry no such tag: the worker reports its own crashed
+processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 OWNER_TAG = "cnnlstm.owner"
@@ -69,3 +78,66 @@ def mark_dead_runs_quietly(experiment_id: str) -> list[str]:
     except Exception as err:  # noqa: BLE001 - best effort, said once
         warnings.warn(f"could not mark runs of killed processes: {err}", stacklevel=2)
         return []
+
+
+def owner_tag() -> str:
+    """This process as a Prefect flow run's owner tag: `cnnlstm.owner:<host>:<pid>`."""
+    return f"{OWNER_TAG}:{owner_tags()[OWNER_TAG]}"
+
+
+def _tagged_owner(tags: list[str]) -> str | None:
+    prefix = f"{OWNER_TAG}:"
+    return next((t.removeprefix(prefix) for t in tags if t.startswith(prefix)), None)
+
+
+def mark_dead_flow_runs(client: Any) -> list[str]:
+    """Set the RUNNING or PENDING flow runs of dead processes on this host to CRASHED.
+
+    Args:
+        client: A synchronous Prefect client (`prefect.get_client(sync_client=True)`).
+
+    Returns:
+        The ids of the flow runs marked.
+    """
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Crashed
+
+    open_states = FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
+    only_open = FlowRunFilter(state=FlowRunFilterState(type=open_states))
+    runs: list[Any] = []
+    while True:  # the API returns at most 200 runs a call
+        page = client.read_flow_runs(flow_run_filter=only_open, limit=200, offset=len(runs))
+        runs.extend(page)
+        if len(page) < 200:
+            break
+    marked = []
+    for run in runs:
+        owner = _tagged_owner(list(run.tags))
+        if _dead_here(owner):
+            message = f"its process ({owner}) ended without reporting: killed or crashed"
+            client.set_flow_run_state(run.id, Crashed(message=message), force=True)
+            marked.append(str(run.id))
+    return marked
+
+
+@contextlib.contextmanager
+def owned_flow_runs() -> Iterator[list[str]]:
+    """Mark flow runs of dead processes CRASHED, then tag the flow runs started in the block.
+
+    Best effort: a failure to mark warns and never stops the flow. Yields the ids marked.
+    """
+    from prefect import get_client, tags
+
+    try:
+        with get_client(sync_client=True) as client:
+            marked = mark_dead_flow_runs(client)
+    except Exception as err:  # noqa: BLE001 - best effort, said once
+        warnings.warn(f"could not mark flow runs of killed processes: {err}", stacklevel=2)
+        marked = []
+    with tags(owner_tag()):
+        yield marked

@@ -74,11 +74,12 @@ def run(args: argparse.Namespace) -> int:
     check_tracking(params.tracking.enabled)
     out = resolve_out_dir(args.out, "backtest")
     from cnnlstm.flows.backtest import backtest_flow
+    from cnnlstm.infra.dead_runs import owned_flow_runs
     from cnnlstm.infra.prefect_server import prefect_api
 
     started = time.perf_counter()
     # the temporary Prefect server started by main, if any (waits for it)
-    with prefect_api(), tracking_failure_keeps(out):
+    with prefect_api(), tracking_failure_keeps(out), owned_flow_runs():
         outcome = backtest_flow(params, out_dir=str(out))
     seconds = time.perf_counter() - started
     print(outcome.summary)

@@ -30,8 +30,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the data health flow and print its report."""
     from cnnlstm.flows.data_health import HealthParams, data_health_flow
+    from cnnlstm.infra.dead_runs import owned_flow_runs
 
-    health = data_health_flow(HealthParams(**live_fields(args)))
+    with owned_flow_runs():
+        health = data_health_flow(HealthParams(**live_fields(args)))
     for line in health.lines():
         print(line)
     return 0

@@ -39,15 +39,16 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the daily timing flow and print its orders."""
     from cnnlstm.flows.daily_timing import DailyParams, daily_timing_flow
+    from cnnlstm.infra.dead_runs import owned_flow_runs
 
-    out = daily_timing_flow(
-        DailyParams(
-            **live_fields(args),
-            capital=args.capital,
-            rebuild=args.rebuild,
-            catch_up=not args.no_catch_up,
-        )
+    params = DailyParams(
+        **live_fields(args),
+        capital=args.capital,
+        rebuild=args.rebuild,
+        catch_up=not args.no_catch_up,
     )
+    with owned_flow_runs():
+        out = daily_timing_flow(params)
     if out.status == "no_session":
         print(out.reason)
         return 0

@@ -34,8 +34,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the monthly selection flow and print what it published."""
     from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
+    from cnnlstm.infra.dead_runs import owned_flow_runs
 
-    out = monthly_selection_flow(MonthlyParams(**live_fields(args), retrain=args.retrain))
+    with owned_flow_runs():
+        out = monthly_selection_flow(MonthlyParams(**live_fields(args), retrain=args.retrain))
     print(f"selection for {out.month:%Y-%m} (rebalance {out.rebalance_date}, {out.model}):")
     print(" ".join(out.symbols))
     print(f"published: {out.path}")

@@ -48,6 +48,7 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the data update flow and print what changed."""
     from cnnlstm.flows.data_update import UpdateParams, data_update_flow
+    from cnnlstm.infra.dead_runs import owned_flow_runs
 
     fields = live_fields(args)
     options = {k: source_option_value(k, v) for k, v in args.option}
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
             "on_restated": args.on_restated,
         }
     )
-    report = data_update_flow(UpdateParams(**fields))
+    with owned_flow_runs():
+        report = data_update_flow(UpdateParams(**fields))
     for line in report.lines():
         print(line)
     return 0

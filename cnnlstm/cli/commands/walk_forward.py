@@ -101,11 +101,12 @@ def run(args: argparse.Namespace) -> int:
     params = getattr(args, "params", None) or build_params(args)
     out = resolve_out_dir(args.out, "walk-forward")
     from cnnlstm.flows.walk_forward import walk_forward_flow
+    from cnnlstm.infra.dead_runs import owned_flow_runs
     from cnnlstm.infra.prefect_server import prefect_api
 
     started = time.perf_counter()
     # the temporary Prefect server started by main, if any (waits for it)
-    with prefect_api(), tracking_failure_keeps(out):
+    with prefect_api(), tracking_failure_keeps(out), owned_flow_runs():
         outcome = walk_forward_flow(params, out_dir=str(out) if out else None)
     seconds = time.perf_counter() - started
     print(outcome.get("summary") or outcome["table2"])
