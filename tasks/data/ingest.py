@@ -301,6 +301,109 @@ def off_session_rows(
     return suspect, note
 
 
+def _suspect_rows(
+    data: SourceData, sessions: SessionCalendar | None, report: IngestReport
+) -> pl.DataFrame | None:
+    """The source's suspect rows, plus the bars dated on a non-session (with `sessions`)."""
+    suspect = data.suspect
+    if sessions is None:
+        return suspect
+    off, note = off_session_rows(data.bars, sessions)
+    report.notes += [note] if note else []
+    if off.height:
+        parts = [t for t in (suspect, off) if t is not None and t.height]
+        keep = ["symbol", "date", "reason"]
+        suspect = pl.concat([t.select(keep) for t in parts]).unique(
+            ["symbol", "date"], keep="first", maintain_order=True
+        )
+    return suspect
+
+
+def _count_checked(report: IngestReport, checked: Any, prefix: str = "") -> None:
+    """Add a `validate_table` outcome's rejections and quarantine file to the report."""
+    report.rejected.update({f"{prefix}{k}": v for k, v in checked.reasons.items()})
+    report.rows_rejected += checked.rejected
+    if checked.quarantine_path:
+        report.quarantine_files.append(checked.quarantine_path)
+
+
+def _valid_bars(
+    data: SourceData,
+    suspect: pl.DataFrame | None,
+    on_invalid: OnInvalid,
+    store: Path,
+    report: IngestReport,
+) -> pl.DataFrame:
+    """The bars that pass: suspect rows set aside, then the `bars` schema; counted in `report`."""
+    bars, suspect_counts, suspect_path = set_aside_suspect(data.bars, suspect, on_invalid, store)
+    report.rejected.update(suspect_counts)
+    report.rows_rejected += data.bars.height - bars.height
+    if suspect_path:
+        report.quarantine_files.append(suspect_path)
+    checked = validate_table(
+        bars,
+        BarsSchema,
+        table="bars",
+        on_invalid=on_invalid,
+        quarantine_path=_quarantine_path(store, "bars"),
+    )
+    _count_checked(report, checked)
+    if checked.valid.height == 0:
+        raise UserInputError(f"{data.report.source}: no valid bars to ingest")
+    return checked.valid
+
+
+def _valid_benchmark(
+    bench: pl.DataFrame,
+    bars: pl.DataFrame,
+    name: str | None,
+    on_invalid: OnInvalid,
+    store: Path,
+    report: IngestReport,
+) -> pl.DataFrame:
+    """The benchmark rows that pass its schema; a note when it does not cover the bars."""
+    checked = validate_table(
+        bench,
+        BenchmarkSchema,
+        table="benchmark",
+        on_invalid=on_invalid,
+        quarantine_path=_quarantine_path(store, "benchmark"),
+    )
+    _count_checked(report, checked, prefix="benchmark ")
+    note = check_benchmark_overlap(bars, checked.valid, name)
+    if note:
+        report.notes.append(note)
+    return checked.valid
+
+
+def _write(
+    store: Path,
+    bars: pl.DataFrame,
+    bench: tuple[pl.DataFrame, str | None] | None,
+    on_restated: OnRestated,
+    report: IngestReport,
+) -> None:
+    """Write bars (and the named benchmark) under the store's lock; the counts into `report`."""
+    with locked(store):
+        has_bars = any((store / "bars").glob("year=*.parquet"))
+        check_symbol_case(
+            bars["symbol"].unique().to_list(), stored_symbols(store) if has_bars else []
+        )
+        written = write_bars(store, bars, on_restated=on_restated, source=report.source)
+        report.rows_added = written.added
+        report.rows_already_stored = written.already_stored
+        report.rows_conflicting = written.conflicting
+        report.restated = list(written.restated)
+        report.rows_replaced = written.replaced
+        if bench is not None:
+            table, name = bench
+            report.benchmark = name
+            bench_written = write_benchmark(store, table, on_restated=on_restated, source=name)
+            report.benchmark_rows_added = bench_written.added
+            report.restated += bench_written.restated
+            report.rows_replaced += bench_written.replaced
+
+
 def ingest_data(
     data: SourceData,
     store: Path | str,
@@ -320,78 +423,15 @@ def ingest_data(
     report = IngestReport(source=data.report.source, store=store, notes=list(data.report.notes))
     report.rejected.update(data.report.rejected)
     report.rows_rejected = sum(data.report.rejected.values())
-
-    suspect = data.suspect
-    if sessions is not None:
-        off, note = off_session_rows(data.bars, sessions)
-        report.notes += [note] if note else []
-        if off.height:
-            parts = [t for t in (suspect, off) if t is not None and t.height]
-            keep = ["symbol", "date", "reason"]
-            suspect = pl.concat([t.select(keep) for t in parts]).unique(
-                ["symbol", "date"], keep="first", maintain_order=True
-            )
-    bars, suspect_counts, suspect_path = set_aside_suspect(data.bars, suspect, on_invalid, store)
-    report.rejected.update(suspect_counts)
-    report.rows_rejected += data.bars.height - bars.height
-    if suspect_path:
-        report.quarantine_files.append(suspect_path)
-
-    checked = validate_table(
-        bars,
-        BarsSchema,
-        table="bars",
-        on_invalid=on_invalid,
-        quarantine_path=_quarantine_path(store, "bars"),
-    )
-    report.rejected.update(checked.reasons)
-    report.rows_rejected += checked.rejected
-    if checked.quarantine_path:
-        report.quarantine_files.append(checked.quarantine_path)
-    bars = checked.valid
-    if bars.height == 0:
-        raise UserInputError(f"{data.report.source}: no valid bars to ingest")
-
+    suspect = _suspect_rows(data, sessions, report)
+    bars = _valid_bars(data, suspect, on_invalid, store, report)
     bench = benchmark if benchmark is not None else data.benchmark
     name = benchmark_name or (
         f"{bench['symbol'][0]} (from the source)" if bench is not None else None
     )
     if bench is not None:
-        bench_checked = validate_table(
-            bench,
-            BenchmarkSchema,
-            table="benchmark",
-            on_invalid=on_invalid,
-            quarantine_path=_quarantine_path(store, "benchmark"),
-        )
-        report.rejected.update({f"benchmark {k}": v for k, v in bench_checked.reasons.items()})
-        report.rows_rejected += bench_checked.rejected
-        if bench_checked.quarantine_path:
-            report.quarantine_files.append(bench_checked.quarantine_path)
-        bench = bench_checked.valid
-        note = check_benchmark_overlap(bars, bench, name)
-        if note:
-            report.notes.append(note)
-
-    source = data.report.source
-    with locked(store):
-        has_bars = any((store / "bars").glob("year=*.parquet"))
-        check_symbol_case(
-            bars["symbol"].unique().to_list(), stored_symbols(store) if has_bars else []
-        )
-        written = write_bars(store, bars, on_restated=on_restated, source=source)
-        report.rows_added = written.added
-        report.rows_already_stored = written.already_stored
-        report.rows_conflicting = written.conflicting
-        report.restated = list(written.restated)
-        report.rows_replaced = written.replaced
-        if bench is not None:
-            report.benchmark = name
-            bench_written = write_benchmark(store, bench, on_restated=on_restated, source=name)
-            report.benchmark_rows_added = bench_written.added
-            report.restated += bench_written.restated
-            report.rows_replaced += bench_written.replaced
-
+        bench = _valid_benchmark(bench, bars, name, on_invalid, store, report)
+    _write(store, bars, None if bench is None else (bench, name), on_restated, report)
     report.stocks = bars["symbol"].n_unique()
     report.rows = bars.height
     report.first_date = bars["date"].min()
