@@ -4,7 +4,7 @@
 BLAKE2b-128 digest. The digests are taken from the temporary files a commit writes and become
 the manifest in the same journaled commit as the files themselves (`store._commit`), so a
 manifest always describes the files beside it. A read hashes each file it is about to open
-(about 1 GB/s: milliseconds per year file) and a file whose bytes differ from its digest, or
+(BLAKE2b, cheap beside decoding it) and a file whose bytes differ from its digest, or
 that does not parse, fails with one line naming it and how to rebuild it; nothing reads back
 silently with other values (a flipped byte in a volume column passes every schema check).
 
