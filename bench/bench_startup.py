@@ -18,7 +18,11 @@ Prints (with the load average beside each figure):
   healthy answer and the server process's CPU seconds by then (less load-dependent), and the
   medians' ratios;
 * with `--cold-pairs N`, the whole cold `cnnlstm backtest` (new data home, new Prefect home) N
-  interleaved pairs, template off and on.
+  interleaved pairs, template off and on;
+* with `--python-pairs N`, a one-task flow called from Python in a new Prefect home, N
+  interleaved pairs: on Prefect's own temporary server (its database migrated anew) and inside
+  `cnnlstm.infra.prefect_server.temporary_server()` (copied from the template), as process
+  wall seconds.
 OMP_NUM_THREADS is left as the caller has it (unset: the project chooses its threads).
 """
 
@@ -56,6 +60,7 @@ def main() -> None:
     ap.add_argument("--configured", action="store_true", help="also against a running server")
     ap.add_argument("--server-pairs", type=int, default=0, help="template off/on server pairs")
     ap.add_argument("--cold-pairs", type=int, default=0, help="template off/on cold run pairs")
+    ap.add_argument("--python-pairs", type=int, default=0, help="flow from Python pairs")
     ap.add_argument("extra", nargs="*", help="extra `cnnlstm backtest` arguments")
     args = ap.parse_args()
     if args.server_pairs or args.cold_pairs:
@@ -164,6 +169,52 @@ def template_pairs(server_pairs: int, cold_pairs: int, extra: list[str]) -> None
         off, on = statistics.median(found["off"][key]), statistics.median(found["on"][key])
         print(f"MEDIAN {key}: migrated anew {off:.1f} s, from the template {on:.1f} s, "
               f"on/off x{on / off:.2f}")  # fmt: skip
+
+
+PYTHON_FLOW = """
+import contextlib, sys, time
+t = time.perf_counter()
+from prefect import flow, task
+from cnnlstm.infra.prefect_server import temporary_server
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+@flow
+def one() -> int:
+    return double(21)
+
+block = temporary_server() if sys.argv[1] == "seeded" else contextlib.nullcontext()
+with block:
+    assert one() == 42
+print(f"FLOW {time.perf_counter() - t:.2f}")
+"""
+
+
+def python_pairs(pairs: int) -> None:
+    """A flow called from Python in a new Prefect home: Prefect's own server vs ours, paired."""
+    import statistics
+
+    home = Path(tempfile.mkdtemp(prefix="bench-python-flow-"))
+    py = str(ROOT / ".venv" / "bin" / "python")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    base.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="300")  # fmt: skip
+    subprocess.run([py, "-m", "cnnlstm.infra.prefect_db", _template_path(py)], env=base, check=True)
+    found: dict[str, list[float]] = {"prefect": [], "seeded": []}
+    print(f"bench_startup python pairs: home {home}, {load()}")
+    for i in range(pairs):
+        for mode in ("prefect", "seeded") if i % 2 == 0 else ("seeded", "prefect"):
+            env = {**base, "PREFECT_HOME": str(home / f"{mode}-{i}")}
+            secs, out, rc = timed([py, "-c", PYTHON_FLOW, mode], env)
+            found[mode].append(secs if rc == 0 else math.nan)
+            print(f"PYTHON pair {i + 1} {mode}: process {secs:.1f} s, rc {rc} ({load()})")
+            if rc != 0:
+                print(out[-2000:], file=sys.stderr)
+    own, ours = statistics.median(found["prefect"]), statistics.median(found["seeded"])
+    print(f"MEDIAN flow from Python: Prefect's own server {own:.1f} s, temporary_server() "
+          f"{ours:.1f} s, x{ours / own:.2f}")  # fmt: skip
 
 
 def _template_path(py: str) -> str:

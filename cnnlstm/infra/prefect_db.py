@@ -21,6 +21,15 @@ Only the stage results and their cache records define what a data home holds
 (`<data home>/prefect-results`, `flows/stages/cache.py`); the template holds no flow run, no
 task run and no cache record, so two homes seeded from it share nothing but empty tables.
 A database other than a local SQLite file (PostgreSQL, a configured server) is left alone.
+
+From Python, flows run inside `cnnlstm.infra.prefect_server.temporary_server()` get the same
+seeded server. A flow called outside it starts Prefect's own temporary server
+(`SubprocessASGIServer`, also what `prefect_test_harness` starts), whose database is migrated
+anew: Prefect's client starts it at the flow's first API call, and its process migrates as it
+starts, with no hook in between for a copy (Prefect's plugin start-up hooks run only where the
+user has turned plugins on). Copying when `cnnlstm.flows` is imported was not done: the
+command line imports flow modules before it has checked its inputs, and a command whose inputs
+are wrong must leave no database in the Prefect home.
 `CNNLSTM_PREFECT_DB_TEMPLATE=0` turns the template off (Prefect migrates as it always did).
 """
 

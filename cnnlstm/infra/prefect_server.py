@@ -21,6 +21,12 @@ Prefect's log and event workers register theirs, so it runs after they have drai
 process is killed before its exit handlers run, the server sees its standard input end and
 stops by itself.
 
+From Python (a script, a notebook, a bench), `temporary_server()` runs a block's flows on the
+same server (seeded from the template, stopped at the block's end): a flow called outside it
+starts Prefect's own temporary server, whose database is migrated anew in each new Prefect home
+(Prefect opens no hook before that server's start to copy a database in: see
+`cnnlstm.infra.prefect_db`).
+
 A configured server (`PREFECT_API_URL` in the environment or the active profile) is used as it
 is: the launcher sees it and exits without serving. Commands that run no flow start nothing. If
 the early server fails to answer, the block runs without it and the flow starts Prefect's own
@@ -253,10 +259,41 @@ def prefect_api(timeout: float | None = None) -> Iterator[str | None]:
         yield _current.api_url
 
 
+@contextlib.contextmanager
+def temporary_server(timeout: float | None = None) -> Iterator[str | None]:
+    """Flows called from Python inside the block use the project's temporary server.
+
+    Called from Python (a script, a notebook, a bench) a flow would start Prefect's own
+    temporary server (`SubprocessASGIServer`): its database migrated anew in every new Prefect
+    home, its API imported in the calling process first. This starts the command line's server
+    instead (`Prestart`, released at once): a new home's database is copied from the user's
+    template (`cnnlstm.infra.prefect_db`, built once per user and Prefect version), the API's
+    import runs in the server's process. The server stops when the block ends. With
+    `PREFECT_API_URL` configured nothing is started (the block uses that server); if the server
+    fails to answer, the block runs with Prefect's own settings. Yields the API URL (or None).
+    """
+    global _current
+    if os.environ.get("PREFECT_API_URL", "").strip():
+        yield None
+        return
+    if _current is None or _current.process is None:
+        _current = Prestart(timeout)
+    server = _current
+    server.release()
+    try:
+        with prefect_api(timeout) as url:
+            yield url
+    finally:
+        server.stop()
+        if _current is server:
+            _current = None
+
+
 __all__ = [
     "FLOW_COMMANDS",
     "Prestart",
     "prefect_api",
+    "temporary_server",
     "cancel",
     "launcher_command",
     "prestart",

@@ -92,3 +92,36 @@ def test_a_command_with_wrong_inputs_gets_no_database_even_with_a_template(tmp_p
     )  # the input ends before `go`, as when the command's checks fail
     assert done.returncode == 0, done.stderr[-2000:]
     assert not (tmp_path / "prefect" / "prefect.db").exists()
+
+
+FLOW_FROM_PYTHON = """
+    from prefect import flow
+    from cnnlstm.infra.prefect_server import temporary_server
+
+    @flow
+    def one() -> int:
+        return 1
+
+    with temporary_server() as url:
+        assert url is not None and one() == 1
+    print("RAN", url)
+    """
+
+
+@pytest.mark.slow  # starts the temporary Prefect server once (Prefect migrates the marked copy)
+def test_a_flow_called_from_python_in_temporary_server_gets_the_template(tmp_path):
+    env = _env(tmp_path, "prefect")
+    script = "from cnnlstm.infra import prefect_db; print(prefect_db.template_path())"
+    path = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    Path(path).parent.mkdir(parents=True)
+    con = sqlite3.connect(path)  # a marked template: Prefect migrates on top, the mark stays
+    con.execute("create table seeded_from_template (x int)")
+    con.close()
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(FLOW_FROM_PYTHON)],
+        env=env, capture_output=True, text=True, timeout=400,
+    )  # fmt: skip
+    assert "RAN http://127.0.0.1:" in done.stdout, done.stderr[-3000:]
+    assert "seeded_from_template" in _tables(tmp_path / "prefect" / "prefect.db")
