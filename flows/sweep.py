@@ -35,7 +35,9 @@ from cnnlstm.flows.stages.publish import publish_link, publish_markdown
 from cnnlstm.flows.stages.track import report_metrics
 from cnnlstm.flows.sweep_grid import PointResult, SweepPoint, comparison_table, expand_grid
 from cnnlstm.infra import tracking
-from cnnlstm.tasks.report.tables import markdown_table
+from cnnlstm.infra.artifacts import ArtifactRef
+from cnnlstm.tasks.report.measures import load_metrics
+from cnnlstm.tasks.report.tables import frame_markdown
 
 DEFAULT_COMPARE = [
     "cnn_lstm.annualized_return",
@@ -104,7 +106,7 @@ def run_point(point: SweepPoint) -> PointResult:
         label=point.label,
         overrides=point.overrides,
         run_id=outcome.tracked.run_id if outcome.tracked else None,
-        metrics=report_metrics(outcome.report.metrics.read_json()),
+        metrics=report_metrics(_validated(outcome.report.metrics)),
     )
 
 
@@ -160,8 +162,7 @@ def sweep_flow(params: SweepParams = SweepParams()) -> SweepOutcome:  # noqa: B0
     ran = with_task_runner(run_points, params.task_runner)(points)
     results = [r for r in ran if isinstance(r, PointResult)]
     failed = {p.label: r for p, r in zip(points, ran, strict=True) if isinstance(r, str)}
-    table = comparison_table(results, params.compare)
-    with_markdown = _markdown(table)
+    with_markdown = frame_markdown(comparison_table(results, params.compare))
     outcome = SweepOutcome(results=results, failed=failed, table=with_markdown, mlflow_run_id=None)
     run_id = None
     if results and points[0].params.tracking.enabled:
@@ -174,6 +175,6 @@ def sweep_flow(params: SweepParams = SweepParams()) -> SweepOutcome:  # noqa: B0
     return outcome.model_copy(update={"mlflow_run_id": run_id})
 
 
-def _markdown(table) -> str:
-    """The comparison table as GitHub markdown (the report's table writer)."""
-    return markdown_table(table)
+def _validated(ref: ArtifactRef) -> dict:
+    """A point's metrics.json read back through `RunMetrics` (a misspelt key is an error)."""
+    return load_metrics(ref.local_path().read_text()).model_dump(mode="json", exclude_unset=True)

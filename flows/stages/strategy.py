@@ -12,7 +12,9 @@ test period's end.
 
 from __future__ import annotations
 
+import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -34,7 +36,7 @@ from cnnlstm.schemas.strategy import (
 )
 from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.backtest import MarketConfig
-from cnnlstm.tasks.backtest.api import market_rules
+from cnnlstm.tasks.backtest.api import MarketArrays, market_rules
 from cnnlstm.tasks.features import LstmWindowConfig, build_lstm_windows
 from cnnlstm.tasks.report.build import (
     Report,
@@ -44,6 +46,7 @@ from cnnlstm.tasks.report.build import (
     write_report,
 )
 from cnnlstm.tasks.report.caveats import RunFacts
+from cnnlstm.tasks.report.measures import dump_metrics
 from cnnlstm.tasks.report.metrics import signal_outcomes
 from cnnlstm.tasks.report.notes import notes_table
 from cnnlstm.tasks.report.seeds import combine, seeds_table
@@ -372,7 +375,6 @@ class RunContext(BaseModel):
     n_trials: int = 1
     rows_quarantined: int = 0
     rows_total: int = 0
-    benchmark_gaps: int | None = None
 
 
 #: Training metrics that measure the machine's speed, not the model (MLflow keeps them).
@@ -383,9 +385,101 @@ def _reproducible(metrics: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if k not in WALL_CLOCK_METRICS}
 
 
-# 6: notes table, summary, report.html; 7: universe rule; 8: the nulls among the decisions;
-# 9: metrics.json without wall-clock training metrics, keys sorted
-@stage_task("report", version=9)
+@dataclass(frozen=True)
+class _Shared:
+    """What every seed's report shares: the market arrays and the EW universe indexes."""
+
+    arrays: MarketArrays  # of the test period
+    index: pl.DataFrame  # the EW universe index, rebalanced daily (nav rows)
+    monthly: pl.DataFrame  # the same, rebalanced monthly (nav rows)
+
+
+def _shared(bars: pl.DataFrame, first: SeedRun, protocol: Protocol) -> _Shared:
+    from cnnlstm.tasks.backtest import market_arrays
+
+    start = first.backtest.nav.read_table()["date"].min()
+    arrays = market_arrays(bars, start=start, end=protocol.test.end)
+    dates = arrays.dates
+    index = benchmark_nav(
+        equal_weight_index(bars, start=dates[0], end=dates[-1]), dates, name="ew_index"
+    ).with_columns(strategy=pl.lit("ew_index"))
+    monthly = monthly_index_nav(bars, first.selections.universe.read_table(), dates)
+    return _Shared(arrays=arrays, index=index, monthly=monthly)
+
+
+def _seed_inputs(
+    run: SeedRun,
+    shared: _Shared,
+    dataset: Dataset,
+    protocol: Protocol,
+    market: MarketConfig,
+    n_trials: int,
+) -> ReportInputs:
+    """One seed's (or the ensemble's) report inputs from its artifacts."""
+    outcomes = signal_outcomes(
+        run.signals.read_table(),
+        shared.arrays,
+        horizon=protocol.hold_days,
+        execution=protocol.execution,
+    )
+    return ReportInputs(
+        nav=run.backtest.nav.read_table(),
+        trades=run.backtest.trades.read_table(),
+        capital=market.initial_capital,
+        benchmark_label=dataset.benchmark_name,
+        benchmark_derived=dataset.benchmark_derived,
+        cnn_scored=run.selections.scores.read_table(),
+        cnn_selection=run.selections.cnn.read_table(),
+        signal_outcomes=outcomes,
+        cost_navs={k: ref.read_table() for k, ref in run.backtest.sensitivity.items()},
+        index_nav=shared.index,
+        n_trials=n_trials,
+        training={  # wall-clock facts stay in MLflow: metrics.json is reproducible
+            "cnn": [_reproducible(n.metrics) for n in run.cnns],
+            "lstm": [_reproducible(n.metrics) for n in run.lstms],
+        },
+        min_commission=market.min_commission,
+        commission_rate=market.commission_rate,
+        null_nav=run.backtest.nulls.read_table() if run.backtest.nulls else None,
+        null_facts=dict(run.backtest.null_facts),
+        monthly_index_nav=shared.monthly,
+        equal_weight_needs=run.backtest.equal_weight_needs,
+    )
+
+
+def benchmark_gaps(dataset: Dataset, dates: list) -> int | None:
+    """Test sessions without a benchmark close: the validate stage's count, else counted here.
+
+    None for a derived benchmark (it has every session by construction).
+    """
+    if dataset.benchmark_coverage is not None:
+        return int(dataset.benchmark_coverage.missing_sessions)
+    if dataset.benchmark_derived:
+        return None
+    have = set(dataset.benchmark.read_table()["date"].to_list())
+    return sum(d not in have for d in dates)
+
+
+def _write_files(built: Report, runs: list[SeedRun], title: str) -> dict[str, ArtifactRef]:
+    """Table 2, metrics.json, seeds.csv, the figures and the tear sheet, stored."""
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_report(built, runs[0].backtest.nav.read_table(), Path(tmp))
+        paths["seeds"] = Path(tmp) / "seeds.csv"
+        seeds_table(built.metrics).write_csv(paths["seeds"])
+        paths["tear_sheet"] = Path(tmp) / "report.html"
+        navs = {r.label: r.backtest.nav.read_table() for r in runs}
+        paths["tear_sheet"].write_text(
+            tear_sheet_html(built.metrics, built.markdown, built.summary, navs, title=title),
+            encoding="utf-8",
+        )
+        return {
+            name: store_file(path, "report", meta={"name": path.name})
+            for name, path in paths.items()
+        }
+
+
+# 10: typed metrics.json (RunMetrics), caveats with a severity
+@stage_task("report", version=10)
 def report(
     dataset: Dataset,
     runs: list[SeedRun],
@@ -400,91 +494,29 @@ def report(
     The signals' outcomes are measured over the protocol's hold days from its execution price;
     the PNG figures show the first seed, the tear sheet (`report.html`) every seed's band.
     """
-    from cnnlstm.tasks.backtest import market_arrays
+    shared = _shared(dataset.bars.read_table(), runs[0], protocol)
 
-    bars = dataset.bars.read_table()
-    first_nav = runs[0].backtest.nav.read_table()
-    arrays = market_arrays(bars, start=first_nav["date"].min(), end=protocol.test.end)
-    dates = arrays.dates
-    index = benchmark_nav(
-        equal_weight_index(bars, start=dates[0], end=dates[-1]), dates, name="ew_index"
-    ).with_columns(strategy=pl.lit("ew_index"))
-    monthly = monthly_index_nav(bars, runs[0].selections.universe.read_table(), dates)
-
-    def one(run: SeedRun, n_trials: int) -> Report:
-        nav = run.backtest.nav.read_table()
-        outcomes = signal_outcomes(
-            run.signals.read_table(),
-            arrays,
-            horizon=protocol.hold_days,
-            execution=protocol.execution,
-        )
-        return build_report(
-            ReportInputs(
-                nav=nav,
-                trades=run.backtest.trades.read_table(),
-                capital=market.initial_capital,
-                benchmark_label=dataset.benchmark_name,
-                benchmark_derived=dataset.benchmark_derived,
-                cnn_scored=run.selections.scores.read_table(),
-                cnn_selection=run.selections.cnn.read_table(),
-                signal_outcomes=outcomes,
-                cost_navs={k: ref.read_table() for k, ref in run.backtest.sensitivity.items()},
-                index_nav=index,
-                n_trials=n_trials,
-                training={  # wall-clock facts stay in MLflow: metrics.json is reproducible
-                    "cnn": [_reproducible(n.metrics) for n in run.cnns],
-                    "lstm": [_reproducible(n.metrics) for n in run.lstms],
-                },
-                min_commission=market.min_commission,
-                commission_rate=market.commission_rate,
-                null_nav=run.backtest.nulls.read_table() if run.backtest.nulls else None,
-                null_facts=dict(run.backtest.null_facts),
-                monthly_index_nav=monthly,
-                equal_weight_needs=run.backtest.equal_weight_needs,
-            ),
-            cfg,
-        )
+    def one(run: SeedRun, n_trials: int):
+        return build_report(_seed_inputs(run, shared, dataset, protocol, market, n_trials), cfg)
 
     per_seed = {run.label: one(run, context.n_trials) for run in runs}
     ens = one(ensemble, context.n_trials + 1) if ensemble is not None else None
-    gaps = context.benchmark_gaps
-    coverage = getattr(dataset, "benchmark_coverage", None)  # the validate stage's facts
-    if gaps is None and coverage is not None:
-        gaps = int(coverage.missing_sessions)
-    if gaps is None and not dataset.benchmark_derived:
-        have = set(dataset.benchmark.read_table()["date"].to_list())
-        gaps = sum(d not in have for d in dates)
     facts = RunFacts(
         seeds=tuple(context.seeds),
         rows_quarantined=context.rows_quarantined,
         rows_total=context.rows_total,
-        benchmark_gaps=gaps,
+        benchmark_gaps=benchmark_gaps(dataset, shared.arrays.dates),
         benchmark_derived=dataset.benchmark_derived,
         survivorship_biased=cfg.survivorship_caveat,
-        universe=getattr(dataset, "universe_coverage", None),
+        universe=dataset.universe_coverage,
     )
     table = notes_table(
         {r.label: r.backtest.notes for r in runs}, {r.label: r.backtest.texts for r in runs}
     )
     built = combine(per_seed, ens, facts, cfg, notes_table=table)
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = write_report(built, first_nav, Path(tmp))
-        paths["seeds"] = Path(tmp) / "seeds.csv"
-        seeds_table(built.metrics).write_csv(paths["seeds"])
-        paths["tear_sheet"] = Path(tmp) / "report.html"
-        navs = {r.label: r.backtest.nav.read_table() for r in runs}
-        paths["tear_sheet"].write_text(
-            tear_sheet_html(built.metrics, built.markdown, built.summary, navs, title=cfg.title),
-            encoding="utf-8",
-        )
-        files = {
-            name: store_file(path, "report", meta={"name": path.name})
-            for name, path in paths.items()
-        }
     return ReportFiles(
-        files=files,
-        metrics=write_json(built.metrics, "report"),
+        files=_write_files(built, runs, cfg.title),
+        metrics=write_json(json.loads(dump_metrics(built.metrics)), "report"),
         markdown=built.markdown,
         summary=built.summary,
     )

@@ -12,8 +12,6 @@ benchmark with a seeded block-bootstrap interval.
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from cnnlstm.tasks.report.figures import (
     net_value_chart,
     position_ratio_chart,
 )
+from cnnlstm.tasks.report.measures import RunMetrics, SeedMetrics, dump_metrics
 from cnnlstm.tasks.report.metrics import (
     excess_return_ci,
     performance,
@@ -47,19 +46,6 @@ from cnnlstm.tasks.strategy.nulls import NullConfig
 SURVIVORSHIP_CAVEAT = (
     "Survivorship bias: the stock set holds only stocks still listed when it was collected; "
     "this flatters every strategy, the benchmark-relative numbers included."
-)
-ROWS = (
-    ("annualized_return", "Annualized rate of return", "{:.3f}"),
-    ("max_drawdown", "Maximum retracement (drawdown)", "{:.3f}"),
-    ("volatility", "Annualized volatility", "{:.3f}"),
-    ("sharpe", "Sharpe ratio", "{:.2f}"),
-    ("sortino", "Sortino ratio", "{:.2f}"),
-    ("calmar", "Calmar ratio", "{:.2f}"),
-    ("turnover", "Turnover (per year)", "{:.1f}"),
-    ("avg_position_ratio", "Average position ratio", "{:.2f}"),
-    ("total_costs", "Total costs (of capital)", "{:.4f}"),
-    ("excess_return", "Excess return vs benchmark (ann.)", "{:+.3f}"),
-    ("excess_ci", "  bootstrap interval", "{}"),
 )
 
 
@@ -129,16 +115,24 @@ class ReportInputs:
 
 
 @dataclass(frozen=True)
-class Report:
-    """The computed report: the table, every number, and the markdown text."""
+class SeedReport:
+    """One backtest's numbers (one seed, or the seed ensemble): its Table 2 rows and metrics."""
 
     table: pl.DataFrame  # one row per strategy, one column per metric
-    metrics: dict
-    markdown: str
-    summary: str = ""  # the one-screen form (report over seeds: `tasks.report.summary`)
+    metrics: SeedMetrics
 
 
-def build_report(inputs: ReportInputs, cfg: ReportConfig | None = None) -> Report:
+@dataclass(frozen=True)
+class Report:
+    """The report over the seeds (`tasks.report.seeds.combine`): every number and its text."""
+
+    table: pl.DataFrame  # one row per strategy: each metric's mean and std over the seeds
+    metrics: RunMetrics
+    markdown: str  # the full report (`table2.md`)
+    summary: str  # the one-screen form (`tasks.report.summary`)
+
+
+def build_report(inputs: ReportInputs, cfg: ReportConfig | None = None) -> SeedReport:
     """Compute every number of the report.
 
     Raises:
@@ -189,7 +183,7 @@ def build_report(inputs: ReportInputs, cfg: ReportConfig | None = None) -> Repor
     }
     metrics.update(_evidence(inputs, nav, cfg, metrics))
     metrics["qlib"] = qlib_rows(nav, metrics["cnn"])
-    return Report(table=table, metrics=metrics, markdown=_markdown(table, metrics, cfg))
+    return SeedReport(table=table, metrics=SeedMetrics.model_validate(metrics))
 
 
 def _evidence(inputs: ReportInputs, nav: pl.DataFrame, cfg: ReportConfig, metrics: dict) -> dict:
@@ -264,14 +258,12 @@ def write_report(report: Report, nav: pl.DataFrame, out_dir: Path | str) -> dict
     }
     files["table_md"].write_text(report.markdown)
     report.table.write_csv(files["table_csv"])
-    # keys sorted: the same run writes the same bytes, whatever order its dicts were built in
-    files["metrics"].write_text(json.dumps(_jsonable(report.metrics), indent=2, sort_keys=True))
-    label = report.metrics["benchmark"]["label"]
-    net_value_chart(nav, files["net_value"], benchmark_label=label)
+    files["metrics"].write_text(dump_metrics(report.metrics))
+    net_value_chart(nav, files["net_value"], benchmark_label=report.metrics.benchmark.label)
     drawdown_chart(nav, files["drawdown"])
-    if report.metrics.get("deciles"):
+    if report.metrics.deciles:
         files["deciles"] = out / "cnn_deciles.png"
-        decile_chart(report.metrics["deciles"], files["deciles"])
+        decile_chart(report.metrics.deciles, files["deciles"])
     if "cnn_lstm" in nav["strategy"].to_list():
         files["position_ratio"] = out / "fig3_position_ratio.png"
         position_ratio_chart(nav, files["position_ratio"])
@@ -313,69 +305,3 @@ def _notes(inputs: ReportInputs, cfg: ReportConfig) -> list[str]:
     if cfg.survivorship_caveat:
         notes.append(SURVIVORSHIP_CAVEAT)
     return notes
-
-
-def _markdown(table: pl.DataFrame, metrics: dict, cfg: ReportConfig) -> str:
-    """Table 2 with metrics as rows and strategies as columns (as in the paper)."""
-    names = table["strategy"].to_list()
-    head = [registry.label(n) for n in names]
-    lines = [
-        f"## {cfg.title}: {metrics['period']['start']} .. {metrics['period']['end']}",
-        "",
-        "| | " + " | ".join(head) + " |",
-        "| --- |" + " ---: |" * len(names),
-    ]
-    for key, label, fmt in ROWS:
-        cells = []
-        for row in table.iter_rows(named=True):
-            if key == "excess_ci":
-                cell = (
-                    "-"
-                    if row["strategy"] == "benchmark"
-                    else f"[{row['ci_low']:+.3f}, {row['ci_high']:+.3f}]"
-                    + (" *" if row["excess_significant"] else "")
-                )
-            else:
-                value = row[key]
-                cell = "n/a" if value is None or math.isnan(value) else fmt.format(value)
-            cells.append(cell)
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append(
-        f"Benchmark: {metrics['benchmark']['label']}. Interval: {cfg.ci_level:.0%} block "
-        f"bootstrap ({cfg.bootstrap_block_days}-day blocks) of daily excess returns; "
-        "* = excludes 0."
-    )
-    cnn, lstm = metrics["cnn"], metrics["lstm"]
-    if cnn:
-        lines.append(
-            f"CNN: mean monthly IC {_fmt(cnn['mean_ic'])}, rank IC {_fmt(cnn['mean_rank_ic'])}, "
-            f"top-minus-median {_fmt(cnn['mean_top_minus_median'])} over {cnn['months']} months."
-        )
-    if lstm:
-        lines.append(
-            f"LSTM (out of sample): accuracy {_fmt(lstm['accuracy'])}, precision "
-            f"{_fmt(lstm['precision'])} on {lstm['n']} signals; CNN-LSTM round-trip hit rate "
-            f"{_fmt(lstm['hit_rate'])} over {lstm['round_trips']} round trips."
-        )
-    lines += [f"Note: {n}" for n in metrics["notes"]]
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(value: float | None) -> str:
-    return (
-        "n/a"
-        if value is None or (isinstance(value, float) and math.isnan(value))
-        else f"{value:.3f}"
-    )
-
-
-def _jsonable(obj):
-    """NaN becomes null; everything else as JSON knows it."""
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj

@@ -14,6 +14,7 @@ import polars as pl
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 
+from cnnlstm.tasks.report.measures import Deciles
 from cnnlstm.tasks.report.metrics import drawdown_series
 from cnnlstm.tasks.strategy import registry
 
@@ -79,17 +80,17 @@ def drawdown_chart(nav: pl.DataFrame, path: Path) -> Path:
     return path
 
 
-def decile_chart(deciles: dict, path: Path) -> Path:
+def decile_chart(deciles: Deciles, path: Path) -> Path:
     """The CNN's mean forward monthly return by score decile, the selection beside."""
     fig = Figure(figsize=(9, 5), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     ax.set_title("CNN score deciles: mean forward monthly return (out of sample)", fontsize=13)
     ax.grid(True, axis="y", alpha=0.3)
-    names = list(deciles["deciles"])
-    means = [deciles["deciles"][b]["mean"] for b in names]
-    if deciles.get("selected"):
-        names, means = [*names, "top 1%"], [*means, deciles["selected"]["mean"]]
-    colors = ["tab:blue"] * len(deciles["deciles"]) + ["tab:red"] * (len(names) - 10)
+    names = sorted(deciles.deciles, key=int)  # D1..D10 (the file's keys sort as text)
+    means = [deciles.deciles[b].mean for b in names]
+    if deciles.selected:
+        names, means = [*names, "top 1%"], [*means, deciles.selected.mean]
+    colors = ["tab:blue"] * len(deciles.deciles) + ["tab:red"] * (len(names) - 10)
     ax.bar(names, means, color=colors)
     ax.axhline(0.0, color="black", linewidth=0.6)
     ax.set_xlabel("score decile (1 = lowest)", fontsize=12)

@@ -5,13 +5,15 @@ Input contract: per seed label, the backtest's counts (`Backtest.notes`: `rule.<
 `raw_prices.<basis>`, `ruined.<strategy>`, `failed.<strategy>`, `held_suspended_at_end.<strategy>`)
 and its notes in words (`Backtest.texts`). Output: rows `{"topic", "strategy", "item", "values"}`
 with `values` the seed label -> count (or `True` for a text), for metrics.json (`notes_table`)
-and the report's markdown. One row per (topic, strategy, item), the seeds side by side: what a
-5-seed run used to print as some 80 `Note:` lines.
+and the report's markdown. One row per (topic, strategy, item), the seeds side by side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
+from cnnlstm.tasks.report.measures import NoteRow
+from cnnlstm.tasks.report.tables import aligned, markdown_table
 
 TOPICS = {
     "rule": "trades a market rule blocked or resized",
@@ -70,20 +72,17 @@ def _order(key: tuple[str, str, str]) -> tuple:
     return (topics.index(topic) if topic in topics else len(topics), key[1], key[2])
 
 
-def notes_markdown(rows: list[dict], labels: Sequence[str]) -> list[str]:
-    """The notes table as markdown lines: a column per seed (or one when all seeds agree)."""
+def notes_markdown(rows: Sequence[NoteRow], labels: Sequence[str]) -> list[str]:
+    """The notes table as markdown lines: a column per seed."""
     if not rows:
         return ["No rule blocked a trade, no signal was missing, nothing else to note."]
-    out = [
-        "| topic | strategy | item | " + " | ".join(f"seed {x}" for x in labels) + " |",
-        "| --- | --- | --- |" + " ---: |" * len(labels),
-    ]
-    for row in rows:
-        topic = TOPICS.get(row["topic"], row["topic"])
-        cells = [_cell(row["values"].get(label)) for label in labels]
-        out.append(f"| {topic} | {row['strategy'] or '-'} | {row['item'] or '-'} | "
-                   + " | ".join(cells) + " |")  # fmt: skip
-    return out
+    head = ["topic", "strategy", "item", *(f"seed {x}" for x in labels)]
+    cells = [
+        [TOPICS.get(r.topic, r.topic), r.strategy or "-", r.item or "-",
+         *(_cell(r.values.get(label)) for label in labels)]
+        for r in rows
+    ]  # fmt: skip
+    return markdown_table(head, cells, aligned(3, len(labels)))
 
 
 def _cell(value) -> str:
@@ -94,9 +93,9 @@ def _cell(value) -> str:
     return f"{value:,}"
 
 
-def count_rows(rows: list[dict]) -> dict[str, int]:
+def count_rows(rows: Sequence[NoteRow]) -> dict[str, int]:
     """How many rows each topic has (the console's one line about the table)."""
     out: dict[str, int] = {}
     for row in rows:
-        out[row["topic"]] = out.get(row["topic"], 0) + 1
+        out[row.topic] = out.get(row.topic, 0) + 1
     return out

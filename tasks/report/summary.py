@@ -1,7 +1,7 @@
 """The report on one screen: caveats, Table 2 (mean ± std over seeds), the comparisons that decide.
 
-Input contract: the metrics of the report over seeds (`tasks.report.seeds.combine`: `caveats`,
-`table2`, `seeds`, `per_seed`, `ensemble`, `notes_table`) and the `ReportConfig`. What the
+Input contract: the report over seeds' `RunMetrics` (`tasks.report.seeds.combine`) and the
+`ReportConfig`. What the
 console and the Prefect "Table 2" artifact show; everything else (per-seed tables, cost
 sensitivity, yearly returns, model skill, the notes table) is in the full report (`table2.md`,
 `report.html`, `metrics.json`).
@@ -21,7 +21,17 @@ from __future__ import annotations
 import math
 import statistics
 
+from cnnlstm.tasks.report.measures import (
+    Decision,
+    Estimate,
+    NullBand,
+    PairedDiff,
+    RunMetrics,
+    SeedStat,
+    StrategyRow,
+)
 from cnnlstm.tasks.report.notes import count_rows
+from cnnlstm.tasks.report.tables import aligned, markdown_table
 from cnnlstm.tasks.strategy import registry
 
 #: The notes table's topics as the console's one line names them.
@@ -54,133 +64,134 @@ def _finite(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _estimate(entry: dict | None, mean_key: str = "mean") -> dict | None:
-    """`{"mean", "ci_low", "ci_high"}` of an interval entry, or None when incomplete."""
-    if not entry or not all(_finite(entry.get(k)) for k in (mean_key, "ci_low", "ci_high")):
+def _estimate(mean: float | None, low: float | None, high: float | None) -> Estimate | None:
+    """An estimate with its interval, or None when a bound is undefined."""
+    if not all(_finite(v) for v in (mean, low, high)):
         return None
-    return {"mean": entry[mean_key], "ci_low": entry["ci_low"], "ci_high": entry["ci_high"]}
+    return Estimate(mean=mean, ci_low=low, ci_high=high)
 
 
-def _timing(m: dict) -> dict | None:
-    return _estimate((m.get("paired") or {}).get("cnn_lstm-cnn"))
+def _timing(
+    paired: dict[str, PairedDiff] | None, row: StrategyRow | None, nulls
+) -> Estimate | None:
+    diff = (paired or {}).get("cnn_lstm-cnn")
+    return None if diff is None else _estimate(diff.mean, diff.ci_low, diff.ci_high)
 
 
-def _benchmark(m: dict) -> dict | None:
-    return _estimate((m.get("strategies") or {}).get("cnn_lstm"), "excess_return")
-
-
-def decisions(metrics: dict) -> list[dict]:
-    """The comparisons that decide (see the module docstring), in the order shown."""
-    per_seed = metrics["per_seed"]
-    ens = metrics.get("ensemble") or {}
-    ens_m = {
-        "paired": ens.get("paired"),
-        "strategies": ens.get("strategies", {}),
-        "nulls": ens.get("nulls"),
-    }
-    ens_m["strategies"] = {"cnn_lstm": ens_m["strategies"].get("cnn_lstm_ensemble")}
-    specs = [
-        ("timing", "Timing: CNN-LSTM − CNN (paired)", _timing),
-        ("benchmark", "CNN-LSTM − benchmark", _benchmark),
-    ]
-    for name in sorted({k for m in per_seed.values() for k in (m.get("nulls") or {})}):
-        entry = next(m["nulls"][name] for m in per_seed.values() if name in (m.get("nulls") or {}))
-        what = name.replace("_", " ")
-        label = f"{registry.label(entry.get('strategy', 'cnn_lstm'))} − {what} null (5-95% band)"
-        specs.append((f"null.{name}", label, _null_getter(name)))
-    out = []
-    for key, label, get in specs:
-        seeds = {s: get(m) for s, m in per_seed.items()}
-        seeds = {s: e for s, e in seeds.items() if e is not None}
-        if not seeds:
-            continue
-        means = [e["mean"] for e in seeds.values()]
-        out.append(
-            {
-                "key": key,
-                "label": label,
-                "mean": statistics.fmean(means),
-                "std": statistics.stdev(means) if len(means) > 1 else None,
-                "seeds": seeds,
-                "excluding_zero": sum(
-                    not (e["ci_low"] <= 0 <= e["ci_high"]) for e in seeds.values()
-                ),
-                "ensemble": get(ens_m) if any(ens_m.values()) else None,
-            }
-        )
-    return out
+def _benchmark(paired, row: StrategyRow | None, nulls) -> Estimate | None:
+    return None if row is None else _estimate(row.excess_return, row.ci_low, row.ci_high)
 
 
 def _null_getter(name: str):
     """The strategy's annualized net return minus the null's mean; the band: minus p95..p05."""
 
-    def get(m: dict) -> dict | None:
-        n = (m.get("nulls") or {}).get(name) or {}
-        if not all(_finite(n.get(k)) for k in ("strategy_value", "mean", "p05", "p95")):
+    def get(paired, row, nulls: dict[str, NullBand] | None) -> Estimate | None:
+        n = (nulls or {}).get(name)
+        if n is None or not all(_finite(v) for v in (n.strategy_value, n.mean, n.p05, n.p95)):
             return None
-        value = n["strategy_value"]
-        return {"mean": value - n["mean"], "ci_low": value - n["p95"], "ci_high": value - n["p05"]}
+        value = n.strategy_value
+        return Estimate(mean=value - n.mean, ci_low=value - n.p95, ci_high=value - n.p05)
 
     return get
+
+
+def _specs(run: RunMetrics) -> list[tuple]:
+    specs = [
+        ("timing", "Timing: CNN-LSTM − CNN (paired)", _timing),
+        ("benchmark", "CNN-LSTM − benchmark", _benchmark),
+    ]
+    for name in sorted({k for m in run.per_seed.values() for k in m.nulls}):
+        entry = next(m.nulls[name] for m in run.per_seed.values() if name in m.nulls)
+        what = name.replace("_", " ")
+        label = f"{registry.label(entry.strategy or 'cnn_lstm')} − {what} null (5-95% band)"
+        specs.append((f"null.{name}", label, _null_getter(name)))
+    return specs
+
+
+def decisions(run: RunMetrics) -> list[Decision]:
+    """The comparisons that decide (see the module docstring), in the order shown."""
+    ens = run.ensemble
+    out = []
+    ensemble = ens.strategies.get("cnn_lstm_ensemble")
+    for key, label, get in _specs(run):
+        seeds = {
+            s: get(m.paired, m.strategies.get("cnn_lstm"), m.nulls) for s, m in run.per_seed.items()
+        }
+        seeds = {s: e for s, e in seeds.items() if e is not None}
+        if not seeds:
+            continue
+        means = [e.mean for e in seeds.values()]
+        out.append(
+            Decision(
+                key=key,
+                label=label,
+                mean=statistics.fmean(means),
+                std=statistics.stdev(means) if len(means) > 1 else None,
+                seeds=seeds,
+                excluding_zero=sum(not (e.ci_low <= 0 <= e.ci_high) for e in seeds.values()),
+                ensemble=get(ens.paired, ensemble, ens.nulls),
+            )
+        )
+    return out
 
 
 def _f(value, fmt: str = "{:+.3f}") -> str:
     return fmt.format(value) if _finite(value) else "n/a"
 
 
-def _cell(stat: dict | None, fmt: str, n_seeds: int) -> str:
-    if not stat or not _finite(stat.get("mean")):
+def _cell(stat: SeedStat | None, fmt: str, n_seeds: int) -> str:
+    if stat is None or not _finite(stat.mean):
         return "n/a"
-    text = fmt.format(stat["mean"])
-    spread = _finite(stat.get("std")) and stat["std"] > 1e-9 * max(1.0, abs(stat["mean"]))
-    if n_seeds > 1 and stat.get("n", 1) > 1 and spread:
-        text += f" ± {fmt.format(stat['std']).lstrip('+')}"
+    text = fmt.format(stat.mean)
+    spread = _finite(stat.std) and stat.std > 1e-9 * max(1.0, abs(stat.mean))
+    if n_seeds > 1 and stat.n > 1 and spread:
+        text += f" ± {fmt.format(stat.std).lstrip('+')}"
     return text
 
 
-def decisions_markdown(rows: list[dict], level: float) -> list[str]:
+def _interval(e: Estimate | None) -> str:
+    return "-" if e is None else f"{_f(e.mean)} [{_f(e.ci_low)}, {_f(e.ci_high)}]"
+
+
+def decisions_markdown(rows: list[Decision], level: float) -> list[str]:
     """The comparisons as a markdown table (annualized; intervals at `level`)."""
     if not rows:
         return []
     head = f"### Comparisons that decide (annualized; {level:.0%} block-bootstrap intervals)"
-    lines = [head, "",
-             "| comparison | over seeds: mean ± std | seed intervals excluding 0 | "
-             "first seed [interval] | seed ensemble [interval] |",
-             "| --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
-    for r in rows:
-        spread = f" ± {_f(r['std'], '{:.3f}')}" if r["std"] is not None else ""
-        first = next(iter(r["seeds"].values()))
-        first_text = f"{_f(first['mean'])} [{_f(first['ci_low'])}, {_f(first['ci_high'])}]"
-        ens = r["ensemble"]
-        ens_text = f"{_f(ens['mean'])} [{_f(ens['ci_low'])}, {_f(ens['ci_high'])}]" if ens else "-"
-        lines.append(
-            f"| {r['label']} | {_f(r['mean'])}{spread} | {r['excluding_zero']} of "
-            f"{len(r['seeds'])} | {first_text} | {ens_text} |"
-        )
-    return lines
+    columns = ["comparison", "over seeds: mean ± std", "seed intervals excluding 0",
+               "first seed [interval]", "seed ensemble [interval]"]  # fmt: skip
+    cells = [
+        [
+            r.label,
+            _f(r.mean) + (f" ± {_f(r.std, '{:.3f}')}" if r.std is not None else ""),
+            f"{r.excluding_zero} of {len(r.seeds)}",
+            _interval(next(iter(r.seeds.values()))),
+            _interval(r.ensemble),
+        ]
+        for r in rows
+    ]
+    return [head, "", *markdown_table(columns, cells, aligned(1, 4))]
 
 
-def summary_markdown(metrics: dict, cfg, names: list[str], labels: dict[str, str]) -> str:
+def summary_markdown(run: RunMetrics, cfg) -> str:
     """The one-screen report (see the module docstring)."""
-    seeds = metrics["seeds"]
+    seeds = run.seeds
     n = len(seeds)
     over = (
         f"mean ± std over {n} seeds ({', '.join(map(str, seeds))})" if n > 1 else f"seed {seeds[0]}"
     )
-    lines = [f"## {cfg.title}: {metrics['period']['start']} .. {metrics['period']['end']}", ""]
-    lines += [f"Caveat **{c['code']}**: {c['message']}" for c in metrics["caveats"]] or [
-        "Caveats: none."
-    ]
+    names = sorted(run.table2, key=registry.order_key)
+    lines = [f"## {cfg.title}: {run.period.start} .. {run.period.end}", ""]
+    lines += [f"Caveat **{c.code}**: {c.message}" for c in run.caveats] or ["Caveats: none."]
     lines += ["", f"### Table 2: {over}", ""]
-    lines.append("| | " + " | ".join(labels.get(x, x) for x in names) + " |")
-    lines.append("| --- |" + " ---: |" * len(names))
-    table2 = metrics["table2"]
-    for key, label, fmt in SCREEN_ROWS:
-        cells = [_cell(table2[x].get(key), fmt, n) for x in names]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", f"Benchmark: {metrics['benchmark']['label']}.", ""]
-    lines += decisions_markdown(metrics.get("decisions", []), cfg.ci_level)
-    topics = count_rows(metrics.get("notes_table", []))
+    rows = [
+        [label, *(_cell(getattr(run.table2[x], key), fmt, n) for x in names)]
+        for key, label, fmt in SCREEN_ROWS
+    ]
+    lines += markdown_table(["", *(registry.label(x) for x in names)], rows, aligned(1, len(names)))
+    lines += ["", f"Benchmark: {run.benchmark.label}.", ""]
+    lines += decisions_markdown(run.decisions, cfg.ci_level)
+    topics = count_rows(run.notes_table)
     if topics:
         what = ", ".join(f"{SHORT.get(t, t)} {k}" for t, k in topics.items())
         lines += ["", f"Notes table in the report: {sum(topics.values())} rows ({what})."]

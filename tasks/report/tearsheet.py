@@ -1,6 +1,6 @@
 """The tear sheet: one self-contained HTML file a researcher opens, reads and sends.
 
-Input contract: the report over seeds (`tasks.report.seeds.combine`: its metrics and markdown)
+Input contract: the report over seeds (`tasks.report.seeds.combine`: its `RunMetrics`, markdown)
 and every seed's `nav` table (label -> date, strategy, nav, position_ratio). Output: one HTML
 document with nothing outside it: no script, no stylesheet or font to fetch, every chart a PNG
 embedded as base64. It holds the one-screen summary, the charts (net value with the seeds'
@@ -10,8 +10,8 @@ Table 2, per seed, cost sensitivity, paired differences, yearly, models, notes).
 
 Bands: a seed-dependent strategy (CNN-LSTM, CNN) is drawn as the mean over the seeds with the
 seeds' min..max as a shaded band; the others do not depend on the seed and are one line.
-Score buckets: the CNN's decile table (`metrics["deciles"]["deciles"]`, bucket -> mean forward
-monthly return) when the report has one, with the seeds' min..max.
+Score buckets: the CNN's decile table (`RunMetrics.deciles`, bucket -> mean forward monthly
+return) when the report has one, with the seeds' min..max.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from cnnlstm.tasks.report.measures import RunMetrics
 from cnnlstm.tasks.report.metrics import drawdown_series
 from cnnlstm.tasks.strategy import registry
 
@@ -161,9 +162,9 @@ def _bars(title: str, ylabel: str, groups: list[str], series: dict[str, list[flo
     return _png(fig)
 
 
-def yearly_png(metrics: dict) -> str | None:
+def yearly_png(metrics: RunMetrics) -> str | None:
     """Each strategy's return per calendar year (mean over seeds) as grouped bars."""
-    yearly = metrics.get("yearly") or {}
+    yearly = metrics.yearly
     years = sorted({y for v in yearly.values() for y in v})
     if not years:
         return None
@@ -172,9 +173,9 @@ def yearly_png(metrics: dict) -> str | None:
     return _bars("Yearly returns (mean over seeds)", "return", years, series)
 
 
-def costs_png(metrics: dict) -> str | None:
+def costs_png(metrics: RunMetrics) -> str | None:
     """Annualized return at each cost multiple (the same orders re-run)."""
-    costs = metrics.get("cost_sensitivity") or {}
+    costs = metrics.cost_sensitivity
     mults = sorted({k for v in costs.values() for k in v}, key=lambda k: float(k.rstrip("x")))
     if len(mults) < 2:
         return None
@@ -191,21 +192,19 @@ def costs_png(metrics: dict) -> str | None:
     return _png(fig)
 
 
-def deciles_png(metrics: dict) -> str | None:
+def deciles_png(metrics: RunMetrics) -> str | None:
     """The CNN's score deciles: mean forward return per decile over seeds, seeds' min..max."""
-    table = (metrics.get("deciles") or {}).get("deciles")
-    if not isinstance(table, Mapping) or not table:
+    table = metrics.deciles.deciles if metrics.deciles else {}
+    if not table:
         return None
     buckets = sorted(table, key=_bucket_order)
-    means = [_num((table[b] or {}).get("mean")) for b in buckets]
-    per_seed = [
-        (m.get("deciles") or {}).get("deciles") or {} for m in metrics.get("per_seed", {}).values()
-    ]
+    means = [_num(table[b].mean) for b in buckets]
+    per_seed = [m.deciles.deciles if m.deciles else {} for m in metrics.per_seed.values()]
     fig, ax = _axes("Score buckets: CNN score deciles (D1 lowest)", "mean forward monthly return")
     x = np.arange(len(buckets))
     ax.bar(x, [v if math.isfinite(v) else 0.0 for v in means], 0.7, color="tab:blue",
            label=f"mean over {len(per_seed) or 1} seeds")  # fmt: skip
-    spread = [[_num((d.get(b) or {}).get("mean")) for d in per_seed] for b in buckets]
+    spread = [[_num(d[b].mean) if b in d else math.nan for d in per_seed] for b in buckets]
     if len(per_seed) > 1:
         low = [m - np.nanmin(v) for m, v in zip(means, spread, strict=True)]
         high = [np.nanmax(v) - m for m, v in zip(means, spread, strict=True)]
@@ -228,9 +227,9 @@ def _num(value) -> float:
     )
 
 
-def charts(metrics: dict, navs: Mapping[str, pl.DataFrame]) -> list[tuple[str, str]]:
+def charts(metrics: RunMetrics, navs: Mapping[str, pl.DataFrame]) -> list[tuple[str, str]]:
     """(caption, base64 PNG) of every chart the report's data allows, in reading order."""
-    label = metrics.get("benchmark", {}).get("label", "benchmark")
+    label = metrics.benchmark.label
     found = [
         ("Net value: mean over seeds, min..max band", net_value_png(navs, label)),
         ("Drawdown", drawdown_png(navs)),
@@ -260,7 +259,7 @@ def markdown_to_html(text: str) -> str:
 
     for line in text.splitlines():
         if line.startswith("|"):
-            cells = [_inline(c.strip()) for c in line.strip().strip("|").split("|")]
+            cells = [_inline(c.strip().replace("\\|", "|")) for c in _cells(line)]
             if not all(re.fullmatch(r":?-{3,}:?", c) for c in cells):
                 table.append(cells)
             continue
@@ -278,22 +277,33 @@ def markdown_to_html(text: str) -> str:
     return "\n".join(out)
 
 
+def _cells(line: str) -> list[str]:
+    """A markdown table row's cells (an escaped pipe stays inside its cell)."""
+    return re.split(r"(?<!\\)\|", line.strip().removeprefix("|").removesuffix("|"))
+
+
 def _inline(text: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
 
 
-def tear_sheet_html(metrics: dict, markdown: str, summary: str, navs: Mapping[str, pl.DataFrame],
-                    *, title: str = "CNN-LSTM backtest") -> str:  # fmt: skip
+def tear_sheet_html(
+    metrics: RunMetrics,
+    markdown: str,
+    summary: str,
+    navs: Mapping[str, pl.DataFrame],
+    *,
+    title: str = "CNN-LSTM backtest",
+) -> str:
     """The tear sheet (see the module docstring) as one HTML document."""
     figures = "\n".join(
         f'<figure><img alt="{html.escape(c)}" src="data:image/png;base64,{png}">'
         f"<figcaption>{html.escape(c)}</figcaption></figure>"
         for c, png in charts(metrics, navs)
     )
-    period = metrics.get("period", {})
+    period = metrics.period
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}: {period.get('start')} .. {period.get('end')}</title>"
+        f"<title>{html.escape(title)}: {period.start} .. {period.end}</title>"
         f"<style>{CSS}</style></head><body>\n"
         f"<h1>{html.escape(title)} — tear sheet</h1>\n"
         f'<section id="summary">{markdown_to_html(summary.split(chr(10), 1)[-1])}</section>\n'

@@ -9,6 +9,7 @@ from cnnlstm.flows.backtest import backtest_flow
 from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import ResearchParams, TrackingParams
 from cnnlstm.infra import tracking
+from cnnlstm.tasks.report.measures import dump_metrics, load_metrics
 from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -49,6 +50,8 @@ def test_cache_hits_partial_rerun_and_mlflow_run(tiny_data, tiny_protocol, mlflo
         "stages.csv",
         "config.yaml",
     } <= exported
+    written = (tmp_path / "out" / "metrics.json").read_text()
+    assert dump_metrics(load_metrics(written)) == written  # typed, and its own dump
     stages_csv = (tmp_path / "out" / "stages.csv").read_text().splitlines()
     assert stages_csv[0] == "stage,result,seconds,cache_hit,peak_rss_mib"
     assert len(stages_csv) > len(STAGES)

@@ -145,9 +145,9 @@ def _fmt(value: float | None) -> str:
 
 def to_markdown(table: pl.DataFrame) -> str:
     """The table as GitHub markdown (the report's table writer)."""
-    from cnnlstm.tasks.report.tables import markdown_table
+    from cnnlstm.tasks.report.tables import frame_markdown
 
-    return markdown_table(table)
+    return frame_markdown(table)
 
 
 def nav_chart(

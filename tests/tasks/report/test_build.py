@@ -13,6 +13,7 @@ from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.data.sources.sim import SimConfig, simulate_market
 from cnnlstm.tasks.features import CnnFeatureConfig, build_cnn_features
 from cnnlstm.tasks.report.build import ReportConfig, ReportInputs, build_report, write_report
+from cnnlstm.tasks.report.caveats import RunFacts
 from cnnlstm.tasks.report.metrics import (
     excess_return_ci,
     max_drawdown,
@@ -21,6 +22,7 @@ from cnnlstm.tasks.report.metrics import (
     score_diagnostics,
     timing_accuracy,
 )
+from cnnlstm.tasks.report.seeds import combine
 from cnnlstm.tasks.strategy.select import (
     SelectionConfig,
     momentum_scores,
@@ -120,12 +122,17 @@ def test_report_files_table_and_notes(tmp_path):
     inputs = ReportInputs(
         nav=nav, trades=trades, capital=1e6, benchmark_label="EW_UNIVERSE", benchmark_derived=True
     )
-    report = build_report(inputs, ReportConfig(survivorship_caveat=True, bootstrap_samples=200))
-    assert report.table["strategy"].to_list() == ["benchmark", "cnn_lstm", "momentum"]
-    assert "| Annualized rate of return |" in report.markdown
-    assert "Maximum retracement" in report.markdown
-    assert "equal-weighted index of the universe (EW_UNIVERSE)" in report.markdown
-    assert "Survivorship bias" in report.markdown
+    cfg = ReportConfig(survivorship_caveat=True, bootstrap_samples=200)
+    seed = build_report(inputs, cfg)
+    assert seed.table["strategy"].to_list() == ["benchmark", "cnn_lstm", "momentum"]
+    assert "equal-weighted index of the universe (EW_UNIVERSE)" in seed.metrics.notes[0]
+    assert "Survivorship bias" in seed.metrics.notes[1]
+    facts = RunFacts(seeds=(0,), benchmark_derived=True, survivorship_biased=True)
+    report = combine({"0": seed}, None, facts, cfg)
+    assert "| Annualized return, net of costs |" in report.markdown
+    assert "| Maximum drawdown |" in report.markdown
+    caveats = report.markdown.split("### Table 2")[0]
+    assert "**benchmark_derived**" in caveats and "**survivorship**" in caveats
     files = write_report(report, nav, tmp_path)
     for key in ("table_md", "table_csv", "metrics", "net_value", "drawdown", "position_ratio"):
         assert files[key].stat().st_size > 0

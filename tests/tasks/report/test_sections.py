@@ -40,11 +40,11 @@ def test_nulls_deciles_qlib_and_an_untradable_ew_universe_are_reported():
         equal_weight_needs=2_345_678.0,
     )
     seed = build_report(inputs, CFG)
-    assert seed.metrics["nulls"]["random_selection"]["draws"] == 50
-    assert seed.metrics["deciles"]["months"] == 12
-    assert seed.metrics["lstm_buckets"]["buckets"]["1"]["n"] > 0
-    assert set(seed.metrics["qlib"]["strategies"]) == {"cnn", "cnn_lstm", "equal_weight"}
-    assert "ew_index_monthly" in seed.metrics
+    assert seed.metrics.nulls["random_selection"].draws == 50
+    assert seed.metrics.deciles.months == 12
+    assert seed.metrics.lstm_buckets.buckets["1"].n > 0
+    assert set(seed.metrics.qlib.strategies) == {"cnn", "cnn_lstm", "equal_weight"}
+    assert seed.metrics.ew_index_monthly is not None
     report = combine({"0": seed}, None, RunFacts(seeds=(0,)), CFG)
     text = report.markdown
     assert "not tradable at 1,000,000 (needs >= 2,345,678)" in text
@@ -55,7 +55,7 @@ def test_nulls_deciles_qlib_and_an_untradable_ew_universe_are_reported():
     assert "### Null baselines" in text and "| random_selection | 0 | cnn | 50 |" in text
     assert "### CNN score deciles" in text and "### LSTM probability buckets" in text
     assert "Qlib risk_analysis, mode sum" in text and "Rank ICIR" in text
-    flat = report_metrics(report.metrics)
+    flat = report_metrics(report.metrics.model_dump(mode="json", exclude_unset=True))
     assert "nulls.random_selection.percentile" in flat
     assert "deciles.top_minus_bottom_t" in flat
     assert "qlib.strategies.cnn.information_ratio" in flat
@@ -66,4 +66,4 @@ def test_a_tradable_ew_universe_keeps_its_numbers():
     inputs = dataclasses.replace(inputs, equal_weight_needs=10_000.0)
     report = combine({"1": build_report(inputs, CFG)}, None, RunFacts(seeds=(1,)), CFG)
     assert "not tradable at" not in report.markdown
-    assert report.metrics["baselines"]["equal_weight"]["tradable"] is True
+    assert report.metrics.baselines.equal_weight.tradable is True

@@ -32,31 +32,31 @@ def test_table2_is_mean_std_min_max_over_seeds_of_independently_computed_numbers
         inputs, raw[s] = seed_inputs(s)
         built[str(s)] = build_report(inputs, CFG)
     report = combine(built, None, RunFacts(seeds=tuple(seeds)), CFG)
-    t2 = report.metrics["table2"]
+    t2 = report.metrics.table2
     net = [_ann(raw[s]["cnn"]) for s in seeds]
-    assert t2["cnn"]["net_return"]["mean"] == pytest.approx(np.mean(net))
-    assert t2["cnn"]["net_return"]["std"] == pytest.approx(np.std(net, ddof=1))
-    assert t2["cnn"]["net_return"]["min"] == pytest.approx(min(net))
-    assert t2["cnn"]["net_return"]["max"] == pytest.approx(max(net))
+    assert t2["cnn"].net_return.mean == pytest.approx(np.mean(net))
+    assert t2["cnn"].net_return.std == pytest.approx(np.std(net, ddof=1))
+    assert t2["cnn"].net_return.min == pytest.approx(min(net))
+    assert t2["cnn"].net_return.max == pytest.approx(max(net))
     gross = [_ann(raw[s]["gross"]["cnn"]) for s in seeds]
-    assert t2["cnn"]["gross_return"]["mean"] == pytest.approx(np.mean(gross))
+    assert t2["cnn"].gross_return.mean == pytest.approx(np.mean(gross))
     sharpe = [raw[s]["cnn_lstm"].mean() / raw[s]["cnn_lstm"].std(ddof=1) * math.sqrt(252)
               for s in seeds]  # fmt: skip
-    assert t2["cnn_lstm"]["sharpe"]["mean"] == pytest.approx(np.mean(sharpe))
+    assert t2["cnn_lstm"].sharpe.mean == pytest.approx(np.mean(sharpe))
     # cost sensitivity: 0x is the gross run, 1x the run itself
-    cs = report.metrics["cost_sensitivity"]["cnn"]
+    cs = report.metrics.cost_sensitivity["cnn"]
     assert cs["0x"] == pytest.approx(np.mean(gross)) and cs["1x"] == pytest.approx(np.mean(net))
     # timing's paired difference, per seed, from the daily returns
-    seed1 = report.metrics["per_seed"]["1"]["paired"]["cnn_lstm-cnn"]
-    assert seed1["mean"] == pytest.approx((raw[1]["cnn_lstm"] - raw[1]["cnn"]).mean() * 252)
-    assert seed1["ci_low"] < seed1["mean"] < seed1["ci_high"]
+    seed1 = report.metrics.per_seed["1"].paired["cnn_lstm-cnn"]
+    assert seed1.mean == pytest.approx((raw[1]["cnn_lstm"] - raw[1]["cnn"]).mean() * 252)
+    assert seed1.ci_low < seed1.mean < seed1.ci_high
     # the yearly table: compounded within each calendar year
     years = np.array([d.year for d in DAYS])
     want = np.prod(1 + raw[0]["cnn"][years == 2020]) - 1
-    assert report.metrics["per_seed"]["0"]["yearly"]["cnn"]["2020"] == pytest.approx(want)
+    assert report.metrics.per_seed["0"].yearly["cnn"]["2020"] == pytest.approx(want)
     # DSR with the trials given, and the markdown shows mean ± std with the range
-    assert report.metrics["n_trials"] == 7
-    assert t2["cnn"]["dsr"]["mean"] < t2["cnn"]["psr"]["mean"]
+    assert report.metrics.n_trials == 7
+    assert t2["cnn"].dsr.mean < t2["cnn"].psr.mean
     assert "### Caveats" in report.markdown.split("### Table 2")[0]
     assert f"{np.mean(net):.3f} ± {np.std(net, ddof=1):.3f} ({min(net):.3f}..{max(net):.3f})" in (
         report.markdown
@@ -71,8 +71,8 @@ def test_the_seed_ensemble_is_reported_beside_the_seed_mean():
     built = {str(s): build_report(seed_inputs(s)[0], CFG) for s in (0, 1)}
     ens_inputs, raw = seed_inputs(5)
     report = combine(built, build_report(ens_inputs, CFG), RunFacts(seeds=(0, 1)), CFG)
-    ens = report.metrics["table2"]["cnn_ensemble"]["net_return"]
-    assert ens["mean"] == pytest.approx(_ann(raw["cnn"])) and ens["n"] == 1
+    ens = report.metrics.table2["cnn_ensemble"].net_return
+    assert ens.mean == pytest.approx(_ann(raw["cnn"])) and ens.n == 1
     assert "CNN seed ensemble" in report.markdown
 
 

@@ -13,6 +13,7 @@ from report_support import CFG, seed_inputs
 
 from cnnlstm.tasks.report.build import build_report
 from cnnlstm.tasks.report.caveats import RunFacts
+from cnnlstm.tasks.report.measures import NullBand
 from cnnlstm.tasks.report.notes import notes_table
 from cnnlstm.tasks.report.seeds import combine
 
@@ -57,7 +58,7 @@ def test_a_five_seed_screen_fits_in_60_lines_and_holds_no_note_lines(five_seeds)
 
 def test_the_notes_table_holds_every_count_of_every_seed(five_seeds):
     report, counts = five_seeds
-    rows = report.metrics["notes_table"]
+    rows = report.metrics.model_dump(mode="json")["notes_table"]
     from cnnlstm.tasks.report.notes import split_key
 
     for seed, by_key in counts.items():
@@ -76,8 +77,9 @@ def test_the_notes_table_holds_every_count_of_every_seed(five_seeds):
 
 def test_the_deciding_comparisons_summarise_each_seeds_interval(five_seeds):
     report, _ = five_seeds
-    rows = {r["key"]: r for r in report.metrics["decisions"]}
-    per_seed = report.metrics["per_seed"]
+    metrics = report.metrics.model_dump(mode="json")
+    rows = {r["key"]: r for r in metrics["decisions"]}
+    per_seed = metrics["per_seed"]
     timing = [per_seed[s]["paired"]["cnn_lstm-cnn"] for s in SEEDS]
     assert rows["timing"]["mean"] == pytest.approx(statistics.fmean(t["mean"] for t in timing))
     assert rows["timing"]["std"] == pytest.approx(statistics.stdev(t["mean"] for t in timing))
@@ -85,7 +87,7 @@ def test_the_deciding_comparisons_summarise_each_seeds_interval(five_seeds):
     assert rows["timing"]["excluding_zero"] == excluding
     bench = [per_seed[s]["strategies"]["cnn_lstm"]["excess_return"] for s in SEEDS]
     assert rows["benchmark"]["mean"] == pytest.approx(statistics.fmean(bench))
-    ens = report.metrics["ensemble"]["strategies"]["cnn_lstm_ensemble"]
+    ens = metrics["ensemble"]["strategies"]["cnn_lstm_ensemble"]
     assert rows["benchmark"]["ensemble"]["ci_low"] == pytest.approx(ens["ci_low"])
     line = next(x for x in report.summary.splitlines() if x.startswith("| CNN-LSTM − benchmark"))
     assert f"{statistics.fmean(bench):+.3f}" in line and f"{excluding}" in report.summary
@@ -95,14 +97,14 @@ def test_a_like_for_like_null_is_shown_when_the_seeds_report_one():
     built = {}
     for s in ("0", "1"):
         rep = build_report(seed_inputs(int(s))[0], CFG)
-        rep.metrics["nulls"] = {
-            "random": {"strategy": "cnn_lstm", "draws": 100, "mean": 0.02, "p05": -0.05,
-                       "p95": 0.07 + 0.1 * int(s), "strategy_value": 0.10, "percentile": 90.0}
+        rep.metrics.nulls = {
+            "random": NullBand(strategy="cnn_lstm", draws=100, mean=0.02, p05=-0.05,
+                               p95=0.07 + 0.1 * int(s), strategy_value=0.10, percentile=90.0)
         }  # fmt: skip
         built[s] = rep
     report = combine(built, None, RunFacts(seeds=(0, 1)), CFG)
-    row = next(r for r in report.metrics["decisions"] if r["key"] == "null.random")
-    assert row["mean"] == pytest.approx(0.08)
-    assert row["seeds"]["0"]["ci_low"] == pytest.approx(0.03)  # above the null's 95th percentile
-    assert row["excluding_zero"] == 1  # seed 1: 0.10 lies inside its null's 5-95% band
+    row = next(r for r in report.metrics.decisions if r.key == "null.random")
+    assert row.mean == pytest.approx(0.08)
+    assert row.seeds["0"].ci_low == pytest.approx(0.03)  # above the null's 95th percentile
+    assert row.excluding_zero == 1  # seed 1: 0.10 lies inside its null's 5-95% band
     assert "| CNN-LSTM − random null (5-95% band) | +0.080" in report.summary

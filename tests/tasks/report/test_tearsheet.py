@@ -29,7 +29,7 @@ def sheet(tmp_path_factory):
     inputs = {s: seed_inputs(int(s))[0] for s in SEEDS}
     built = {s: build_report(i, CFG) for s, i in inputs.items()}
     report = combine(built, None, RunFacts(seeds=(0, 1, 2)), CFG)
-    assert report.metrics["deciles"]["deciles"]["10"]["mean"] is not None  # the CNN's deciles
+    assert report.metrics.deciles.deciles["10"].mean is not None  # the CNN's deciles
     navs = {s: i.nav for s, i in inputs.items()}
     text = tear_sheet_html(report.metrics, report.markdown, report.summary, navs)
     path = tmp_path_factory.mktemp("sheet") / "report.html"

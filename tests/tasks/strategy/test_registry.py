@@ -13,6 +13,8 @@ from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.data.sources.sim import SimConfig, simulate_market
 from cnnlstm.tasks.features import CnnFeatureConfig, build_cnn_features
 from cnnlstm.tasks.report.build import ReportConfig, ReportInputs, build_report, write_report
+from cnnlstm.tasks.report.caveats import RunFacts
+from cnnlstm.tasks.report.seeds import combine
 from cnnlstm.tasks.strategy import registry
 from cnnlstm.tasks.strategy.orders import monthly_orders
 from cnnlstm.tasks.strategy.select import universe_selection
@@ -72,7 +74,9 @@ def test_a_toy_strategy_added_to_the_registry_alone_reaches_table2_metrics_and_c
         ),
         ReportConfig(bootstrap_samples=100),
     )
-    assert "First two A-Z" in report.markdown.splitlines()[2]  # Table 2's header row
+    report = combine({"0": report}, None, RunFacts(seeds=(0,)), ReportConfig())
+    table2 = report.markdown.split("### Table 2")[1].splitlines()
+    assert "First two A-Z" in table2[2]  # Table 2's header row
     files = write_report(report, run.result.nav, tmp_path)
     metrics = json.loads(files["metrics"].read_text())
     assert "annualized_return" in metrics["strategies"]["alphabet"]
