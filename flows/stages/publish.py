@@ -17,6 +17,8 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 
+from cnnlstm.tasks.report.tables import markdown_table
+
 MAX_ROWS = 500
 
 
@@ -46,11 +48,11 @@ def publish_link(url: str, key: str, text: str) -> None:
 def stage_summary(states: dict[str, str], seconds: dict[str, float] | None = None) -> str:
     """Markdown table of which stages ran, which came from the cache, and their wall seconds."""
     seconds = seconds or {}
-    lines = ["| stage | result | seconds |", "| --- | --- | ---: |"]
-    for name, state in states.items():
-        took = f"{seconds[name]:.1f}" if name in seconds else "-"
-        lines.append(f"| {name} | {state} | {took} |")
-    return "\n".join(lines)
+    rows = [
+        [name, state, f"{seconds[name]:.1f}" if name in seconds else "-"]
+        for name, state in states.items()
+    ]
+    return "\n".join(markdown_table(["stage", "result", "seconds"], rows, "llr"))
 
 
 def tear_sheet_links(out_dir: str | None, tracked) -> str:

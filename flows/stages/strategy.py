@@ -478,7 +478,6 @@ def _write_files(built: Report, runs: list[SeedRun], title: str) -> dict[str, Ar
         }
 
 
-# 10: typed metrics.json (RunMetrics), caveats with a severity
 @stage_task("report", version=10)
 def report(
     dataset: Dataset,

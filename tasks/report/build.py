@@ -24,6 +24,7 @@ from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.report import evidence
 from cnnlstm.tasks.report.baselines import baseline_labels, null_summary
 from cnnlstm.tasks.report.buckets import probability_buckets, score_deciles
+from cnnlstm.tasks.report.caveats import SURVIVORSHIP
 from cnnlstm.tasks.report.figures import (
     decile_chart,
     drawdown_chart,
@@ -42,11 +43,6 @@ from cnnlstm.tasks.report.qlib_metrics import qlib_rows
 from cnnlstm.tasks.strategy import registry
 from cnnlstm.tasks.strategy.indexes import MONTHLY_EW
 from cnnlstm.tasks.strategy.nulls import NullConfig
-
-SURVIVORSHIP_CAVEAT = (
-    "Survivorship bias: the stock set holds only stocks still listed when it was collected; "
-    "this flatters every strategy, the benchmark-relative numbers included."
-)
 
 
 class ReportConfig(BaseModel):
@@ -303,5 +299,5 @@ def _notes(inputs: ReportInputs, cfg: ReportConfig) -> list[str]:
             f"universe ({inputs.benchmark_label}), not a market index."
         )
     if cfg.survivorship_caveat:
-        notes.append(SURVIVORSHIP_CAVEAT)
+        notes.append(SURVIVORSHIP)
     return notes
