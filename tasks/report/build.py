@@ -1,4 +1,4 @@
-"""The paper's report: Table 2 (markdown and CSV), Figs. 3-4, a drawdown chart, `metrics.json`.
+"""The paper's report: one backtest's numbers; Table 2 (markdown, CSV), the figures, metrics.json.
 
 Input contract (`ReportInputs`): the `nav` table of every strategy and of the benchmark
 (`strategy == "benchmark"`), the `trades` ledger, the initial capital, the benchmark's label
@@ -8,6 +8,9 @@ its selection, and the LSTM signals' realized outcomes (`tasks.report.metrics.si
 For each strategy: annualized return, max drawdown, volatility, Sharpe, Sortino, Calmar,
 turnover, average position ratio, total costs, and its annualized excess return over the
 benchmark with a seeded block-bootstrap interval.
+
+`build_report` computes one backtest's numbers (`SeedReport`, typed as `SeedMetrics`); the
+report over seeds (`tasks.report.seeds.combine`) renders them; `write_report` writes its files.
 """
 
 from __future__ import annotations

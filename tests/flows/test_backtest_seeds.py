@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import polars as pl
 import pytest
@@ -11,6 +9,7 @@ from mlflow import MlflowClient
 
 from cnnlstm.flows.backtest import backtest_flow
 from cnnlstm.flows.params import ResearchParams, TrackingParams
+from cnnlstm.tasks.report.measures import load_metrics
 from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -44,8 +43,8 @@ def test_seeds_train_apart_report_over_seeds_and_log_a_child_run_each(
         assert first.stages[stage] == "Completed", stage
     cnn0, _, cnn1, _ = first.networks
     assert cnn0.checkpoint.fingerprint != cnn1.checkpoint.fingerprint  # trained apart
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["seeds"] == [0, 1] and "cnn_lstm_ensemble" in metrics["table2"]
+    metrics = load_metrics((tmp_path / "out" / "metrics.json").read_text())  # typed
+    assert metrics.seeds == [0, 1] and "cnn_lstm_ensemble" in metrics.table2
     assert (tmp_path / "out" / "seeds.csv").exists()
 
     client = MlflowClient(mlflow_tmp)
@@ -65,9 +64,7 @@ def test_seeds_train_apart_report_over_seeds_and_log_a_child_run_each(
         net[child.data.params["seed"]] = _annualized(nav.to_numpy())
         seed_metric = child.data.metrics["cnn.annualized_return"]
         assert seed_metric == pytest.approx(net[child.data.params["seed"]])
-    assert metrics["table2"]["cnn"]["net_return"]["mean"] == pytest.approx(
-        np.mean(list(net.values()))
-    )
+    assert metrics.table2["cnn"].net_return.mean == pytest.approx(np.mean(list(net.values())))
     assert parent.data.metrics["cnn.net_return"] == pytest.approx(np.mean(list(net.values())))
 
     # identical re-run: everything from the cache, no new trial
