@@ -49,14 +49,12 @@ from cnnlstm.flows.params import Period
 from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import bars_as_of, cnn_features, input_fingerprint
 from cnnlstm.flows.stages.publish import publish_link, publish_table
-from cnnlstm.flows.stages.track import input_example
 from cnnlstm.flows.stages.training import train_cnn_stage
 from cnnlstm.infra import tracking
 from cnnlstm.infra.artifacts import ArtifactRef
 from cnnlstm.tasks.features import CnnFeatureConfig
 from cnnlstm.tasks.live.orders import decision_month
 from cnnlstm.tasks.strategy.select import SelectionConfig, select_top
-from cnnlstm.tasks.training.loop import load_classifier
 from cnnlstm.tasks.training.networks import CnnTrainConfig, score_cnn
 
 
@@ -168,12 +166,8 @@ def _model(
         trained = run(train_cnn_stage, features_ref, params.cnn, period)
         checkpoint = trained.checkpoint.local_path()
         tracking.log_files([checkpoint], "checkpoints/cnn")
-        registered = tracking.log_network(
-            load_classifier(checkpoint),
-            name="cnn",
-            registered_name=params.registered_name("cnn"),
-            input_example=input_example("cnn", 30),
-            tags=params.dataset().tags(),
+        registered = tracking.register_checkpoint(
+            trained.checkpoint, params.registered_name("cnn"), tags=params.dataset().tags()
         )
         model = f"{registered.name} v{registered.version}"
         return checkpoint, model, "retrained", params.selection or SelectionConfig()

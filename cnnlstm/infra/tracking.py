@@ -7,8 +7,8 @@ the process happens to start in). One experiment per flow (`cnnlstm-backtest`, .
 
 What a run holds: every parameter (nested pydantic models flattened to dotted keys), per-epoch
 training curves of both networks, the report's metrics, Table 2, the figures, the trade ledger,
-and both networks logged as MLflow PyTorch models, registered with the alias `challenger` on
-every training; `champion` is set explicitly (`promote`) or by a `PromotionRule`.
+and the networks, each checkpoint registered once (`register_checkpoint`) with the alias
+`challenger`; `champion` is set explicitly (`promote`) or by a `PromotionRule`.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
 from cnnlstm.core.redact import redact_url
 from cnnlstm.infra import tracking_store
+from cnnlstm.infra.artifacts import ArtifactRef, fingerprint_file
 from cnnlstm.infra.dead_runs import mark_dead_runs_quietly, owner_tags
 
 CHALLENGER = "challenger"
@@ -277,64 +278,104 @@ class RegisteredModel:
     model_uri: str  # models:/<name>/<version>
 
 
-def log_network(
-    module: Any,
-    *,
-    name: str,
+def register_checkpoint(
+    checkpoint: str | Path | ArtifactRef,
     registered_name: str,
-    input_example: Any,
+    *,
     tags: Mapping[str, str] | None = None,
-    checkpoint: str | None = None,
+    window: int = 30,
 ) -> RegisteredModel:
-    """Log a trained network to the active run, register it and tag it `challenger`.
+    """Register the network saved in `checkpoint` as a version of `registered_name`, once.
 
-    With `checkpoint` (the checkpoint's content fingerprint, tag `checkpoint`), a checkpoint
-    already registered under `registered_name` is not logged again: its version is returned
-    (a cached network reused by another run is one version, not one per run).
+    The one place this project registers a network. Its key is the checkpoint's content
+    fingerprint (model-version tag `checkpoint`; an `ArtifactRef`'s own, else the file's), so
+    one checkpoint is one version whichever runs, seeds, folds or flows register it: one
+    already registered returns its version (aliases untouched), and two runs registering it at
+    the same moment end with one version (each creates its version with the tag, then the
+    lowest version of that checkpoint is kept and the others are deleted).
 
-    The model is stored as its weights (`state_dict`) and its typed config (JSON), with
-    `cnnlstm/infra/network_model.py` logged as code for MLflow's own serving: no pickled class,
-    so it does not depend on module paths. This project loads it with `network_from_store`,
-    which runs none of the stored code.
+    A new version is logged to the active MLflow run as its weights (`state_dict`) and typed
+    config (JSON), with `cnnlstm/infra/network_model.py` logged as code for MLflow's own serving
+    (no pickled class: `network_from_store` loads it running none of the stored code), carries
+    `tags` (the lineage: `Lineage.tags()`) and gets the alias `challenger`.
 
     Args:
-        module: The trained `cnnlstm.models.modules.Classifier`.
-        name: The model's name inside the run (`cnn`, `lstm`).
-        registered_name: The registry name (`cnnlstm-cnn`, ...).
-        input_example: A small numpy batch used for the model signature.
-        tags: Model-version tags (the lineage: `Lineage.tags()`).
-        checkpoint: The checkpoint's content fingerprint (see above), or None.
+        checkpoint: The trained network's checkpoint (a path or the training stage's reference).
+        registered_name: The registry name (`registry_name(...)`).
+        tags: Model-version tags of a new version.
+        window: Days per LSTM input in the model's signature (the CNN's input is fixed).
+
+    Raises:
+        RuntimeError: no MLflow run is active.
     """
     import mlflow
-    import torch
     from mlflow import MlflowClient
+
+    from cnnlstm.tasks.training.loop import load_classifier  # torch: only when registering
+
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("register_checkpoint needs an active MLflow run")
+    if isinstance(checkpoint, ArtifactRef):
+        path, fingerprint = checkpoint.local_path(), checkpoint.fingerprint
+    else:
+        path = Path(checkpoint)
+        fingerprint = fingerprint_file(path)
+    client = MlflowClient()
+    found = registered_checkpoint(client, registered_name, fingerprint)
+    if found is not None:
+        return _registered(registered_name, found)
+    info = _log_network(load_classifier(path), window)
+    _ensure_registered_model(client, registered_name)
+    created = client.create_model_version(
+        registered_name,
+        source=info.model_uri,
+        run_id=run.info.run_id,
+        model_id=info.model_id,
+        tags={**(tags or {}), CHECKPOINT_TAG: fingerprint},
+    )
+    kept = registered_checkpoint(client, registered_name, fingerprint)
+    if str(kept.version) != str(created.version):  # another run registered it meanwhile
+        client.delete_model_version(registered_name, str(created.version))
+        return _registered(registered_name, kept)
+    client.set_registered_model_alias(registered_name, CHALLENGER, str(created.version))
+    return _registered(registered_name, created)
+
+
+def _registered(registered_name: str, version: Any) -> RegisteredModel:
+    number = str(version.version)
+    return RegisteredModel(
+        registered_name, number, version.run_id, f"models:/{registered_name}/{number}"
+    )
+
+
+def example_batch(config: Mapping[str, Any], window: int) -> np.ndarray:
+    """A zero batch of two inputs of a network (`network_config`): (2, 1, 32) or (2, window, 6)."""
+    shape = config["shape"]
+    if config["kind"] == "cnn":
+        return np.zeros((2, 1, int(shape.get("n_inputs", 32))), dtype=np.float32)
+    return np.zeros((2, window, int(shape.get("n_features", 6))), dtype=np.float32)
+
+
+def _log_network(module: Any, window: int) -> Any:
+    """Log `module` to the active run as weights + JSON config + serving code; MLflow's info."""
+    import mlflow
+    import torch
     from mlflow.models import ModelSignature
     from mlflow.types import Schema, TensorSpec
 
     from cnnlstm.models.modules import network_config
 
-    run = mlflow.active_run()
-    if run is None:
-        raise RuntimeError("log_network needs an active MLflow run")
-    client = MlflowClient()
-    if checkpoint:  # one checkpoint, one version: a cached network is not registered again
-        found = registered_checkpoint(client, registered_name, checkpoint)
-        if found is not None:
-            return RegisteredModel(
-                registered_name,
-                str(found.version),
-                found.run_id,
-                f"models:/{registered_name}/{found.version}",
-            )
+    config = network_config(module)
+    example = example_batch(config, window)
     with tempfile.TemporaryDirectory(prefix="cnnlstm-model-") as tmp:
-        weights, config = Path(tmp) / "weights.pt", Path(tmp) / "network.json"
+        weights, config_file = Path(tmp) / "weights.pt", Path(tmp) / "network.json"
         torch.save({k: v.detach().cpu() for k, v in module.state_dict().items()}, weights)
-        config.write_text(json.dumps(network_config(module), indent=1, sort_keys=True))
-        example = np.asarray(input_example, dtype=np.float32)
-        info = mlflow.pyfunc.log_model(
-            name=name,
+        config_file.write_text(json.dumps(config, indent=1, sort_keys=True))
+        return mlflow.pyfunc.log_model(
+            name=config["kind"],
             python_model=str(Path(__file__).with_name("network_model.py")),
-            artifacts={"weights": str(weights), "network": str(config)},
+            artifacts={"weights": str(weights), "network": str(config_file)},
             signature=ModelSignature(
                 inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, *example.shape[1:]))]),
                 outputs=Schema([TensorSpec(np.dtype(np.float32), (-1,))]),
@@ -342,25 +383,23 @@ def log_network(
             input_example=example,
             pip_requirements=list(MODEL_PIP_REQUIREMENTS),
         )
-    # Registered through the client (the fluent `registered_model_name=` prints its own
-    # "Successfully registered" lines to stderr); same source and logged-model id.
-    if not client.search_registered_models(filter_string=f"name='{registered_name}'"):
-        try:
-            client.create_registered_model(registered_name)
-        except mlflow.exceptions.MlflowException:
-            if not client.search_registered_models(filter_string=f"name='{registered_name}'"):
-                raise  # not another run creating it at the same moment
-    created = client.create_model_version(
-        registered_name, source=info.model_uri, run_id=run.info.run_id, model_id=info.model_id
-    )
-    version = str(created.version)
-    tags = {**(tags or {}), **({CHECKPOINT_TAG: checkpoint} if checkpoint else {})}
-    for key, value in tags.items():
-        client.set_model_version_tag(registered_name, version, key, str(value))
-    client.set_registered_model_alias(registered_name, CHALLENGER, version)
-    return RegisteredModel(
-        registered_name, version, run.info.run_id, f"models:/{registered_name}/{version}"
-    )
+
+
+def _ensure_registered_model(client: Any, registered_name: str) -> None:
+    """Create the registered model unless it exists (another run may create it at once).
+
+    Through the client: the fluent `registered_model_name=` prints its own "Successfully
+    registered" lines to stderr.
+    """
+    from mlflow.exceptions import MlflowException
+
+    if client.search_registered_models(filter_string=f"name='{registered_name}'"):
+        return
+    try:
+        client.create_registered_model(registered_name)
+    except MlflowException:
+        if not client.search_registered_models(filter_string=f"name='{registered_name}'"):
+            raise  # not another run creating it at the same moment
 
 
 #: The model-version tag holding the checkpoint's content fingerprint.
@@ -368,7 +407,7 @@ CHECKPOINT_TAG = "checkpoint"
 
 
 def registered_checkpoint(client: Any, registered_name: str, checkpoint: str) -> Any | None:
-    """The version of `registered_name` registered from `checkpoint` (a fingerprint), if any."""
+    """The lowest version of `registered_name` registered from `checkpoint` (a fingerprint)."""
     if not client.search_registered_models(filter_string=f"name='{registered_name}'"):
         return None
     found = client.search_model_versions(
@@ -529,10 +568,7 @@ def alias_version(registered_name: str, alias: str = CHAMPION) -> RegisteredMode
         found = MlflowClient().get_model_version_by_alias(registered_name, alias)
     except MlflowException:
         return None
-    version = str(found.version)
-    return RegisteredModel(
-        registered_name, version, found.run_id, f"models:/{registered_name}/{version}"
-    )
+    return _registered(registered_name, found)
 
 
 def _run_version(client: Any, name: str, run_id: str) -> Any:

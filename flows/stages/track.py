@@ -6,9 +6,9 @@ per strategy as means over the seeds (`cnn_lstm.sharpe`, `benchmark.max_drawdown
 number of trials behind the deflated Sharpe ratio (`dsr.n_trials`), the caveats as tags
 (`caveat.<code>`), Table 2, `metrics.json`, `seeds.csv`, the figures, the first seed's trade
 ledger and daily values, its networks' per-epoch curves and best-epoch metrics, and those
-networks as registered MLflow PyTorch models (alias `challenger`; `champion` by the promotion
-rule). Each seed's child run holds that seed's metrics, curves and daily values, tagged with
-its trial key (`cnnlstm.trial`, see `count_trials`).
+networks registered, each checkpoint once (`tracking.register_checkpoint`: alias `challenger`;
+`champion` by the promotion rule). Each seed's child run holds that seed's metrics, curves
+and daily values, tagged with its trial key (`cnnlstm.trial`, see `count_trials`).
 
 The stage is cached like the others (its key holds the tracking URI): re-running an identical
 backtest points at the MLflow run already logged instead of logging a duplicate.
@@ -23,7 +23,6 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +33,7 @@ from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import ResearchParams
 from cnnlstm.flows.stages.cache import stage_task
 from cnnlstm.flows.stages.strategy import ReportFiles, SeedRun
+from cnnlstm.flows.stages.training import TrainedRef
 from cnnlstm.infra import tracking
 
 
@@ -72,12 +72,6 @@ def _log_named_files(files: dict, artifact_dir: str) -> None:
             shutil.copyfile(ref.local_path(), target)
             paths.append(target)
         tracking.log_files(paths, artifact_dir)
-
-
-def input_example(network: str, window: int) -> np.ndarray:
-    """A zero batch of two inputs: (2, 1, 32) for the CNN, (2, window, 6) for the LSTM."""
-    shape = (2, 1, 32) if network == "cnn" else (2, window, 6)
-    return np.zeros(shape, dtype=np.float32)
 
 
 def trial_keys(params: ResearchParams, seeds: tuple[int, ...]) -> list[str]:
@@ -243,80 +237,32 @@ def track(
     The first seed's networks are registered under the parent run, which the promotion rule
     judges by its seed-mean metrics.
     """
-    import mlflow
-
-    logger = get_run_logger()
-    cfg = params.tracking
     metrics = report.metrics.read_json()
-    keys = trial_keys(params, tuple(int(r.label) for r in runs))
-    tags = {
-        "flow": flow,
-        "source": params.data.source,
-        "profile": params.profile,
-        "cnnlstm.kind": "parent",
-        "seeds": ",".join(r.label for r in runs),
-        **caveat_tags(metrics),
-    }
-    models: dict[str, str] = {}
     lineage = lineage_of(params.data, params.market, params.protocol)  # the registry's key
-    tags["dataset"] = lineage.dataset
+    origin = prefect_origin()
+    tags = {**parent_tags(params, runs, flow, metrics), "dataset": lineage.dataset, **origin.tags}
     first = runs[0]
     networks = [*first.cnns[:1], *first.lstms[:1]]
-    origin = prefect_origin()
-    tags.update(origin.tags)
-    name = readable_name(flow, lineage.dataset, params)
     with tracking.tracked_run(
-        cfg.experiment, run_name=name, tags=tags, start_time=origin.start_time
+        params.tracking.experiment,
+        run_name=readable_name(flow, lineage.dataset, params),
+        tags=tags,
+        start_time=origin.start_time,
     ) as run:
-        config = effective_config(params)  # what ran: no `None` for a profile's defaults
-        tracking.log_params(config)
-        mlflow.log_dict(config, "config.yaml")  # rerun: --config it
-        for net in networks:
-            tracking.log_history(net.network, net.history)
-            tracking.log_metrics(net.metrics, prefix=f"{net.network}_best")
-        tracking.log_metrics(report_metrics(metrics))
-        tracking.log_metrics({"dsr.n_trials": float(metrics.get("n_trials", 1))})
-        files = dict(report.files)
-        _log_named_files(files, "report")
-        tracking.log_frame(first.backtest.trades.read_table(), "ledger/trades.csv")
-        tracking.log_frame(first.backtest.nav.read_table(), "ledger/nav.csv")
+        _log_parent(params, first, networks, report, metrics)
+        keys = trial_keys(params, tuple(int(r.label) for r in runs))
         for seed_run, key in zip(runs, keys, strict=True):
-            child = {"cnnlstm.kind": "seed", "cnnlstm.trial": key, "seed": seed_run.label}
-            with mlflow.start_run(
-                experiment_id=run.info.experiment_id,
-                run_name=f"seed {seed_run.label}",
-                nested=True,
-                tags=child,
-            ):
-                mlflow.log_param("seed", seed_run.label)
-                for net in [*seed_run.cnns, *seed_run.lstms]:
-                    if len(seed_run.cnns) == 1:  # walk-forward: one curve per month is too many
-                        tracking.log_history(net.network, net.history)
-                    tracking.log_metrics(net.metrics, prefix=f"{net.network}_best")
-                tracking.log_metrics(report_metrics(metrics["per_seed"].get(seed_run.label, {})))
-                tracking.log_frame(seed_run.backtest.nav.read_table(), "ledger/nav.csv")
-        for net in networks:
-            tracking.log_files([net.checkpoint.local_path()], f"checkpoints/{net.network}")
-            if cfg.register_models:
-                from cnnlstm.tasks.training.loop import load_classifier  # torch: only when logging
-
-                registered = tracking.log_network(
-                    load_classifier(net.checkpoint.local_path()),
-                    name=net.network,
-                    registered_name=tracking.registry_name(cfg.model_prefix, net.network, lineage),
-                    tags=lineage.tags(),
-                    checkpoint=net.checkpoint.fingerprint,
-                    input_example=input_example(net.network, params.lstm_windows.window),
-                )
-                models[registered.name] = registered.version
-    promoted = False
-    if models:
-        promoted = tracking.promote_by_rule(models, run.info.run_id, cfg.promotion)
+            _log_seed_child(run.info.experiment_id, seed_run, key, metrics)
+        models = register_networks(params, networks, lineage)
+    cfg = params.tracking
+    promoted = bool(models) and tracking.promote_by_rule(models, run.info.run_id, cfg.promotion)
     link = tracking.run_link(run.info.run_id)
     sheet = None
     if "tear_sheet" in report.files:
         sheet = artifact_url(tracking_uri, run.info.run_id, run.info.artifact_uri, TEAR_SHEET)
-    logger.info(f"MLflow run {run.info.run_id} ({link}); models {models}; champion: {promoted}")
+    get_run_logger().info(
+        f"MLflow run {run.info.run_id} ({link}); models {models}; champion: {promoted}"
+    )
     return TrackedRun(
         run_id=run.info.run_id,
         experiment=cfg.experiment,
@@ -326,3 +272,78 @@ def track(
         promoted=promoted,
         tear_sheet=sheet,
     )
+
+
+def parent_tags(
+    params: ResearchParams, runs: list[SeedRun], flow: str, metrics: dict
+) -> dict[str, str]:
+    """The parent run's tags: flow, source, profile, seeds and the report's caveats."""
+    return {
+        "flow": flow,
+        "source": params.data.source,
+        "profile": params.profile,
+        "cnnlstm.kind": "parent",
+        "seeds": ",".join(r.label for r in runs),
+        **caveat_tags(metrics),
+    }
+
+
+def _log_parent(
+    params: ResearchParams,
+    first: SeedRun,
+    networks: list[TrainedRef],
+    report: ReportFiles,
+    metrics: dict,
+) -> None:
+    """The parent run's settings, curves, report metrics and files, ledger and checkpoints."""
+    import mlflow
+
+    config = effective_config(params)  # what ran: no `None` for a profile's defaults
+    tracking.log_params(config)
+    mlflow.log_dict(config, "config.yaml")  # rerun: --config it
+    for net in networks:
+        tracking.log_history(net.network, net.history)
+        tracking.log_metrics(net.metrics, prefix=f"{net.network}_best")
+    tracking.log_metrics(report_metrics(metrics))
+    tracking.log_metrics({"dsr.n_trials": float(metrics.get("n_trials", 1))})
+    _log_named_files(dict(report.files), "report")
+    tracking.log_frame(first.backtest.trades.read_table(), "ledger/trades.csv")
+    tracking.log_frame(first.backtest.nav.read_table(), "ledger/nav.csv")
+    for net in networks:
+        tracking.log_files([net.checkpoint.local_path()], f"checkpoints/{net.network}")
+
+
+def _log_seed_child(experiment_id: str, seed_run: SeedRun, key: str, metrics: dict) -> None:
+    """One seed's child run: its metrics, curves (one network per kind) and daily values."""
+    import mlflow
+
+    tags = {"cnnlstm.kind": "seed", "cnnlstm.trial": key, "seed": seed_run.label}
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"seed {seed_run.label}", nested=True, tags=tags
+    ):
+        mlflow.log_param("seed", seed_run.label)
+        for net in [*seed_run.cnns, *seed_run.lstms]:
+            if len(seed_run.cnns) == 1:  # walk-forward: one curve per month is too many
+                tracking.log_history(net.network, net.history)
+            tracking.log_metrics(net.metrics, prefix=f"{net.network}_best")
+        tracking.log_metrics(report_metrics(metrics["per_seed"].get(seed_run.label, {})))
+        tracking.log_frame(seed_run.backtest.nav.read_table(), "ledger/nav.csv")
+
+
+def register_networks(
+    params: ResearchParams, networks: list[TrainedRef], lineage: tracking.Lineage
+) -> dict[str, str]:
+    """Register `networks` (when the settings ask for it); registered name -> version."""
+    cfg = params.tracking
+    if not cfg.register_models:
+        return {}
+    models = {}
+    for net in networks:
+        registered = tracking.register_checkpoint(
+            net.checkpoint,
+            tracking.registry_name(cfg.model_prefix, net.network, lineage),
+            tags=lineage.tags(),
+            window=params.lstm_windows.window,
+        )
+        models[registered.name] = registered.version
+    return models

@@ -9,6 +9,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+import pytorch_lightning
 import torch
 
 from cnnlstm.infra import tracking
@@ -29,6 +30,20 @@ def _cnn(seed: int) -> Classifier:
     return Classifier.for_network("cnn", CnnShape(), lr=0.01).eval()
 
 
+def _checkpoint(module: Classifier, folder: Path) -> Path:
+    """`module` saved as a checkpoint of the training stage's form (weights + hyperparameters)."""
+    path = folder / "cnn.ckpt"
+    torch.save(
+        {
+            "state_dict": module.state_dict(),
+            "hyper_parameters": dict(module.hparams),
+            "pytorch-lightning_version": pytorch_lightning.__version__,
+        },
+        path,
+    )
+    return path
+
+
 def test_config_and_state_rebuild_the_same_network():
     module = _cnn(4)
     config = network_config(module)
@@ -43,10 +58,7 @@ def test_logged_model_holds_no_pickle_and_loads_back(local_mlflow):
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*pickle.*")
         with tracking.tracked_run("cnnlstm-test") as run:
-            reg = tracking.log_network(
-                module, name="cnn", registered_name="nm-cnn",
-                input_example=np.zeros((2, 1, 32), dtype=np.float32),
-            )  # fmt: skip
+            reg = tracking.register_checkpoint(_checkpoint(module, local_mlflow), "nm-cnn")
     folder = Path(mlflow.artifacts.download_artifacts(f"models:/nm-cnn/{reg.version}"))
     names = {p.name for p in folder.rglob("*") if p.is_file()}
     assert {"weights.pt", "network.json", "network_model.py"} <= names
@@ -65,10 +77,7 @@ def test_logged_model_holds_no_pickle_and_loads_back(local_mlflow):
 def test_loading_runs_no_code_from_the_artifact_store(local_mlflow):
     module = _cnn(9)
     with tracking.tracked_run("cnnlstm-test"):
-        reg = tracking.log_network(
-            module, name="cnn", registered_name="nm-planted",
-            input_example=np.zeros((2, 1, 32), dtype=np.float32),
-        )  # fmt: skip
+        reg = tracking.register_checkpoint(_checkpoint(module, local_mlflow), "nm-planted")
     tracking.promote("nm-planted", reg.version)
     marker = local_mlflow / "pwned"
     stored = Path(mlflow.artifacts.download_artifacts(f"models:/nm-planted/{reg.version}"))

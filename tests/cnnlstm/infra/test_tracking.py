@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-import numpy as np
+import threading
+from pathlib import Path
+
+import mlflow
 import polars as pl
 import pytest
+import pytorch_lightning
 import torch
 from mlflow import MlflowClient
 from pydantic import BaseModel, ConfigDict
@@ -11,6 +15,7 @@ from support import mlflow_server
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
 from cnnlstm.infra import tracking
+from cnnlstm.infra.artifacts import fingerprint_file
 from cnnlstm.models.lstm import LstmShape
 from cnnlstm.models.modules import Classifier
 
@@ -95,20 +100,83 @@ def _model(seed: int) -> Classifier:
 LINEAGE = tracking.Lineage(source_kind="sim", market="cn", universe="abc", protocol="p1")
 
 
+def _checkpoint(module: Classifier, path: Path) -> Path:
+    """`module` saved as a checkpoint of the training stage's form (weights + hyperparameters)."""
+    torch.save(
+        {
+            "state_dict": module.state_dict(),
+            "hyper_parameters": dict(module.hparams),
+            "pytorch-lightning_version": pytorch_lightning.__version__,
+        },
+        path,
+    )
+    return path
+
+
 def _log_run(
     sharpe: float, seed: int, lineage: tracking.Lineage = LINEAGE
 ) -> tuple[str, tracking.RegisteredModel]:
-    example = np.zeros((2, 4, 2), dtype=np.float32)
     with tracking.tracked_run("cnnlstm-test") as run:
         tracking.log_metrics({"cnn_lstm": {"sharpe": sharpe}})
-        reg = tracking.log_network(
-            _model(seed),
-            name="cnn",
-            registered_name="t-cnn",
-            input_example=example,
+        reg = tracking.register_checkpoint(
+            _checkpoint(_model(seed), data_home() / f"seed-{seed}-{lineage.protocol}.ckpt"),
+            "t-cnn",
             tags=lineage.tags(),
+            window=4,
         )
     return run.info.run_id, reg
+
+
+def _versions(name: str) -> list[str]:
+    return sorted(str(v.version) for v in MlflowClient().search_model_versions(f"name='{name}'"))
+
+
+def test_one_checkpoint_used_by_many_runs_is_one_registered_version(local_mlflow, tmp_path):
+    # one cached checkpoint reused by three seeds / folds / runs, one of them registering twice
+    checkpoint = _checkpoint(_model(1), tmp_path / "cached.ckpt")
+    found = []
+    for _ in range(3):
+        with tracking.tracked_run("cnnlstm-test"):
+            found.append(tracking.register_checkpoint(checkpoint, "t-once", window=4))
+            found.append(tracking.register_checkpoint(str(checkpoint), "t-once", window=4))
+    assert _versions("t-once") == ["1"]
+    assert {r.version for r in found} == {"1"} and len({r.run_id for r in found}) == 1
+    assert tracking.alias_version("t-once", tracking.CHALLENGER).version == "1"
+    tags = tracking.version_tags("t-once", "1")
+    assert tags[tracking.CHECKPOINT_TAG] == fingerprint_file(checkpoint)
+    other = _checkpoint(_model(2), tmp_path / "other.ckpt")  # another network: its own version
+    with tracking.tracked_run("cnnlstm-test"):
+        assert tracking.register_checkpoint(other, "t-once", window=4).version == "2"
+    assert _versions("t-once") == ["1", "2"]
+
+
+def test_two_runs_registering_one_checkpoint_at_once_keep_one_version(
+    local_mlflow, tmp_path, monkeypatch
+):
+    checkpoint = _checkpoint(_model(1), tmp_path / "cached.ckpt")
+    real_log_model = mlflow.pyfunc.log_model
+    competitor: list[tracking.RegisteredModel] = []
+
+    def other_run_registers_meanwhile(**kwargs):
+        # while this run logs its model, another run registers the same checkpoint in full
+        info = real_log_model(**kwargs)
+        if not competitor:
+            competitor.append(None)
+
+            def other() -> None:
+                with tracking.tracked_run("cnnlstm-test"):
+                    competitor[0] = tracking.register_checkpoint(checkpoint, "t-race", window=4)
+
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join()
+        return info
+
+    monkeypatch.setattr(mlflow.pyfunc, "log_model", other_run_registers_meanwhile)
+    with tracking.tracked_run("cnnlstm-test"):
+        mine = tracking.register_checkpoint(checkpoint, "t-race", window=4)
+    assert _versions("t-race") == [competitor[0].version] == [mine.version]
+    assert tracking.alias_version("t-race", tracking.CHALLENGER).version == mine.version
 
 
 def test_models_registered_as_challenger_and_promoted_by_rule(local_mlflow):
