@@ -108,8 +108,8 @@ def main() -> None:
             outcome = walk_forward_flow(params(args.months, runner))
             seconds = time.perf_counter() - t0
             if baseline_s is None:
-                baseline_s, baseline_table = seconds, outcome["table2"]
-            same = "identical" if outcome["table2"] == baseline_table else "DIFFERS"
+                baseline_s, baseline_table = seconds, outcome.table2
+            same = "identical" if outcome.table2 == baseline_table else "DIFFERS"
             print(
                 f"  {name:<26} {seconds:8.1f} s   speed-up x{baseline_s / seconds:5.2f}   "
                 f"Table 2 {same} to sequential"

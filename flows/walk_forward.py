@@ -8,14 +8,14 @@ Those trainings do not depend on each other, so they are submitted together and 
 concurrently through the flow's task runner (`flows.runners`; local threads by default). Each
 month's selection uses that month's CNN, its signals that block's LSTM; the months are chained
 into one selection and one signal table, backtested and reported once, and logged to MLflow
-(experiment `cnnlstm-walk-forward`, models not registered).
+(experiment `cnnlstm-walk-forward`, models not registered). The chain is the backtest's
+(`flows.stages.research.run_research`) over a fold per month.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,33 +23,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from cnnlstm.core import months
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.flows.checks import check_inputs, refuse, validated
-from cnnlstm.flows.export import results_writer
 from cnnlstm.flows.params import Period, Protocol, ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
-from cnnlstm.flows.stages.cache import StageRunner, stage_task
-from cnnlstm.flows.stages.data import (
-    cnn_features,
-    ingest,
-    input_fingerprint,
-    lstm_windows,
-    validate,
+from cnnlstm.flows.stages.cache import StageRunner
+from cnnlstm.flows.stages.publish import WALK_FORWARD_KEYS, publish_research
+from cnnlstm.flows.stages.research import (
+    Block,
+    Fold,
+    Plan,
+    ResearchOutcome,
+    chain_months,  # noqa: F401 - the stage's home was this module
+    run_research,
 )
-from cnnlstm.flows.stages.evaluate import (
-    report_and_track,
-    seeded_configs,
-    strategy_run,
-    trials_before_training,
-)
-from cnnlstm.flows.stages.publish import publish_markdown, publish_table, stage_summary
-from cnnlstm.flows.stages.strategy import (
-    Selections,
-    select,
-    select_ensemble,
-    signals,
-    signals_ensemble,
-)
-from cnnlstm.flows.stages.training import train_cnn_stage, train_lstm_stage
-from cnnlstm.infra.artifacts import ArtifactRef, write_table
 
 
 class WalkForwardParams(BaseModel):
@@ -85,157 +70,60 @@ def month_period(month: date, span_end: date) -> Period:
     return Period(start=month, end=min(months.month_end(month), span_end))
 
 
-@stage_task("chain_months", version=1)
-def chain_months(parts: list[Selections], signal_parts: list[ArtifactRef]) -> tuple:
-    """Concatenate the months' selections and signals into one of each."""
+def walk_forward_plan(params: WalkForwardParams) -> Plan:
+    """A fold per month of the span and an LSTM block every `lstm_every` months.
 
-    def concat(refs: list[ArtifactRef]) -> ArtifactRef:
-        return write_table(pl.concat([r.read_table() for r in refs]), "chain_months")
-
-    selections = Selections(
-        scores=concat([p.scores for p in parts]),
-        cnn=concat([p.cnn for p in parts]),
-        momentum=concat([p.momentum for p in parts]),
-        universe=concat([p.universe for p in parts]),
-    )
-    signal_table = pl.concat([s.read_table() for s in signal_parts]).unique(
-        ["symbol", "date"], keep="last", maintain_order=True
-    )
-    return selections, write_table(signal_table, "chain_months")
-
-
-@flow(name="walk_forward", description="Walk-forward: monthly CNN, k-monthly LSTM retraining.")
-def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) -> dict:
-    """The walk-forward chain (runs on the task runner `walk_forward_flow` chose)."""
-    logger = get_run_logger()
+    Each month's CNN trains on the `train_months` months before it; each block's LSTM on the
+    windows that end before the block's first month.
+    """
     research = params.research
     span = research.protocol.test
-    months = month_starts(span)
-    first = months[0]
-    run = StageRunner(refresh=research.refresh)
-    earliest = history_before(first, params.train_months)
+    starts = month_starts(span)
+    blocks = [
+        Block(name=f"{b:%Y-%m}", train=history_before(b, params.train_months))
+        for b in starts[:: params.lstm_every]
+    ]
+    folds = [
+        Fold(
+            name=f"{m:%Y-%m}",
+            test=month_period(m, span.end),
+            cnn_train=history_before(m, params.train_months),
+            block=i // params.lstm_every,
+        )
+        for i, m in enumerate(starts)
+    ]
     protocol = Protocol(
-        train=earliest,
+        train=history_before(starts[0], params.train_months),
         test=span,
         execution=research.protocol.execution,
         hold_days=research.protocol.hold_days,
     )
-    n_trials = trials_before_training(research, protocol)  # before training: see evaluate
-    ingested = run(ingest, research.data, input_fingerprint(research.data), None, research.market)
-    dataset = run(validate, ingested, protocol, research.data)
-    features = run(cnn_features, dataset.bars, research.cnn_features, dataset.universe)
+    return Plan(protocol=protocol, ingest_span=None, folds=folds, blocks=blocks)
 
-    # independent trainings (every seed, month and block): submitted together, run on the
-    # task runner (concurrently where it has more than one worker)
-    configs = seeded_configs(research)
 
-    def seed_tag(seed: int | str) -> str:  # stage labels as before when no seeds are asked for
-        return "" if research.seeds is None else f" seed {seed}"
+class WalkForwardOutcome(ResearchOutcome):
+    """What a walk-forward run produced: the backtest's outcome, its months and LSTM blocks."""
 
-    blocks = months[:: params.lstm_every]
-    window_futures = {
-        b: run.submit(
-            lstm_windows,
-            dataset.bars,
-            research.lstm_window_config(),
-            history_before(b, params.train_months),
-        )
-        for b in blocks
-    }
-    cnn_futures, lstm_futures = {}, {}
-    for seed, (cnn_cfg, lstm_cfg) in configs.items():
-        for m in months:
-            cnn_futures[seed, m] = run.submit(
-                train_cnn_stage, features, cnn_cfg, history_before(m, params.train_months)
-            )
-        for b, f in window_futures.items():
-            lstm_futures[seed, b] = run.submit(train_lstm_stage, f, lstm_cfg)
-    # Every training finishes before any model is used: loading a checkpoint builds a module,
-    # which draws from torch's global random generator, and doing that here while a pool thread
-    # trains would change that training's dropout masks, so runs would not repeat.
-    cnns = {
-        k: run.collect(f, f"train_cnn {k[1]:%Y-%m}{seed_tag(k[0])}") for k, f in cnn_futures.items()
-    }
-    lstms = {
-        k: run.collect(f, f"train_lstm {k[1]:%Y-%m}{seed_tag(k[0])}")
-        for k, f in lstm_futures.items()
-    }
-    window = research.lstm_window_config()
+    months: int
+    lstm_trainings: int  # per seed
 
-    def chained(tag: str, pick_cnns, pick_lstms) -> tuple[Selections, ArtifactRef]:
-        parts, signal_parts = [], []
-        for i, month in enumerate(months):
-            test = month_period(month, span.end)
-            block = blocks[i // params.lstm_every]
-            label = f"{month:%Y-%m}{tag}"
-            picker, timer = (
-                (select_ensemble, signals_ensemble) if tag == " ensemble" else (select, signals)
-            )
-            picks = run(
-                picker, features, pick_cnns(month), research.selection, test,
-                label=f"select {label}",
-            )  # fmt: skip
-            timing = run(
-                timer, dataset, picks, pick_lstms(block), window, test, label=f"signals {label}"
-            )
-            parts.append(picks)
-            signal_parts.append(timing)
-        return run(chain_months, parts, signal_parts, label=f"chain_months{tag}")
 
-    runs = []
-    for seed in configs:
-        picks, timing = chained(
-            seed_tag(seed), lambda m, s=seed: cnns[s, m], lambda b, s=seed: lstms[s, b]
-        )
-        runs.append(
-            strategy_run(
-                run,
-                research,
-                dataset,
-                str(seed),
-                picks,
-                timing,
-                [cnns[seed, m] for m in months],
-                [lstms[seed, b] for b in blocks],
-                protocol=protocol,
-            )
-        )
-    ensemble = None
-    if len(configs) > 1:
-        picks, timing = chained(
-            " ensemble",
-            lambda m: [cnns[s, m] for s in configs],
-            lambda b: [lstms[s, b] for s in configs],
-        )
-        ensemble = strategy_run(
-            run, research, dataset, "ensemble", picks, timing, [], [], protocol=protocol
-        )
-
-    write_out = results_writer(out_dir, run=run, params=params, first=runs[0])
-    files, tracked = report_and_track(
-        run, research, ingested, dataset, protocol, runs, ensemble, flow_name="walk_forward",
-        before_tracking=write_out, n_trials=n_trials,
-    )  # fmt: skip
-    publish_markdown(
-        files.summary or files.markdown, "walk-forward-table2", "Table 2 of the walk-forward test"
+@flow(name="walk_forward", description="Walk-forward: monthly CNN, k-monthly LSTM retraining.")
+def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) -> WalkForwardOutcome:
+    """The walk-forward chain (runs on the task runner `walk_forward_flow` chose)."""
+    research = params.research
+    run = StageRunner(refresh=research.refresh)
+    plan = walk_forward_plan(params)
+    result = run_research(
+        run, research, plan, config=params, out_dir=out_dir, flow_name="walk_forward"
     )
-    publish_table(
-        runs[0].selections.cnn.read_table(), "walk-forward-selection", "CNN selection per month"
+    summary, first = result.files.summary or result.files.markdown, result.runs[0]
+    publish_research(
+        WALK_FORWARD_KEYS, summary, first.selections.cnn.read_table(), run, result.tracked, out_dir
     )
-    publish_markdown(
-        stage_summary(run.states, run.seconds), "walk-forward-stages", "Stages run or cached"
-    )
-    logger.info(f"walk-forward over {len(months)} months, LSTM retrained {len(blocks)} times")
-    return {
-        "table2": files.markdown,
-        "summary": files.summary,
-        "months": len(months),
-        "lstm_trainings": len(blocks),
-        "seeds": list(configs),
-        "stages": dict(run.states),
-        "mlflow_run": None if tracked is None else tracked.run_id,
-        "report": files.model_dump(mode="json"),
-    }
+    n_months, n_blocks = len(plan.folds), len(plan.blocks)
+    get_run_logger().info(f"walk-forward over {n_months} months, LSTM retrained {n_blocks} times")
+    return WalkForwardOutcome.of(result, run, out_dir, months=n_months, lstm_trainings=n_blocks)
 
 
 @flow(
@@ -246,7 +134,7 @@ def walk_forward_inner(params: WalkForwardParams, out_dir: str | None = None) ->
 def walk_forward_flow(
     params: WalkForwardParams = WalkForwardParams(),  # noqa: B008
     out_dir: str | None = None,
-) -> dict:
+) -> WalkForwardOutcome:
     """Run the walk-forward chain as a subflow on `params.task_runner` (report into `out_dir`).
 
     Bad settings or inputs end the run at once with one `error:` line (`flows/checks.py`).

@@ -316,11 +316,7 @@ def register_checkpoint(
     run = mlflow.active_run()
     if run is None:
         raise RuntimeError("register_checkpoint needs an active MLflow run")
-    if isinstance(checkpoint, ArtifactRef):
-        path, fingerprint = checkpoint.local_path(), checkpoint.fingerprint
-    else:
-        path = Path(checkpoint)
-        fingerprint = fingerprint_file(path)
+    path, fingerprint = _checkpoint_file(checkpoint)
     client = MlflowClient()
     found = registered_checkpoint(client, registered_name, fingerprint)
     if found is not None:
@@ -340,6 +336,13 @@ def register_checkpoint(
         return _registered(registered_name, kept)
     client.set_registered_model_alias(registered_name, CHALLENGER, str(created.version))
     return _registered(registered_name, created)
+
+
+def _checkpoint_file(checkpoint: str | Path | ArtifactRef) -> tuple[Path, str]:
+    """(local path, content fingerprint) of a checkpoint: a reference's own, else the file's."""
+    if isinstance(checkpoint, ArtifactRef):
+        return checkpoint.local_path(), checkpoint.fingerprint
+    return Path(checkpoint), fingerprint_file(checkpoint)
 
 
 def _registered(registered_name: str, version: Any) -> RegisteredModel:

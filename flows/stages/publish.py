@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 from prefect.artifacts import (
@@ -68,3 +69,52 @@ def tear_sheet_links(out_dir: str | None, tracked) -> str:
     if len(lines) == 2:
         lines.append("- in the report stage's artifacts only (no --out folder, no MLflow run)")
     return "\n".join(lines)
+
+
+class ArtifactKeys(NamedTuple):
+    """Where a research flow's Prefect artifacts go: keys, and Table 2's title."""
+
+    table2: str
+    selection: str
+    stages: str
+    mlflow_run: str
+    tear_sheet: str
+    title: str
+
+
+BACKTEST_KEYS = ArtifactKeys(
+    "table2", "cnn-selection", "stages", "mlflow-run", "tear-sheet",
+    "Table 2: the strategies over the test period",
+)  # fmt: skip
+WALK_FORWARD_KEYS = ArtifactKeys(
+    "walk-forward-table2", "walk-forward-selection", "walk-forward-stages",
+    "walk-forward-mlflow-run", "walk-forward-tear-sheet", "Table 2 of the walk-forward test",
+)  # fmt: skip
+
+
+def publish_research(
+    keys: ArtifactKeys,
+    summary: str,
+    selection: pl.DataFrame,
+    run,
+    tracked,
+    out_dir: str | None,
+) -> None:
+    """A research run's artifacts: Table 2, the first seed's CNN selection, the stages, links.
+
+    Args:
+        keys: The flow's artifact keys.
+        summary: The report's one-screen summary (markdown).
+        selection: The first seed's CNN selection per month.
+        run: The flow's `StageRunner` (its stages' states and seconds).
+        tracked: The `TrackedRun`, or None with tracking off.
+        out_dir: The run's output folder, if any.
+    """
+    publish_markdown(summary, keys.table2, keys.title)
+    publish_table(selection, keys.selection, "CNN selection per month")
+    publish_markdown(
+        stage_summary(run.states, run.seconds), keys.stages, "Stages computed or taken from cache"
+    )
+    if tracked is not None:
+        publish_link(tracked.link, keys.mlflow_run, f"MLflow run {tracked.run_id}")
+    publish_markdown(tear_sheet_links(out_dir, tracked), keys.tear_sheet, "The run's tear sheet")

@@ -38,8 +38,8 @@ def test_seeds_train_apart_report_over_seeds_and_log_a_child_run_each(
 ):
     params = _params(tiny_data, tiny_protocol, (0, 1))
     first = backtest_flow(params, out_dir=str(tmp_path / "out"))
-    for stage in ("train_cnn seed 0", "train_cnn seed 1", "train_lstm seed 1", "select_ensemble",
-                  "signals_ensemble", "backtest ensemble", "report", "track"):  # fmt: skip
+    for stage in ("train_cnn seed 0", "train_cnn seed 1", "train_lstm seed 1", "select ensemble",
+                  "signals ensemble", "backtest ensemble", "report", "track"):  # fmt: skip
         assert first.stages[stage] == "Completed", stage
     cnn0, _, cnn1, _ = first.networks
     assert cnn0.checkpoint.fingerprint != cnn1.checkpoint.fingerprint  # trained apart

@@ -35,15 +35,15 @@ def test_dask_local_cluster_reproduces_the_sequential_walk_forward(
     dask = walk_forward_flow(tiny_walk_forward(tiny_data, dask_runner, "test-walk-forward-dask"))
     dask_selection = published_selection()
 
-    assert sequential["months"] == dask["months"] == 3
-    assert sequential["lstm_trainings"] == dask["lstm_trainings"] == 2
+    assert sequential.months == dask.months == 3
+    assert sequential.lstm_trainings == dask.lstm_trainings == 2
     # every training really ran again under Dask (no cache hit)
-    assert "Cached" not in set(dask["stages"].values())
+    assert "Cached" not in set(dask.stages.values())
     assert seq_selection.height >= 3
     assert dask_selection.equals(seq_selection)
 
     client = MlflowClient(mlflow_tmp)
-    seq_run, dask_run = sequential["mlflow_run"], dask["mlflow_run"]
+    seq_run, dask_run = sequential.mlflow_run, dask.mlflow_run
     assert seq_run != dask_run
     seq_metrics = client.get_run(seq_run).data.metrics
     dask_metrics = client.get_run(dask_run).data.metrics
@@ -57,4 +57,4 @@ def test_dask_local_cluster_reproduces_the_sequential_walk_forward(
         assert _ledger(client, dask_run, name, tmp_path).equals(
             _ledger(client, seq_run, name, tmp_path)
         ), name
-    assert dask["table2"] == sequential["table2"]
+    assert dask.table2 == sequential.table2

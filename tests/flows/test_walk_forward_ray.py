@@ -40,17 +40,17 @@ def test_local_ray_reproduces_the_sequential_walk_forward(
     )
     ray_selection = published_selection()
 
-    assert sequential["months"] == ray_run["months"] == 3
-    assert "Cached" not in set(ray_run["stages"].values())  # every training ran again
+    assert sequential.months == ray_run.months == 3
+    assert "Cached" not in set(ray_run.stages.values())  # every training ran again
     assert seq_selection.height >= 3
     assert ray_selection.equals(seq_selection)
 
     client = MlflowClient(mlflow_tmp)
-    seq_metrics = client.get_run(sequential["mlflow_run"]).data.metrics
-    ray_metrics = client.get_run(ray_run["mlflow_run"]).data.metrics
+    seq_metrics = client.get_run(sequential.mlflow_run).data.metrics
+    ray_metrics = client.get_run(ray_run.mlflow_run).data.metrics
     assert seq_metrics.keys() == ray_metrics.keys()
     for key, value in seq_metrics.items():
         if key.endswith(("fit_seconds", "samples_per_s")):
             continue  # wall-clock measurements, not results
         assert ray_metrics[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
-    assert ray_run["table2"] == sequential["table2"]
+    assert ray_run.table2 == sequential.table2

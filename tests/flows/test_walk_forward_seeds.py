@@ -30,19 +30,19 @@ def test_walk_forward_trains_each_seed_reports_over_seeds_and_logs_children(tiny
     )
     params = WalkForwardParams(research=research, train_months=18, lstm_every=2)
     out = walk_forward_flow(params)
-    trained = sorted(k for k in out["stages"] if k.startswith(("train_cnn", "train_lstm")))
+    trained = sorted(k for k in out.stages if k.startswith(("train_cnn", "train_lstm")))
     assert trained == [
         "train_cnn 2013-01 seed 0", "train_cnn 2013-01 seed 1",
         "train_cnn 2013-02 seed 0", "train_cnn 2013-02 seed 1",
         "train_lstm 2013-01 seed 0", "train_lstm 2013-01 seed 1",
     ]  # fmt: skip
     assert {"select 2013-02 ensemble", "signals 2013-01 ensemble", "backtest ensemble"} <= set(
-        out["stages"]
+        out.stages
     )
-    assert out["seeds"] == [0, 1] and "over 2 seeds (0, 1)" in out["table2"]
-    assert out["table2"].index("### Caveats") < out["table2"].index("### Table 2")
+    assert out.seeds == [0, 1] and "over 2 seeds (0, 1)" in out.table2
+    assert out.table2.index("### Caveats") < out.table2.index("### Table 2")
     client = MlflowClient(mlflow_tmp)
-    parent = client.get_run(out["mlflow_run"])
+    parent = client.get_run(out.mlflow_run)
     assert parent.data.tags["flow"] == "walk_forward"
     children = client.search_runs(
         [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"

@@ -109,13 +109,11 @@ def run(args: argparse.Namespace) -> int:
     with prefect_api(), tracking_failure_keeps(out), owned_flow_runs():
         outcome = walk_forward_flow(params, out_dir=str(out) if out else None)
     seconds = time.perf_counter() - started
-    print(outcome.get("summary") or outcome["table2"])
+    print(outcome.summary or outcome.table2)
     print()
     print(
-        f"walk-forward over {outcome['months']} months, LSTM trained {outcome['lstm_trainings']} "
-        f"times per seed, seeds {outcome['seeds']}; finished in {seconds:.0f} s"
+        f"walk-forward over {outcome.months} months, LSTM trained {outcome.lstm_trainings} "
+        f"times per seed, seeds {outcome.seeds}; finished in {seconds:.0f} s"
     )
-    print_results(out, None)
-    if outcome.get("mlflow_run"):
-        print(f"MLflow run: {outcome['mlflow_run']}")
+    print_results(out, outcome.tracked)
     return 0
