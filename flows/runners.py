@@ -7,8 +7,7 @@ runners; nothing here schedules work itself:
 * `threads` (default): `prefect.task_runners.ThreadPoolTaskRunner`. Its size defaults to one
   worker: tasks run one after another, the sequential reference run. More threads overlap
   trainings in one process, which share torch's global random state, so their numbers are not
-  reproducible (measured: a 4-month walk-forward's Table 2 changed with 2 threads); use them for
-  I/O-bound work, and `dask` to train in parallel.
+  reproducible; use them for I/O-bound work, and `dask` to train in parallel.
 * `dask`: `prefect_dask.DaskTaskRunner` on a `distributed.LocalCluster` started for the flow run
   (`n_workers` x `threads_per_worker`, worker processes by default), or on an existing scheduler
   when `address` is given (`tcp://scheduler:8786`).
@@ -147,32 +146,41 @@ def build_task_runner(cfg: TaskRunnerConfig) -> TaskRunner:
         declare_concurrent_trainings(cfg.max_workers or 1)
         return ThreadPoolTaskRunner(max_workers=cfg.max_workers or 1)
     if cfg.kind == "dask":
-        _require("prefect_dask", "prefect-dask", "dask")
-        import dask
-        from prefect_dask import DaskTaskRunner
+        return _dask_runner(cfg)
+    return _ray_runner(cfg)
 
-        # Dask's configuration is process-wide and its nannies hand it to the worker processes
-        # they start: a longer silence is tolerated between this process, the scheduler and
-        # the workers. With the default 30 s, a busy 2-core machine lost every worker of a
-        # walk-forward run mid-way (the run then hung with tasks and no workers).
-        timeout = f"{cfg.comm_timeout_s}s"
-        dask.config.set(
-            {"distributed.comm.timeouts.tcp": timeout, "distributed.comm.timeouts.connect": timeout}
-        )
 
-        if cfg.address is not None:
-            return DaskTaskRunner(address=cfg.address)
-        cluster_kwargs = {
-            "n_workers": cfg.n_workers,
-            "threads_per_worker": cfg.threads_per_worker,
-            "processes": cfg.processes,
-            # a random free dashboard port: several runs (or tests) may share one host
-            "dashboard_address": ":0",
-        }
-        return DaskTaskRunner(
-            cluster_class="distributed.LocalCluster",
-            cluster_kwargs={k: v for k, v in cluster_kwargs.items() if v is not None},
-        )
+def _dask_runner(cfg: TaskRunnerConfig) -> TaskRunner:
+    """A `DaskTaskRunner`: a `LocalCluster` started for the run, or the scheduler at `address`."""
+    _require("prefect_dask", "prefect-dask", "dask")
+    import dask
+    from prefect_dask import DaskTaskRunner
+
+    # Dask's configuration is process-wide and its nannies hand it to the worker processes they
+    # start: a longer silence is tolerated between this process, the scheduler and the workers.
+    # Dask's default of 30 s drops workers whose first imports and trainings hold the GIL long
+    # on a busy machine, and the run then hangs with tasks and no workers.
+    timeout = f"{cfg.comm_timeout_s}s"
+    dask.config.set(
+        {"distributed.comm.timeouts.tcp": timeout, "distributed.comm.timeouts.connect": timeout}
+    )
+    if cfg.address is not None:
+        return DaskTaskRunner(address=cfg.address)
+    cluster_kwargs = {
+        "n_workers": cfg.n_workers,
+        "threads_per_worker": cfg.threads_per_worker,
+        "processes": cfg.processes,
+        # a random free dashboard port: several runs (or tests) may share one host
+        "dashboard_address": ":0",
+    }
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={k: v for k, v in cluster_kwargs.items() if v is not None},
+    )
+
+
+def _ray_runner(cfg: TaskRunnerConfig) -> TaskRunner:
+    """A `RayTaskRunner`: a local Ray instance started for the run, or the cluster at `address`."""
     _require("prefect_ray", "prefect-ray", "ray")
     from prefect_ray import RayTaskRunner
 

@@ -32,7 +32,6 @@ from cnnlstm.flows.stages.research import (
     Fold,
     Plan,
     ResearchOutcome,
-    chain_months,  # noqa: F401 - the stage's home was this module
     run_research,
 )
 

@@ -116,9 +116,8 @@ def trials_before_training(params: ResearchParams, protocol: Protocol) -> int:
 
     Counted in the MLflow experiment with this run's own trial keys (those its `track` stage
     tags its child runs with) at the flow's start: the count is the last thing the report needs
-    from MLflow, so a tracking store that dies mid-run can no longer stop the report and `--out`
-    from being written (it used to be counted after training, with minutes of retries). With
-    tracking off it is the number of seeds.
+    from MLflow, so a tracking store that dies mid-run cannot stop the report and `--out` from
+    being written. With tracking off it is the number of seeds.
     """
     seeds = tuple(seeded_configs(params))
     if not params.tracking.enabled:

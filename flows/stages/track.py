@@ -84,13 +84,13 @@ def count_trials(experiment: str, keys: list[str]) -> int:
     """Distinct trials in the MLflow experiment, this run's `keys` included (for the DSR).
 
     A trial is one (configuration, seed) backtested: each seed's child run carries its key as
-    tag `cnnlstm.trial`; a run without one (logged before seeds were runs) counts once; parent
+    tag `cnnlstm.trial`; a non-parent run without one counts once; parent
     runs are not trials. Re-running an identical configuration adds no trial.
 
     With a local SQLite store the experiment's trials are remembered beside the stage caches
     with the store's stamp (`tracking.store_stamp`): while the database is unwritten the
-    remembered set is the answer and MLflow is not even imported (a fully cached re-run then
-    spends no 2 s on it). Any write to the store, by this project or anyone, changes the stamp.
+    remembered set is the answer and MLflow is not even imported (a fully cached re-run does
+    not wait for it). Any write to the store, by this project or anyone, changes the stamp.
     """
     uri = tracking.tracking_uri()
     stamp = tracking.store_stamp(uri)
