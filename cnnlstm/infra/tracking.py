@@ -624,14 +624,9 @@ def compare_to_champion(
                 reason=f"not comparable: {key} {mine!r} (challenger) vs {theirs!r} (champion "
                 f"v{current.version}); promote explicitly if intended",
             )
-    ours = client.get_run(run_id).data.metrics
-    theirs = client.get_run(current.run_id).data.metrics
-    rows = []
-    for metric in rule.metrics:
-        a, b = ours.get(metric), theirs.get(metric)
-        margin = None if a is None or b is None else (a - b if rule.higher_is_better else b - a)
-        passed = margin is not None and margin > rule.min_improvement
-        rows.append(GateRow(metric=metric, challenger=a, champion=b, margin=margin, passed=passed))
+    rows = gate_rows(
+        rule, client.get_run(run_id).data.metrics, client.get_run(current.run_id).data.metrics
+    )
     promote_it = all(r.passed for r in rows)
     failed = [r.metric for r in rows if not r.passed]
     reason = (
@@ -642,6 +637,19 @@ def compare_to_champion(
     return PromotionDecision(
         **base, champion_version=current.version, promote=promote_it, reason=reason, rows=rows
     )
+
+
+def gate_rows(
+    rule: PromotionRule, ours: Mapping[str, float], theirs: Mapping[str, float]
+) -> list[GateRow]:
+    """The challenger's (`ours`) and the champion's (`theirs`) run metrics, compared by `rule`."""
+    rows = []
+    for metric in rule.metrics:
+        a, b = ours.get(metric), theirs.get(metric)
+        margin = None if a is None or b is None else (a - b if rule.higher_is_better else b - a)
+        passed = margin is not None and margin > rule.min_improvement
+        rows.append(GateRow(metric=metric, challenger=a, champion=b, margin=margin, passed=passed))
+    return rows
 
 
 def promote_by_rule(

@@ -5,7 +5,7 @@ outputs, and per seed the selection and signals it produced (`strategy_run` back
 the cost sensitivity into a `SeedRun`). `report_and_track` computes the report over the seeds
 (with the trials behind the deflated Sharpe ratio counted in the MLflow experiment and the
 ingest's quarantine counts as caveat facts) and logs the parent and per-seed MLflow runs.
-`flows/backtest.py` and `flows/walk_forward.py` call these instead of each writing the tail.
+The research chain (`flows/stages/research.py`) of both research flows calls them.
 """
 
 from __future__ import annotations
