@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -167,7 +168,7 @@ class StageRunner:
         self.states: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
         self.peak_rss_mib: dict[str, float] = {}
-        self._clocks: dict[int, tuple[float, dict[str, float], str]] = {}
+        self._clocks: dict[int, tuple[float, Callable[[], tuple[float, float]]]] = {}
         self._memory = PeakRss()
 
     def __call__(
@@ -196,24 +197,40 @@ class StageRunner:
         window = f"submitted-{len(self._clocks)}-{submitted}"
         self._memory.open(window)
         future = bound(stage, refresh=self.refresh).submit(*args, **kwargs)
-        done: dict[str, float] = {}
-        self._clocks[id(future)] = (submitted, done, window)
-
-        def finished(_: Any) -> None:
-            done.setdefault("at", time.perf_counter())
-            done.setdefault("peak", self._memory.close(window))
-
-        future.add_done_callback(finished)
+        self._clocks[id(future)] = (submitted, self._end_once(window))
+        future.add_done_callback(lambda _: self._clocks_end(future))
         return future
+
+    def _end_once(self, window: str) -> Callable[[], tuple[float, float]]:
+        """(end time, peak RSS) of a submitted stage, measured by whichever asks first.
+
+        The task runner's done-callback and `collect` may ask at the same moment from two
+        threads: the window is closed once, and both get the same figures.
+        """
+        lock, ended = threading.Lock(), []
+
+        def end() -> tuple[float, float]:
+            with lock:
+                if not ended:
+                    ended.append((time.perf_counter(), self._memory.close(window)))
+            return ended[0]
+
+        return end
+
+    def _clocks_end(self, future: PrefectFuture[Any]) -> None:
+        clock = self._clocks.get(id(future))
+        if clock is not None:
+            clock[1]()
 
     def collect(self, future: PrefectFuture[R], label: str) -> R:
         """Wait for a submitted stage, record its final state and seconds, return its value."""
         future.wait()
-        submitted, done, window = self._clocks.pop(id(future), (None, {}, ""))
-        if submitted is not None:
-            self.seconds[label] = done.get("at", time.perf_counter()) - submitted
-            peak = done.get("peak")
-            self.peak_rss_mib[label] = self._memory.close(window) if peak is None else peak
+        clock = self._clocks.pop(id(future), None)
+        if clock is not None:
+            submitted, end = clock
+            at, peak = end()
+            self.seconds[label] = at - submitted
+            self.peak_rss_mib[label] = peak
         state = future.state
         self.states[label] = state.name
         return state.result()
