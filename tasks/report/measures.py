@@ -20,7 +20,7 @@ import json
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 Number = float | None
 Count = int | float  # a count per seed; its mean over seeds
@@ -111,62 +111,26 @@ class SeedStat(Record):
     n: int
 
 
-class Table2Stats(Record):
-    """A strategy's Table 2 over the seeds: each number's mean, std, min, max."""
+#: Table 2's numbers over seeds: every number of a strategy's or an index's row.
+TABLE2_KEYS = tuple(
+    name
+    for name in dict.fromkeys([*StrategyRow.model_fields, *IndexRow.model_fields])
+    if name != "excess_significant"  # a flag, not a number
+)
 
-    annualized_return: SeedStat | None = None
-    max_drawdown: SeedStat | None = None
-    volatility: SeedStat | None = None
-    sharpe: SeedStat | None = None
-    sortino: SeedStat | None = None
-    calmar: SeedStat | None = None
-    turnover: SeedStat | None = None
-    avg_position_ratio: SeedStat | None = None
-    total_costs: SeedStat | None = None
-    final_nav: SeedStat | None = None
-    sharpe_se: SeedStat | None = None
-    psr: SeedStat | None = None
-    dsr: SeedStat | None = None
-    sr0: SeedStat | None = None
-    net_return: SeedStat | None = None
-    gross_return: SeedStat | None = None
-    excess_return: SeedStat | None = None
-    ci_low: SeedStat | None = None
-    ci_high: SeedStat | None = None
-    blocked_attempts: SeedStat | None = None
-    skew: SeedStat | None = None
-    kurtosis: SeedStat | None = None
-    n: SeedStat | None = None
-    n_trials: SeedStat | None = None
+Table2Stats = create_model(
+    "Table2Stats",
+    __base__=Record,
+    __doc__="A strategy's Table 2 over the seeds: each number's mean, std, min, max.",
+    **{name: (SeedStat | None, None) for name in TABLE2_KEYS},
+)
 
-
-class Table2Means(Record):
-    """A strategy's Table 2 numbers averaged over the seeds."""
-
-    annualized_return: Number = None
-    max_drawdown: Number = None
-    volatility: Number = None
-    sharpe: Number = None
-    sortino: Number = None
-    calmar: Number = None
-    turnover: Number = None
-    avg_position_ratio: Number = None
-    total_costs: Number = None
-    final_nav: Number = None
-    sharpe_se: Number = None
-    psr: Number = None
-    dsr: Number = None
-    sr0: Number = None
-    net_return: Number = None
-    gross_return: Number = None
-    excess_return: Number = None
-    ci_low: Number = None
-    ci_high: Number = None
-    blocked_attempts: Number = None
-    skew: Number = None
-    kurtosis: Number = None
-    n: Number = None
-    n_trials: Number = None
+Table2Means = create_model(
+    "Table2Means",
+    __base__=Record,
+    __doc__="A strategy's Table 2 numbers averaged over the seeds.",
+    **{name: (Number, None) for name in TABLE2_KEYS},
+)
 
 
 class MonthlyIc(Record):
