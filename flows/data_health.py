@@ -20,12 +20,13 @@ from prefect.logging import get_run_logger
 from pydantic import Field
 
 from cnnlstm.core.sessions import CalendarEndedError, SessionCalendar
-from cnnlstm.flows.live import LiveParams, StaleDataError
+from cnnlstm.flows.live import LiveParams
 from cnnlstm.flows.ops import TIMEOUTS, live_ingest, run_namer
 from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import input_fingerprint
 from cnnlstm.flows.stages.publish import publish_markdown
 from cnnlstm.tasks.data.health import DataHealth, data_health
+from cnnlstm.tasks.live.sessions import StaleDataError
 
 
 class HealthParams(LiveParams):

@@ -16,11 +16,12 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.logging import get_run_logger
 
-from cnnlstm.flows.live import LiveParams, StaleDataError
+from cnnlstm.flows.live import LiveParams
 from cnnlstm.flows.ops import TIMEOUTS, retry_transient, run_namer
 from cnnlstm.flows.stages.data import default_store
 from cnnlstm.flows.stages.publish import publish_markdown
 from cnnlstm.tasks.data.update import UpdateReport, update_store
+from cnnlstm.tasks.live.sessions import StaleDataError
 
 
 class UpdateParams(LiveParams):

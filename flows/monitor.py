@@ -14,21 +14,20 @@ fails red with the numbers (the failed-run automation notifies).
 
 from __future__ import annotations
 
-from datetime import date
-
 import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.flows.live import LiveParams, champion, live_dir, settings_from_run
+from cnnlstm.flows.live import LiveParams
 from cnnlstm.flows.ops import TIMEOUTS, live_ingest, run_namer
 from cnnlstm.flows.stages.cache import StageRunner
-from cnnlstm.flows.stages.data import input_fingerprint
+from cnnlstm.flows.stages.data import bars_as_of, input_fingerprint
+from cnnlstm.flows.stages.live import live_champion, monitored_months
 from cnnlstm.flows.stages.publish import publish_table
 from cnnlstm.infra import tracking
-from cnnlstm.tasks.live.monitor import MonthQuality, below_floor_for, hit_rate, realized_rank_ic
+from cnnlstm.tasks.live.monitor import MonthQuality, quality_alerts
 
 
 class MonitorAlert(UserInputError):
@@ -53,10 +52,6 @@ class MonitorOutcome(BaseModel):
     alerts: list[str] = Field(default_factory=list)
 
 
-def _month_of(path_name: str) -> date:
-    return date.fromisoformat(path_name.removeprefix("scores-").removesuffix(".parquet") + "-01")
-
-
 @flow(
     name="monitor",
     description="Realized rank IC and LSTM hit rate of the live model per month.",
@@ -71,48 +66,13 @@ def monitor_flow(params: MonitorParams = MonitorParams()) -> MonitorOutcome:  # 
     done = cal.last_completed_session(params.clock(), params.delay(), until=params.as_of)
     run = StageRunner()
     ingested = run(live_ingest(), params.data, input_fingerprint(params.data, today=done))
-    bars = ingested.bars.read_table().filter(pl.col("date") <= done)
-    signals_files = sorted(live_dir(params.dataset_key()).glob("signals-*.parquet"))
-    signals = (
-        pl.concat([pl.read_parquet(p) for p in signals_files])
-        if signals_files
-        else pl.DataFrame(schema={"symbol": pl.String, "date": pl.Date, "signal": pl.Int8})
-    )
-    lstm = champion("lstm", params)  # hold days and execution: the champion run's
-    settings = settings_from_run(lstm.params, lstm.run_id)
-    months: list[MonthQuality] = []
-    for path in sorted(live_dir(params.dataset_key()).glob("scores-*.parquet")):
-        month = _month_of(path.name)
-        if month > done:
-            continue
-        last = cal.month_last_session(month)
-        if last > done:
-            continue  # labels not known yet
-        rebalance = cal.previous_session(month)
-        ic, used, ic_out = realized_rank_ic(
-            pl.read_parquet(path), bars, rebalance=rebalance, month_last=last
-        )
-        decided = signals.filter((pl.col("date") >= rebalance) & (pl.col("date") < last))
-        hr, n, hr_out = hit_rate(
-            decided, bars, hold_days=settings.hold_days, execution=settings.execution
-        )
-        months.append(
-            MonthQuality(
-                month=month, rank_ic=ic, ic_stocks=used, ic_left_out=ic_out,
-                hit_rate=hr, decisions=n, decisions_left_out=hr_out,
-            )
-        )  # fmt: skip
-    alerts = []
-    if below_floor_for([m.rank_ic for m in months], params.rank_ic_floor, params.k_months):
-        alerts.append(
-            f"realized rank IC below {params.rank_ic_floor} for {params.k_months} months: "
-            + ", ".join(f"{m.month:%Y-%m} {m.rank_ic:+.3f}" for m in months[-params.k_months :])
-        )
-    if below_floor_for([m.hit_rate for m in months], params.hit_rate_floor, params.k_months):
-        alerts.append(
-            f"LSTM hit rate below {params.hit_rate_floor} for {params.k_months} months: "
-            + ", ".join(f"{m.month:%Y-%m} {m.hit_rate:.3f}" for m in months[-params.k_months :])
-        )
+    bars = run(bars_as_of, ingested, done)
+    lstm = run(live_champion, params.champion_query("lstm"))  # hold days, execution: its run's
+    months = run(monitored_months, params.dataset_key(), cal, bars, lstm.settings, done)
+    alerts = quality_alerts(
+        months, rank_ic_floor=params.rank_ic_floor, hit_rate_floor=params.hit_rate_floor,
+        k=params.k_months,
+    )  # fmt: skip
     table = pl.DataFrame([m.model_dump() for m in months]) if months else pl.DataFrame()
     with tracking.tracked_run(params.experiment, tags={"dataset": params.dataset().dataset}):
         tracking.log_params(params.model_dump(mode="json"))

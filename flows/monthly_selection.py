@@ -8,7 +8,9 @@ publishes an old month's selection); the CNN features of the month from those ba
 CNN of the data's dataset (none: the run fails red naming what to run; refused if trained on
 another dataset), with the selection size of the champion's run (the flow's own, if given, must
 match). Training on the spot happens only when asked (`retrain`, or `max_model_age_days`); that
-model is registered as a challenger and never promoted here. Publish
+model is registered as a challenger (once per checkpoint) and never promoted here. Each month
+is a chain of stages (`flows.stages.live`): its scores and its selection (cached on the
+features and the checkpoint), then its publication. Publish
 `live/<dataset>/selection-YYYY-MM.parquet` (read by the daily timing flow), a Prefect table
 artifact and an MLflow run. Every month after the last published one through the decision month
 is published in order (a missed month end is made up). A month already published is kept (the
@@ -18,44 +20,42 @@ right after the month's last session.
 
 from __future__ import annotations
 
-import tempfile
-import time
-from datetime import date
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 import polars as pl
 from prefect import flow
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, ConfigDict, Field
 
-from cnnlstm.core.errors import UserInputError
-from cnnlstm.core.sessions import SessionCalendar
-from cnnlstm.flows.live import (
-    LiveParams,
-    agree,
-    champion,
-    champion_checkpoint,
-    live_dir,
-    live_lock,
-    require_closed,
-    require_fresh,
-    scores_path,
-    selection_path,
-    settings_from_run,
-    write_atomic,
-)
+from cnnlstm.core.months import add_months
+from cnnlstm.flows.live import LiveParams
 from cnnlstm.flows.ops import TIMEOUTS, live_ingest, run_namer
 from cnnlstm.flows.params import Period
 from cnnlstm.flows.stages.cache import StageRunner
 from cnnlstm.flows.stages.data import bars_as_of, cnn_features, input_fingerprint
+from cnnlstm.flows.stages.live import (
+    MonthPlan,
+    champion_age,
+    live_champion,
+    live_checkpoint,
+    live_scores,
+    live_selection,
+    month_plan,
+    publish_month,
+    register_network,
+)
 from cnnlstm.flows.stages.publish import publish_link, publish_table
 from cnnlstm.flows.stages.training import train_cnn_stage
 from cnnlstm.infra import tracking
 from cnnlstm.infra.artifacts import ArtifactRef
+from cnnlstm.infra.champion import agree
 from cnnlstm.tasks.features import CnnFeatureConfig
+from cnnlstm.tasks.live.files import live_lock, selection_path
 from cnnlstm.tasks.live.orders import decision_month
-from cnnlstm.tasks.strategy.select import SelectionConfig, select_top
-from cnnlstm.tasks.training.networks import CnnTrainConfig, score_cnn
+from cnnlstm.tasks.live.sessions import refuse_retrain_with_missed, require_fresh
+from cnnlstm.tasks.strategy.select import SelectionConfig
+from cnnlstm.tasks.training.networks import CnnTrainConfig
 
 
 class MonthlyParams(LiveParams):
@@ -95,87 +95,64 @@ class SelectionOutcome(BaseModel):
     published: list[date] = Field(default_factory=list)
 
 
-def _months_before(month: date, months: int) -> date:
-    index = month.year * 12 + month.month - 1 - months
-    return date(index // 12, index % 12 + 1, 1)
+@dataclass(frozen=True)
+class _Model:
+    """The month's model: its checkpoint, name, where it came from and the selection size."""
+
+    checkpoint: ArtifactRef
+    label: str
+    source: str
+    selection: SelectionConfig
 
 
-def _champion_too_old(params: MonthlyParams) -> bool:
+def _champion_too_old(run: StageRunner, params: MonthlyParams) -> bool:
     """Whether the champion is older than `max_model_age_days` (an explicit retraining).
 
     Raises:
-        NoChampionError: the dataset has no champion and `retrain` is not set.
+        NoChampionError: the dataset has no champion.
     """
-    from mlflow import MlflowClient
-
-    version = tracking.alias_version(params.registered_name("cnn"), params.alias)
-    if version is None:
-        if params.retrain:
-            return True
-        champion("cnn", params)  # raises NoChampionError naming what to run
     if params.max_model_age_days is None:
         return False
-    created = MlflowClient().get_model_version(version.name, version.version).creation_timestamp
-    return (time.time() - created / 1000) / 86400 > params.max_model_age_days
+    age = run(champion_age, params.champion_query("cnn"))
+    if age is None:
+        run(
+            live_champion, params.champion_query("cnn")
+        )  # raises NoChampionError naming what to run
+    return age > params.max_model_age_days
 
 
-def published_months(dataset: str) -> list[date]:
-    """The months whose selection the dataset's live folder holds, in order."""
-    names = sorted(live_dir(dataset).glob("selection-*.parquet"))
-    return [date(int(p.stem[10:14]), int(p.stem[15:17]), 1) for p in names]
+def _model(run: StageRunner, params: MonthlyParams, features: ArtifactRef, month: date) -> _Model:
+    """The champion, or an explicit retraining registered as a challenger.
+
+    Never promoted here: only the backtest's gate or `cnnlstm promote` moves the champion.
+    """
+    if params.retrain or _champion_too_old(run, params):
+        period = Period(
+            start=add_months(month, -params.train_months), end=month - timedelta(days=1)
+        )
+        trained = run(train_cnn_stage, features, params.cnn, period)
+        label = run(
+            register_network, trained, params.registered_name("cnn"), params.dataset().tags()
+        )
+        return _Model(trained.checkpoint, label, "retrained", params.selection or SelectionConfig())
+    found = run(live_champion, params.champion_query("cnn"))
+    checkpoint = run(live_checkpoint, found.champion, "cnn")
+    cfg = agree("selection", params.selection, found.settings.selection, found.champion)
+    return _Model(checkpoint, found.champion.label, f"@{params.alias}", cfg)
 
 
-def months_to_publish(published: list[date], target: date, *, replace: bool) -> list[date]:
-    """The target month and every month after the last published one before it (a catch-up)."""
-    if replace or not published or published[-1] >= target:
-        return [target]
-    out, month = [], published[-1]
-    while month < target:
-        month = _months_before(month, -1)
-        out.append(month)
-    return out
-
-
-def _kept(params: MonthlyParams, cal: SessionCalendar, month: date) -> SelectionOutcome | None:
-    """The month's published selection when it must be kept (no `replace`)."""
-    published = selection_path(params.dataset_key(), month)
-    if not published.exists() or params.replace:
-        return None
-    kept = pl.read_parquet(published)
-    get_run_logger().info(f"{month:%Y-%m}: selection already published ({published}); kept")
+def _kept(plan: MonthPlan, rebalance: date) -> SelectionOutcome:
+    """The month's published selection, kept (a month's selection never changes quietly)."""
+    month = plan.months[-1]
+    get_run_logger().info(f"{month:%Y-%m}: selection already published ({plan.kept_path}); kept")
     return SelectionOutcome(
-        month=month,
-        rebalance_date=cal.previous_session(month),
-        symbols=kept["symbol"].to_list(),
-        path=str(published),
+        month=plan.months[-1],
+        rebalance_date=rebalance,
+        symbols=plan.kept,
+        path=plan.kept_path,
         model="(published before)",
         model_source="published",
     )
-
-
-def _model(
-    params: MonthlyParams, run: StageRunner, features_ref: ArtifactRef, month: date, tmp: Path
-) -> tuple[Path, str, str, SelectionConfig]:
-    """(checkpoint, model name, source, selection config) of the month's model.
-
-    The champion, or an explicit retraining registered as a challenger (never promoted here:
-    only the backtest's gate or `cnnlstm promote` moves the champion).
-    """
-    if params.retrain or _champion_too_old(params):
-        period = Period(start=_months_before(month, params.train_months), end=_day_before(month))
-        trained = run(train_cnn_stage, features_ref, params.cnn, period)
-        checkpoint = trained.checkpoint.local_path()
-        tracking.log_files([checkpoint], "checkpoints/cnn")
-        registered = tracking.register_checkpoint(
-            trained.checkpoint, params.registered_name("cnn"), tags=params.dataset().tags()
-        )
-        model = f"{registered.name} v{registered.version}"
-        return checkpoint, model, "retrained", params.selection or SelectionConfig()
-    found = champion("cnn", params)
-    checkpoint = champion_checkpoint(found, "cnn", tmp)
-    logged = settings_from_run(found.params, found.run_id).selection
-    selection_cfg = agree("selection", params.selection, logged, found)
-    return checkpoint, f"{found.name} v{found.version}", f"@{params.alias}", selection_cfg
 
 
 @flow(
@@ -187,80 +164,51 @@ def _model(
 def monthly_selection_flow(params: MonthlyParams = MonthlyParams()) -> SelectionOutcome:  # noqa: B008
     """Publish the selection of the decision month of `as_of` (and of every missed month)."""
     params.require_source()  # never the simulator in production, never no source
-    logger = get_run_logger()
-    cal = params.calendar_of()
-    day = params.day()
+    cal, day = params.calendar_of(), params.day()
     target = decision_month(day, cal.month_last_session(day))
     dataset = params.dataset_key()
-    months = months_to_publish(published_months(dataset), target, replace=params.replace)
-    if len(months) == 1 and (kept := _kept(params, cal, target)) is not None:
-        return kept  # a month's selection never changes quietly
-    if len(months) > 1 and params.retrain:
-        raise UserInputError(
-            f"months {', '.join(f'{m:%Y-%m}' for m in months[:-1])} were never published: a "
-            f"model retrained for {target:%Y-%m} would select them with later data; publish "
-            "them first with the champion (run without retrain)"
-        )
-    rebalance = cal.previous_session(target)
-    require_closed(cal, rebalance, params)
     run = StageRunner()
+    plan = run(month_plan, dataset, target, params.replace)
+    rebalance = cal.previous_session(target)
+    if plan.kept is not None:
+        return _kept(plan, rebalance)
+    refuse_retrain_with_missed(plan.months, params.retrain)
+    params.require_closed(cal, rebalance)
     ingested = run(live_ingest(), params.data, input_fingerprint(params.data, today=day))
     bars = run(bars_as_of, ingested, rebalance)
-    last = bars.read_table()["date"].max()
     require_fresh(
-        last, rebalance, what=f"the selection for {target:%Y-%m}", source=params.data.source
-    )
+        date.fromisoformat(bars.meta["last"]), rebalance,
+        what=f"the selection for {target:%Y-%m}", source=params.data.source,
+    )  # fmt: skip
     feature_cfg = params.cnn_features.model_copy(update={"next_month": "always"})
     # the source's membership table (e.g. Qlib's instruments/csi300.txt): only the members on
     # the rebalance date are scored and selected, as in the backtest
-    features_ref = run(cnn_features, bars, feature_cfg, ingested.universe)
-    features = features_ref.read_table()
+    features = run(cnn_features, bars, feature_cfg, ingested.universe)
     tracking.configure()
-    with tempfile.TemporaryDirectory() as tmp, tracking.tracked_run(params.experiment) as mlrun:
+    with tracking.tracked_run(params.experiment) as mlrun:
         tracking.log_params(params.model_dump(mode="json"))
-        checkpoint, model, source, selection_cfg = _model(
-            params, run, features_ref, target, Path(tmp)
-        )
+        model = _model(run, params, features, target)
         with live_lock(dataset):
-            for month in months:  # point in time: month m's features use bars before m only
-                selection = _publish(dataset, month, features, checkpoint, selection_cfg)
-                logger.info(f"{month:%Y-%m}: {selection.height} stocks selected with {model}")
-        tracking.log_params({"selection_month": str(target), "model": model})
-    publish_table(selection, "monthly-selection", f"Selection for {target:%Y-%m} ({model})")
+            selection = _publish_months(run, dataset, plan.months, features, model)
+        tracking.log_params({"selection_month": str(target), "model": model.label})
+    publish_table(selection, "monthly-selection", f"Selection for {target:%Y-%m} ({model.label})")
     publish_link(tracking.run_link(mlrun.info.run_id), "mlflow-selection-run", "MLflow run")
     return SelectionOutcome(
-        month=target,
-        rebalance_date=rebalance,
-        symbols=selection["symbol"].to_list(),
-        path=str(selection_path(dataset, target)),
-        model=model,
-        model_source=source,
-        stages=run.states,
-        published=months,
-    )
+        month=target, rebalance_date=rebalance, symbols=selection["symbol"].to_list(),
+        path=str(selection_path(dataset, target)), model=model.label,
+        model_source=model.source, stages=run.states, published=plan.months,
+    )  # fmt: skip
 
 
-def _publish(
-    dataset: str,
-    month: date,
-    features: pl.DataFrame,
-    checkpoint: Path,
-    cfg: SelectionConfig,
+def _publish_months(
+    run: StageRunner, dataset: str, months: list[date], features: ArtifactRef, model: _Model
 ) -> pl.DataFrame:
-    """Score and select one month; write its scores, then its selection (the commit)."""
-    current = features.filter(pl.col("month") == month)
-    if current.height == 0:
-        raise UserInputError(
-            f"no CNN features for {month:%Y-%m} (features end {features['month'].max()}): "
-            "too few eligible stocks?"
-        )
-    scores = score_cnn(checkpoint, current)
-    selection = select_top(scores, cfg)
-    tracking.log_frame(selection, f"selection/{month:%Y-%m}.csv")
-    write_atomic(scores, scores_path(dataset, month))
-    write_atomic(selection, selection_path(dataset, month))
-    return selection
-
-
-def _day_before(day: date) -> date:
-    return date.fromordinal(day.toordinal() - 1)
+    """Score, select and publish each month in order; returns the last month's selection."""
+    logger = get_run_logger()
+    for month in months:  # point in time: month m's features use bars before m only
+        tag = f" {month:%Y-%m}"
+        scores = run(live_scores, features, model.checkpoint, month, label=f"live_scores{tag}")
+        picked = run(live_selection, scores, model.selection, label=f"live_selection{tag}")
+        run(publish_month, dataset, month, scores, picked, label=f"publish_month{tag}")
+        logger.info(f"{month:%Y-%m}: {picked.rows} stocks selected with {model.label}")
+    return picked.read_table()

@@ -85,3 +85,42 @@ def below_floor_for(values: Sequence[float | None], floor: float, k: int) -> boo
     """Whether each of the last `k` values is known and below `floor`."""
     last = list(values)[-k:]
     return len(last) == k and all(v is not None and v < floor for v in last)
+
+
+def month_quality(
+    month: date,
+    scores: pl.DataFrame,
+    bars: pl.DataFrame,
+    signals: pl.DataFrame,
+    *,
+    rebalance: date,
+    month_last: date,
+    hold_days: int,
+    execution: str,
+) -> MonthQuality:
+    """Month `month`'s realized rank IC and the hit rate of its decisions (`rebalance` on)."""
+    ic, used, ic_out = realized_rank_ic(scores, bars, rebalance=rebalance, month_last=month_last)
+    decided = signals.filter((pl.col("date") >= rebalance) & (pl.col("date") < month_last))
+    hr, n, hr_out = hit_rate(decided, bars, hold_days=hold_days, execution=execution)
+    return MonthQuality(
+        month=month, rank_ic=ic, ic_stocks=used, ic_left_out=ic_out,
+        hit_rate=hr, decisions=n, decisions_left_out=hr_out,
+    )  # fmt: skip
+
+
+def quality_alerts(
+    months: Sequence[MonthQuality], *, rank_ic_floor: float, hit_rate_floor: float, k: int
+) -> list[str]:
+    """One line per measure that stayed below its floor for the last `k` months."""
+    alerts = []
+    if below_floor_for([m.rank_ic for m in months], rank_ic_floor, k):
+        alerts.append(
+            f"realized rank IC below {rank_ic_floor} for {k} months: "
+            + ", ".join(f"{m.month:%Y-%m} {m.rank_ic:+.3f}" for m in months[-k:])
+        )
+    if below_floor_for([m.hit_rate for m in months], hit_rate_floor, k):
+        alerts.append(
+            f"LSTM hit rate below {hit_rate_floor} for {k} months: "
+            + ", ".join(f"{m.month:%Y-%m} {m.hit_rate:.3f}" for m in months[-k:])
+        )
+    return alerts

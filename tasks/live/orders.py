@@ -22,10 +22,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.tasks.backtest.api import market_arrays
 from cnnlstm.tasks.backtest.market import MarketConfig
 from cnnlstm.tasks.backtest.sizing import size_buy
 from cnnlstm.tasks.strategy.timing import held_states
@@ -170,24 +172,48 @@ def next_session_orders(
         schema={k: ORDER_SCHEMA[k] for k in ("symbol", "side", "session", "reason", "held_after")},
         orient="row",
     )
-    cfg = market or MarketConfig.preset("cn")
-    shares: list[float | None] = []
-    costs: list[float | None] = []
-    for symbol, side in frame.select("symbol", "side").iter_rows():
-        price = (closes or {}).get(symbol)
-        if capital is None or side != "buy" or price is None or not price > 0:
-            shares.append(None)
-            costs.append(None)
-            continue
-        sized = size_buy(symbol, capital * weight, float(price), trade_date, cfg)
-        shares.append(sized.shares)
-        costs.append(sized.cost)
+    slot = None if capital is None else capital * weight
+    shares, costs = _size_buys(frame, closes or {}, slot, trade_date, market)
     return frame.with_columns(
         trade_date=pl.lit(trade_date, dtype=pl.Date),
         weight=pl.lit(weight, dtype=pl.Float64),
         shares=pl.Series(shares, dtype=pl.Float64),
         cost=pl.Series(costs, dtype=pl.Float64),
     ).select(list(ORDER_SCHEMA))
+
+
+def _size_buys(
+    orders: pl.DataFrame,
+    closes: Mapping[str, float],
+    slot: float | None,
+    trade_date: date,
+    market: MarketConfig | None,
+) -> tuple[list[float | None], list[float | None]]:
+    """(shares, cost) per order: a buy's slot at its close by the market's rule; else null."""
+    cfg = market or MarketConfig.preset("cn")
+    shares: list[float | None] = []
+    costs: list[float | None] = []
+    for symbol, side in orders.select("symbol", "side").iter_rows():
+        price = closes.get(symbol)
+        if slot is None or side != "buy" or price is None or not price > 0:
+            shares.append(None)
+            costs.append(None)
+            continue
+        sized = size_buy(symbol, slot, float(price), trade_date, cfg)
+        shares.append(sized.shares)
+        costs.append(sized.cost)
+    return shares, costs
+
+
+def real_closes(bars: pl.DataFrame, day: date) -> dict[str, float]:
+    """Each symbol's real (unadjusted) close of `day`: the price an order is sized at."""
+    today = bars.filter(pl.col("date") == day)
+    if not today.height:
+        return {}
+    market = market_arrays(today)
+    factor = market.factor if market.factor is not None else np.ones_like(market.close)
+    real = market.close[0] / factor[0]
+    return {s: float(p) for s, p in zip(market.symbols, real, strict=True)}
 
 
 def with_planned_shares(orders: pl.DataFrame, planned: pl.DataFrame) -> pl.DataFrame:

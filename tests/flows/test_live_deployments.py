@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from cnnlstm.flows.live import LiveSourceError, StaleDataError
+from cnnlstm.flows.live import LiveSourceError
 from cnnlstm.flows.ops import is_transient
+from cnnlstm.tasks.live.sessions import StaleDataError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -15,11 +15,12 @@ from mlflow import MlflowClient
 
 from cnnlstm.flows.daily_timing import DailyParams, daily_timing_flow
 from cnnlstm.flows.lineage import lineage_of
-from cnnlstm.flows.live import LineageError, StaleDataError, TooEarlyError
 from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
 from cnnlstm.flows.params import DataParams
 from cnnlstm.infra import tracking
+from cnnlstm.infra.champion import LineageError
 from cnnlstm.tasks.data.sources.base import load_source
+from cnnlstm.tasks.live.sessions import StaleDataError, TooEarlyError
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -154,7 +155,7 @@ def test_data_health_fails_past_the_calendars_end_and_warns_before(tiny_data):
 def test_no_champion_fails_red_naming_what_to_run_and_registers_nothing(tiny_data, mlflow_tmp):
     """Measured before: with no champion, monthly-selection trained a CNN on the spot (7
     epochs), made it @champion and published its selection, green."""
-    from cnnlstm.flows.live import NoChampionError
+    from cnnlstm.infra.champion import NoChampionError
 
     params = MonthlyParams(data=tiny_data, as_of=date(2013, 6, 28))
     with pytest.raises(NoChampionError, match=r"run `cnnlstm backtest`.*market cn"):

@@ -116,9 +116,9 @@ def _check_book(data: DataParams, root: Path, caught_up: set[date], subset: Path
     """The book equals the backtest kernel trade for trade, in real shares and whole lots."""
     from cnnlstm.core.sessions import exchange_calendar
     from cnnlstm.flows.daily_timing import DailyParams
-    from cnnlstm.flows.live import live_dir, read_state, selection_path
     from cnnlstm.tasks.data.sources.qlib import load
     from cnnlstm.tasks.live.book_store import BookStore
+    from cnnlstm.tasks.live.files import live_dir, read_state, selection_path
     from cnnlstm.tasks.strategy.strategies import StrategySet, run_strategies
 
     key = DailyParams(data=data).dataset_key()

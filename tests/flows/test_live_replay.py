@@ -15,12 +15,13 @@ import pytest
 
 from cnnlstm.flows.backtest import backtest_flow
 from cnnlstm.flows.daily_timing import DailyParams, daily_timing_flow
-from cnnlstm.flows.live import live_dir, selection_path, session_calendar
+from cnnlstm.flows.live import session_calendar
 from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
 from cnnlstm.flows.params import LstmWindowParams, ResearchParams, TrackingParams
 from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.data.sources.base import load_source
 from cnnlstm.tasks.live.book_store import BookStore
+from cnnlstm.tasks.live.files import live_dir, selection_path
 from cnnlstm.tasks.strategy.strategies import StrategySet, run_strategies
 from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 

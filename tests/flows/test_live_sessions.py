@@ -15,19 +15,19 @@ import pytest
 
 from cnnlstm.flows.backtest import backtest_flow
 from cnnlstm.flows.daily_timing import DailyParams, MissedSessionsError, daily_timing_flow
-from cnnlstm.flows.live import (
-    NoChampionError,
+from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
+from cnnlstm.flows.params import DataParams, LstmWindowParams, ResearchParams, TrackingParams
+from cnnlstm.infra.champion import NoChampionError
+from cnnlstm.tasks.backtest import MarketConfig
+from cnnlstm.tasks.data.sources.base import load_source
+from cnnlstm.tasks.live.book_store import BookStore
+from cnnlstm.tasks.live.files import (
     live_dir,
     orders_path,
     read_state,
     selection_path,
     signals_path,
 )
-from cnnlstm.flows.monthly_selection import MonthlyParams, monthly_selection_flow
-from cnnlstm.flows.params import DataParams, LstmWindowParams, ResearchParams, TrackingParams
-from cnnlstm.tasks.backtest import MarketConfig
-from cnnlstm.tasks.data.sources.base import load_source
-from cnnlstm.tasks.live.book_store import BookStore
 from cnnlstm.tasks.strategy.strategies import StrategySet, run_strategies
 from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
 

@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 from mlflow import MlflowClient
 
-from cnnlstm.flows.live import scores_path, signals_path
 from cnnlstm.flows.monitor import MonitorAlert, MonitorParams, monitor_flow
 from cnnlstm.infra import tracking
 from cnnlstm.tasks.data.sources.base import load_source
+from cnnlstm.tasks.live.files import scores_path, signals_path
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -1,31 +1,27 @@
-"""The paper book's session step, run by the daily timing flow after the close.
+"""The paper book's session step: yesterday's orders filled, today's NAV, the next orders' sizes.
 
-Yesterday's orders are filled against today's bars by the backtest kernel (`tasks.live.book`),
-from the selections and decisions the dataset's live flows published; the session's NAV, P&L,
-positions (real shares and lots), fills (real shares at real prices), the next session's orders
-(sized by the kernel's preview of that session at today's close) and the reconciliation (cash +
-positions = NAV, and every earlier stored NAV equal to the replay's) are computed first
-(`prepare_book`) and stored by the daily flow in one transaction (`tasks.live.book_store`)
-together with the session's other state.
+Yesterday's orders are filled against today's bars by the backtest kernel (`book.replay`), from
+the selections and decisions the dataset's live flows published (`files`); the session's NAV,
+P&L, positions (real shares and lots), fills (real shares at real prices), the next session's
+orders (sized by the kernel's preview of that session at today's close) and the
+reconciliation (cash + positions = NAV, and every earlier stored NAV equal to the replay's) are
+computed first (`prepare_book`, nothing written) and stored by the daily timing's commit
+(`commit.commit_session`) in one transaction with the session's other files.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.core.redact import redact_url
 from cnnlstm.core.sessions import SessionCalendar
-from cnnlstm.flows.live import live_dir
-from cnnlstm.flows.stages.publish import publish_table
 from cnnlstm.tasks.backtest import MarketConfig
+from cnnlstm.tasks.live import files
 from cnnlstm.tasks.live.book import BookDay, book_day, replay
-from cnnlstm.tasks.live.book_store import BookStore
 from cnnlstm.tasks.live.orders import decision_month
 
 
@@ -50,13 +46,6 @@ class BookOutcome(BaseModel):
     dropped_days: list[date]
 
 
-def _read_all(folder: Path, pattern: str, schema: dict) -> pl.DataFrame:
-    files = sorted(folder.glob(pattern))
-    if not files:
-        return pl.DataFrame(schema=schema)
-    return pl.concat([pl.read_parquet(f) for f in files], how="diagonal_relaxed")
-
-
 @dataclass(frozen=True)
 class BookDraft:
     """A session's book, computed but not stored; `planned` sizes the next session's orders."""
@@ -65,18 +54,34 @@ class BookDraft:
     planned: pl.DataFrame
 
 
+@dataclass(frozen=True)
+class BookInputs:
+    """What a session's book replays: the market, the rules, and the stored book's first day."""
+
+    cal: SessionCalendar
+    bars: pl.DataFrame
+    market: MarketConfig
+    hold_days: int
+    execution: str
+    first_day: date | None  # the stored book's first session (None: an empty book)
+    stored_navs: pl.DataFrame  # every stored day's values (`BookStore.navs`)
+
+
+def _published(
+    dataset: str, day: date, first_month: date, first_session: date, decided: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(selections, decisions) the replay needs: the published ones plus today's own."""
+    selections = files.read_all(dataset, "selection-*.parquet", files.SELECTION_KEYS)
+    selections = selections.filter(pl.col("month") >= first_month).select("month", "symbol")
+    earlier = files.read_all(dataset, "signals-*.parquet", files.SIGNALS_SCHEMA).filter(
+        (pl.col("date") >= first_session) & (pl.col("date") < day)
+    )
+    decisions = pl.concat([earlier.select(decided.columns), decided], how="vertical_relaxed")
+    return selections, decisions
+
+
 def prepare_book(
-    *,
-    cal: SessionCalendar,
-    day: date,
-    bars: pl.DataFrame,
-    decided: pl.DataFrame,
-    dataset: str,
-    store: BookStore,
-    market: MarketConfig,
-    hold_days: int,
-    execution: str,
-    rebuild: bool = False,
+    inputs: BookInputs, day: date, decided: pl.DataFrame, dataset: str, *, rebuild: bool = False
 ) -> BookDraft:
     """Fill, value and reconcile the book for session `day` (nothing is written).
 
@@ -87,31 +92,31 @@ def prepare_book(
     Raises:
         BookDriftError: a stored NAV differs from the replay's (without `rebuild`).
     """
-    folder = live_dir(dataset)
-    first = min(store.first_day() or day, day)  # a rebuild may start before the book's first day
+    cal, market = inputs.cal, inputs.market
+    first = min(inputs.first_day or day, day)  # a rebuild may start before the book's first day
     first_month = decision_month(first, cal.month_last_session(first))
     first_session = cal.previous_session(first_month) if first_month <= day else first
-    selections = _read_all(folder, "selection-*.parquet", {"month": pl.Date, "symbol": pl.String})
-    selections = selections.filter(pl.col("month") >= first_month).select("month", "symbol")
-    earlier = _read_all(
-        folder, "signals-*.parquet", {"symbol": pl.String, "date": pl.Date, "signal": pl.Int8}
-    ).filter((pl.col("date") >= first_session) & (pl.col("date") < day))
-    decisions = pl.concat([earlier.select(decided.columns), decided], how="vertical_relaxed")
+    selections, decisions = _published(dataset, day, first_month, first_session, decided)
     trade_date = cal.next_session(day)
     later = cal.sessions(trade_date, cal.month_last_session(trade_date))
     run = replay(
-        bars.filter(pl.col("date") <= day), selections, decisions, market,
-        first_session=first_session, today=day, later_sessions=later, execution=execution,
-        hold_days=hold_days, preview=True,
+        inputs.bars.filter(pl.col("date") <= day), selections, decisions, market,
+        first_session=first_session, today=day, later_sessions=later,
+        execution=inputs.execution, hold_days=inputs.hold_days, preview=True,
     )  # fmt: skip
     if not rebuild:
-        _check_drift(store.navs(), run.nav, day, market)
+        check_drift(inputs.stored_navs, run.nav, day, market)
     lot = market.lot_size or (100 if market.name == "cn" else 1)  # A-share board lots: 100
     assert run.planned is not None  # preview=True with the next session padded
     return BookDraft(day=book_day(run, day, lot), planned=run.planned)
 
 
-def _check_drift(stored: pl.DataFrame, nav: pl.DataFrame, day: date, market: MarketConfig) -> None:
+def check_drift(stored: pl.DataFrame, nav: pl.DataFrame, day: date, market: MarketConfig) -> None:
+    """Refuse a replay whose NAV of an earlier stored day differs from the stored one.
+
+    Raises:
+        BookDriftError: naming the first differing day and both values.
+    """
     if not stored.height:
         return
     earlier = stored.filter(pl.col("day") < day).join(
@@ -129,19 +134,11 @@ def _check_drift(stored: pl.DataFrame, nav: pl.DataFrame, day: date, market: Mar
         )
 
 
-def outcome_of(draft: BookDraft, store: BookStore, dropped: list[date]) -> BookOutcome:
-    """The stored session as the flow reports it (and as Prefect table artifacts)."""
-    today = draft.day
-    summary = pl.DataFrame(
-        [{"day": today.day, "nav": today.nav, "pnl": today.pnl, "cash": today.cash,
-          "position_value": today.position_value, "reconciled": today.reconciles}]
-    )  # fmt: skip
-    publish_table(summary, "paper-book-nav", f"Paper book after the close of {today.day}")
-    if today.fills:
-        publish_table(pl.DataFrame(today.fills), "paper-book-fills", f"Fills of {today.day}")
+def book_outcome(today: BookDay, url: str, dropped: list[date]) -> BookOutcome:
+    """The stored session as the flow reports it (`url` without its password)."""
     return BookOutcome(
         day=today.day,
-        url=redact_url(store.url),  # the outcome is printed and stored: no password
+        url=url,
         nav=today.nav,
         pnl=today.pnl,
         cash=today.cash,
