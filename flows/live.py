@@ -30,7 +30,7 @@ from cnnlstm.core.sessions import (
 from cnnlstm.flows.lineage import lineage_of
 from cnnlstm.flows.params import DataParams
 from cnnlstm.infra import tracking
-from cnnlstm.infra.champion import Champion, ChampionQuery, find_champion
+from cnnlstm.infra.champion import ChampionQuery
 from cnnlstm.tasks.live.sessions import require_closed, sim_session_calendar
 
 #: The setting that lets the live flows run on the simulated market (tests and demos only).
@@ -161,10 +161,6 @@ class LiveParams(LiveFirst):
             source=self.data.source,
             market=self.market,
         )
-
-    def champion(self, network: str) -> Champion:
-        """The champion of `network` (`infra.champion.find_champion`: refused if none)."""
-        return find_champion(self.champion_query(network))
 
     def require_closed(self, cal: SessionCalendar, session: date) -> None:
         """Fail unless `session`'s close plus the data delay has passed (`TooEarlyError`)."""

@@ -44,6 +44,9 @@ from cnnlstm.infra.champion import (
     find_champion,
     settings_from_run,
 )
+from cnnlstm.schemas.live import OrdersSchema
+from cnnlstm.schemas.strategy import ScoresSchema, SelectionSchema
+from cnnlstm.schemas.validation import validate_table
 from cnnlstm.tasks.backtest import MarketConfig
 from cnnlstm.tasks.live import files
 from cnnlstm.tasks.live.book import BookDay
@@ -205,7 +208,12 @@ def live_orders(bars: ArtifactRef, plan: OrderPlan) -> ArtifactRef:
         month_last=plan.month_last, closes=real_closes(bars.read_table(), plan.day),
         capital=plan.capital, market=MarketConfig.preset(plan.market),
     )  # fmt: skip
-    return write_table(orders, "live_orders")
+    return write_table(_orders_table(orders), "live_orders")
+
+
+def _orders_table(orders: pl.DataFrame) -> pl.DataFrame:
+    """The orders checked against their contract before they cross a stage boundary."""
+    return validate_table(orders, OrdersSchema, table="orders").valid
 
 
 class BookRef(BaseModel):
@@ -249,7 +257,7 @@ def book_session(
     )  # fmt: skip
     draft = prepare_book(inputs, plan.day, signals.decided(), book.dataset, rebuild=rebuild)
     sized = with_planned_shares(orders.read_table(), draft.planned)
-    return BookSession(day=draft.day, orders=write_table(sized, "live_orders"))
+    return BookSession(day=draft.day, orders=write_table(_orders_table(sized), "live_orders"))
 
 
 @live_step("commit_session")
@@ -314,13 +322,16 @@ def live_scores(features: ArtifactRef, checkpoint: ArtifactRef, month: date) -> 
             f"no CNN features for {month:%Y-%m} (features end "
             f"{features.read_table()['month'].max()}): too few eligible stocks?"
         )
-    return write_table(score_cnn(checkpoint.local_path(), current), "live_scores")
+    scores = score_cnn(checkpoint.local_path(), current)
+    return write_table(validate_table(scores, ScoresSchema, table="scores").valid, "live_scores")
 
 
 @stage_task("live_selection", version=1)
 def live_selection(scores: ArtifactRef, cfg: SelectionConfig) -> ArtifactRef:
     """The month's top stocks by score (`strategy.select.select_top`)."""
-    return write_table(select_top(scores.read_table(), cfg), "live_selection")
+    picked = select_top(scores.read_table(), cfg)
+    table = validate_table(picked, SelectionSchema, table="selection").valid
+    return write_table(table, "live_selection")
 
 
 @live_step("publish_month")
