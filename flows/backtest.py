@@ -20,7 +20,7 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.flows.checks import check_inputs, refuse, validated
+from cnnlstm.flows.checks import check_inputs, check_tracking, refuse, validated
 from cnnlstm.flows.params import ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, build_task_runner
 from cnnlstm.flows.stages.cache import StageRunner
@@ -53,6 +53,7 @@ def backtest_flow(
     try:
         params = validated(ResearchParams, params)
         check_inputs(params.data)
+        check_tracking(params.tracking)
     except UserInputError as err:
         return refuse(err)
     run = StageRunner(refresh=params.refresh)

@@ -5,7 +5,8 @@ fields (the training period before the test, a source kind the project reads, a 
 exists) it cannot see. Prefect's own validation of the parameters would catch the first two,
 but behind a traceback; so the research flows take their parameters unvalidated
 (`validate_parameters=False`) and validate them here, as their first step: the parameter
-model's messages (each naming its field), the source and benchmark specs, the paths. A problem
+model's messages (each naming its field), the source and benchmark specs, the paths, and a local
+MLflow store (created once, a half-migrated or other-version one refused). A problem
 ends the run at once with one `error:` line (one log line and the state's message, no
 traceback) before anything is read or trained.
 """
@@ -22,7 +23,9 @@ from prefect.states import Failed, State
 from pydantic import BaseModel, ValidationError
 
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.flows.params import DataParams
+from cnnlstm.flows.params import DataParams, TrackingParams
+from cnnlstm.infra.tracking import tracking_uri
+from cnnlstm.infra.tracking_store import prepare
 from cnnlstm.tasks.data.sources.spec import parse_spec
 
 ONLINE_KINDS = ("akshare-online", "yfinance")
@@ -60,6 +63,17 @@ def check_inputs(data: DataParams) -> None:
             continue
         if not Path(parsed.path).expanduser().exists():
             raise UserInputError(f"{role} {spec}: input path does not exist: {parsed.path}")
+
+
+def check_tracking(tracking: TrackingParams) -> None:
+    """Create or verify the local MLflow store now, before anything is read or trained.
+
+    Raises:
+        UserInputError: the store is half-migrated, of another schema version, or unreadable
+            (one line naming it; `cnnlstm.infra.tracking_store`).
+    """
+    if tracking.enabled:
+        prepare(tracking_uri())
 
 
 class InputRefused(UserInputError):

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core import months
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.flows.checks import check_inputs, refuse, validated
+from cnnlstm.flows.checks import check_inputs, check_tracking, refuse, validated
 from cnnlstm.flows.params import Period, Protocol, ResearchParams
 from cnnlstm.flows.runners import TaskRunnerConfig, with_task_runner
 from cnnlstm.flows.stages.cache import StageRunner
@@ -141,6 +141,7 @@ def walk_forward_flow(
     try:
         params = validated(WalkForwardParams, params)
         check_inputs(params.research.data)
+        check_tracking(params.research.tracking)
     except UserInputError as err:
         return refuse(err)
     return with_task_runner(walk_forward_inner, params.task_runner)(params, out_dir)

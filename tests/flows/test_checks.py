@@ -54,3 +54,43 @@ def test_sim_and_online_sources_need_no_path(tmp_path):
     check_inputs(DataParams(source="sim"))
     check_inputs(DataParams(source="yfinance:AAPL,MSFT"))
     check_inputs(DataParams(source=f"csv:{tmp_path}"))
+
+
+@pytest.fixture()
+def half_migrated(mlflow_tmp):
+    """The test's MLflow store, left as an interrupted migration leaves it."""
+    import sqlite3
+
+    from cnnlstm.infra import tracking_store
+
+    db = mlflow_tmp.removeprefix("sqlite:///")
+    tracking_store.forget()
+    tracking_store.prepare(mlflow_tmp)
+    tracking_store.forget()
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE _alembic_tmp_latest_metrics (key VARCHAR(250))")
+    yield db
+    tracking_store.forget()
+
+
+@pytest.mark.parametrize("flow_name", ["backtest", "walk_forward"])
+def test_a_half_migrated_store_ends_the_flow_at_its_first_step_in_one_line(
+    prefect_harness, half_migrated, tiny_data, tiny_protocol, flow_name, tmp_path
+):
+    """As a worker runs it (the flow called, not the command line): before, the refusal was a
+    traceback from the flow's body (backtest: the trial count; walk-forward: its inner flow)."""
+    from cnnlstm.flows.checks import InputRefused
+
+    params = ResearchParams(data=tiny_data, protocol=tiny_protocol)
+    if flow_name == "backtest":
+        from cnnlstm.flows.backtest import backtest_flow
+
+        state = backtest_flow(params, return_state=True)
+    else:
+        from cnnlstm.flows.walk_forward import WalkForwardParams, walk_forward_flow
+
+        state = walk_forward_flow(WalkForwardParams(research=params), return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("error: MLflow database") and "\n" not in state.message
+    assert "half-migrated" in state.message and half_migrated in state.message
+    assert isinstance(state.result(raise_on_failure=False), InputRefused)
