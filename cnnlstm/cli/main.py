@@ -19,7 +19,12 @@ import tempfile
 
 from cnnlstm import __version__
 from cnnlstm.cli import commands, quiet
-from cnnlstm.cli.output import print_error, print_internal_error, tracking_auth_failure
+from cnnlstm.cli.output import (
+    disk_full,
+    print_error,
+    print_internal_error,
+    tracking_auth_failure,
+)
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
 from cnnlstm.infra import prefect_server
@@ -86,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         refused = tracking_auth_failure(err)
         if refused is not None:  # missing or wrong MLflow credentials: one `error:` line
             print_error(refused)
+            return 2
+        full = disk_full(err, home)
+        if full is not None:  # no room to write: one `error:` line naming where
+            print_error(full)
             return 2
         print_internal_error(err, log_path)
         return 1

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import traceback
@@ -148,6 +149,34 @@ def print_internal_error(err: BaseException, log_path: Path) -> None:
     except OSError as log_err:  # a full disk: the original error is still the one reported
         where = f"no log written: {log_err.strerror or log_err}"
     print(f"internal error: {err.__class__.__name__}: {first} ({where})", file=sys.stderr)
+
+
+#: errno values of a write that found no room (a full disk, an exhausted quota).
+_NO_ROOM = (errno.ENOSPC, errno.EDQUOT)
+#: How SQLite and polars' Rust I/O report the same without raising an OSError.
+_NO_ROOM_TEXT = ("database or disk is full", "No space left on device", "os error 28")
+
+
+def disk_full(err: BaseException, home: Path) -> UserInputError | None:
+    """A write that found the disk full (in `err` or its causes) as a user error; else None.
+
+    SQLite (MLflow's and Prefect's local databases) and polars (a store's Parquet files) report
+    it in their own errors rather than as an OSError: their wording is recognized too. The
+    message names the data home.
+    """
+    seen = 0
+    while err is not None and seen < 10:
+        full = isinstance(err, OSError) and err.errno in _NO_ROOM
+        if full or any(text in str(err) for text in _NO_ROOM_TEXT):
+            where = f" writing {err.filename}" if getattr(err, "filename", None) else ""
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            return UserInputError(
+                f"the disk is full{where} ({first}): free space where the data home is "
+                f"({home}) and run again"
+            )
+        err = err.__cause__ or err.__context__
+        seen += 1
+    return None
 
 
 #: What MLflow's server answers a request without (or with wrong) credentials.

@@ -10,7 +10,8 @@ check, `tracking.configure`, the flows' first step): under a file lock beside th
 (`mlflow.db.lock`) it creates the tables when the database is new, then verifies the schema with
 the standard library's `sqlite3` (no MLflow import on the common path): a leftover alembic batch
 table (`_alembic_tmp_*`) or a schema version other than this MLflow's refuses the store with one
-line naming it. A server or another database is the server's business: nothing is checked.
+line naming it. A new database whose creation fails midway (a full disk) is removed, not left at
+an earlier version. A server or another database is the server's business: nothing is checked.
 """
 
 from __future__ import annotations
@@ -139,7 +140,9 @@ def prepare(uri: str) -> None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(str(path) + ".lock", timeout=LOCK_TIMEOUT_S):
-            if not path.exists() or read_schema(path).empty:
+            if not path.exists():
+                _create_new(uri, path)
+            elif read_schema(path).empty:
                 _create(uri, path)
             verify(path)
         _prepared.add(uri)
@@ -148,6 +151,21 @@ def prepare(uri: str) -> None:
 #: Loggers that announce each table creation and migration at INFO on a new store: a command's
 #: output (one `error:` line for a wrong setting, the first run's screen) is not theirs to fill.
 _MIGRATION_LOGGERS = ("mlflow.store.db.utils", "alembic.runtime.migration")
+
+
+def _create_new(uri: str, path: Path) -> None:
+    """`_create` a database that did not exist; a failure (a full disk) leaves none behind.
+
+    A creation stopped midway leaves a database at some earlier schema version, which every
+    later run would refuse; the file this process made is removed instead, so the next run
+    creates it afresh.
+    """
+    try:
+        _create(uri, path)
+    except BaseException:
+        for leftover in (path, path.with_name(path.name + "-journal")):
+            leftover.unlink(missing_ok=True)
+        raise
 
 
 def _create(uri: str, path: Path) -> None:

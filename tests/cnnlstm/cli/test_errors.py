@@ -217,3 +217,43 @@ def test_unbounded_numbers_are_refused_at_validation():
             CnnTrainConfig(**bad)
         with pytest.raises(ValidationError):
             LstmTrainConfig(**bad)
+
+
+@pytest.fixture()
+def full_disk(tmp_path):
+    """A real 5 MB file system (tmpfs), filled but for 200 KB: a data home on a full disk."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (ENOSPC is not faked here)")
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(mount)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        stat = os.statvfs(mount)
+        (mount / "filler").write_bytes(b"\0" * (stat.f_bavail * stat.f_frsize - 200_000))
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.slow  # a fresh command creating an MLflow store on a real full file system
+def test_a_full_disk_is_one_error_line_and_leaves_no_half_made_store(full_disk, tmp_path):
+    """Before: `internal error: OperationalError: database or disk is full`, and the MLflow
+    database a new store was being created in stayed behind half-migrated (a later run, with the
+    disk freed, was told to `mlflow db upgrade` it)."""
+    home = full_disk / "home"
+    done, _ = _cnnlstm(tmp_path, "backtest", *SIM, CNNLSTM_HOME=str(home))
+    line = _one_error_line(done)
+    assert done.returncode == 2 and "disk is full" in line and str(full_disk) in line, line
+    assert not (home / "mlflow.db").exists()  # nothing half-made to trip the next run
+    (full_disk / "filler").unlink()
+    from cnnlstm.infra import tracking_store
+
+    tracking_store.forget()
+    tracking_store.prepare(f"sqlite:///{home / 'mlflow.db'}")  # the next run's store is whole
+    assert tracking_store.verify(home / "mlflow.db").version == tracking_store.schema_head()
+    tracking_store.forget()
