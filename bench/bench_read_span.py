@@ -33,15 +33,24 @@ FIELDS = ("open", "high", "low", "close", "volume", "factor")
 
 
 def write_sim_qlib(folder: Path, n_stocks: int, seed: int = 0) -> None:
-    """The simulated market of `n_stocks` over 2010-01-04 .. 2026-05-08 in Qlib's layout."""
+    """The simulated market of `n_stocks` over 2010-01-04 .. 2026-05-08 in Qlib's layout.
+
+    Its bars on days XSHG did not trade (the simulator's calendar has no lunar holidays) are
+    left out, as a real A-share folder has none.
+    """
     import numpy as np
     import polars as pl
 
+    from cnnlstm.core.sessions import calendar_name, exchange_calendar
     from cnnlstm.tasks.data.sources.base import load_source
     from cnnlstm.tasks.data.sources.sim import SimConfig
 
     cfg = SimConfig(n_stocks=n_stocks, start=date(2010, 1, 4), end=date(2026, 5, 8), seed=seed)
     bars = load_source("sim:", **cfg.model_dump()).bars
+    # only XSHG's sessions: a research run refuses bars on a day the exchange did not trade
+    xshg = exchange_calendar(calendar_name("cn"))
+    sessions = pl.Series(xshg.sessions(xshg.first, min(xshg.last, cfg.end)), dtype=pl.Date)
+    bars = bars.filter(pl.col("date").is_in(sessions.implode()))
     calendar = bars["date"].unique().sort()
     (folder / "calendars").mkdir(parents=True, exist_ok=True)
     (folder / "calendars" / "day.txt").write_text("\n".join(str(d) for d in calendar) + "\n")
