@@ -63,6 +63,9 @@ def main() -> None:
     ap.add_argument("--python-pairs", type=int, default=0, help="flow from Python pairs")
     ap.add_argument("extra", nargs="*", help="extra `cnnlstm backtest` arguments")
     args = ap.parse_args()
+    if args.python_pairs:
+        python_pairs(args.python_pairs)
+        return
     if args.server_pairs or args.cold_pairs:
         template_pairs(args.server_pairs, args.cold_pairs, args.extra)
         return
