@@ -9,10 +9,10 @@ here warns and never stops a run; runs of other hosts are left alone (their proc
 seen from here).
 
 Prefect: the command line runs each flow inside `owned_flow_runs()`, which tags the flow runs it
-starts (subflows included) `cnnlstm.owner:<host>:<pid>` and first sets the RUNNING or PENDING
-flow runs whose tagged owner on this host is gone to CRASHED (Prefect's state for a run whose
-process died). Flow runs of a worker carry no such tag: the worker reports its own crashed
-processes.
+starts (subflows and task runs included) `cnnlstm.owner:<host>:<pid>` and first sets the RUNNING
+or PENDING flow and task runs whose tagged owner on this host is gone to CRASHED (Prefect's state
+for a run whose process died). Flow runs of a worker carry no such tag: the worker reports its
+own crashed processes.
 """
 
 from __future__ import annotations
@@ -90,38 +90,47 @@ def _tagged_owner(tags: list[str]) -> str | None:
     return next((t.removeprefix(prefix) for t in tags if t.startswith(prefix)), None)
 
 
+def _all_pages(read: Any, **filters: Any) -> list[Any]:
+    """Every run a Prefect `read_*_runs` call returns (the API gives at most 200 a call)."""
+    runs: list[Any] = []
+    while True:
+        page = read(**filters, limit=200, offset=len(runs))
+        runs.extend(page)
+        if len(page) < 200:
+            return runs
+
+
 def mark_dead_flow_runs(client: Any) -> list[str]:
-    """Set the RUNNING or PENDING flow runs of dead processes on this host to CRASHED.
+    """Set the RUNNING or PENDING flow and task runs of dead processes on this host to CRASHED.
 
     Args:
         client: A synchronous Prefect client (`prefect.get_client(sync_client=True)`).
 
     Returns:
-        The ids of the flow runs marked.
+        The ids of the flow and task runs marked.
     """
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
+    from prefect.client.schemas import filters
     from prefect.client.schemas.objects import StateType
     from prefect.states import Crashed
 
-    open_states = FlowRunFilterStateType(any_=[StateType.RUNNING, StateType.PENDING])
-    only_open = FlowRunFilter(state=FlowRunFilterState(type=open_states))
-    runs: list[Any] = []
-    while True:  # the API returns at most 200 runs a call
-        page = client.read_flow_runs(flow_run_filter=only_open, limit=200, offset=len(runs))
-        runs.extend(page)
-        if len(page) < 200:
-            break
+    open_states = [StateType.RUNNING, StateType.PENDING]
+    flow_runs = filters.FlowRunFilter(
+        state=filters.FlowRunFilterState(type=filters.FlowRunFilterStateType(any_=open_states))
+    )
+    task_runs = filters.TaskRunFilter(
+        state=filters.TaskRunFilterState(type=filters.TaskRunFilterStateType(any_=open_states))
+    )
     marked = []
-    for run in runs:
-        owner = _tagged_owner(list(run.tags))
-        if _dead_here(owner):
-            message = f"its process ({owner}) ended without reporting: killed or crashed"
-            client.set_flow_run_state(run.id, Crashed(message=message), force=True)
-            marked.append(str(run.id))
+    for runs, set_state in (
+        (_all_pages(client.read_flow_runs, flow_run_filter=flow_runs), client.set_flow_run_state),
+        (_all_pages(client.read_task_runs, task_run_filter=task_runs), client.set_task_run_state),
+    ):
+        for run in runs:
+            owner = _tagged_owner(list(run.tags))
+            if _dead_here(owner):
+                message = f"its process ({owner}) ended without reporting: killed or crashed"
+                set_state(run.id, Crashed(message=message), force=True)
+                marked.append(str(run.id))
     return marked
 
 

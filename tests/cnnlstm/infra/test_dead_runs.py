@@ -43,23 +43,27 @@ def test_a_killed_runs_run_is_marked_killed_at_the_next_start(tmp_path, monkeypa
 
 _FLOW = """
 import sys, time
-from prefect import flow
+from prefect import flow, task
 from cnnlstm.infra.dead_runs import owned_flow_runs
+
+@task
+def nap(seconds: float) -> None:
+    print("running", flush=True)
+    time.sleep(seconds)
 
 @flow(name="cnnlstm-dead-flow")
 def work(seconds: float) -> None:
-    print("running", flush=True)
-    time.sleep(seconds)
+    nap(seconds)
 
 with owned_flow_runs():
     work(float(sys.argv[1]))
 """
 
 
-def _flow_runs(api: str) -> dict[str, tuple[str, list[str]]]:
+def _flow_runs(api: str, kind: str = "flow_runs") -> dict[str, tuple[str, list[str]]]:
     from support import prefect_api
 
-    runs = prefect_api(f"{api}/flow_runs/filter", {"limit": 50})
+    runs = prefect_api(f"{api}/{kind}/filter", {"limit": 50})
     return {run["id"]: (run["state_type"], run["tags"]) for run in runs}
 
 
@@ -92,6 +96,7 @@ def test_a_killed_flow_run_is_marked_crashed_in_prefect_at_the_next_start(tmp_pa
             )  # fmt: skip
             assert done.returncode == 0, done.stderr[-3000:]
             after = _flow_runs(api)
+            tasks = _flow_runs(api, "task_runs")
         finally:
             alive.kill()
             alive.wait(timeout=60)
@@ -103,3 +108,5 @@ def test_a_killed_flow_run_is_marked_crashed_in_prefect_at_the_next_start(tmp_pa
     assert after[by_pid[str(killed.pid)]][0] == "CRASHED"
     assert after[by_pid[str(alive.pid)]][0] == "RUNNING"  # a live owner is left alone
     assert sorted(state for state, _ in after.values()) == ["COMPLETED", "CRASHED", "RUNNING"]
+    naps = {tuple(tags): state for state, tags in tasks.values()}
+    assert sorted(naps.values()) == ["COMPLETED", "CRASHED", "RUNNING"]  # the killed one's too
