@@ -12,6 +12,7 @@ close. Where no benchmark index is given, `equal_weight_index` derives one (`EW_
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -297,23 +298,30 @@ def equal_weight_index(bars: pl.DataFrame, *, start: date, end: date) -> pl.Data
 
     A stock counts on a day when it traded (volume > 0); its return runs from its previous
     traded close. The index moves by the mean of those returns and is 1.0 on `start`.
+
+    Each day's returns are summed exactly rounded (`math.fsum`), so no order of the rows can
+    change the result: polars' grouped mean took the same rows in an order that varied from run
+    to run, and the float sum then differed in its last digit (4 results in 30 runs of one
+    input, before).
     """
-    daily = (
+    returns = (
         bars.lazy()
         .filter((pl.col("date") <= end) & (pl.col("volume") > 0))
         .sort("symbol", "date")
         .with_columns(prev=pl.col("close").shift(1).over("symbol"))
-        .filter(pl.col("prev").is_not_null())
-        .group_by("date")
-        # summed in a fixed order (the returns sorted): a parallel group-by hands each day's
-        # rows over in varying order, and a float sum then differs in its last digit
-        .agg(ret=(pl.col("close") / pl.col("prev") - 1.0).sort().mean())
-        .filter(pl.col("date") >= start)
-        .sort("date")
+        .filter(pl.col("prev").is_not_null() & (pl.col("date") >= start))
+        .select("date", "symbol", ret=pl.col("close") / pl.col("prev") - 1.0)
+        .sort("date", "symbol")
         .collect()
     )
-    if daily.height == 0:
+    if returns.height == 0:
         raise UserInputError(f"no bars between {start} and {end} to derive an index from")
+    days = returns["date"]
+    first = np.flatnonzero(np.r_[True, (days[1:] != days[:-1]).to_numpy()])
+    ends = np.r_[first[1:], returns.height]
+    ret = returns["ret"].to_list()
+    means = [math.fsum(ret[a:b]) / (b - a) for a, b in zip(first, ends, strict=True)]
+    daily = pl.DataFrame({"date": days.gather(first), "ret": means})
     return daily.select(
         symbol=pl.lit(EW_UNIVERSE),
         date="date",
