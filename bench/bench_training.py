@@ -14,7 +14,7 @@ machine wall time mostly measures the scheduler; the threads section is by wall 
   vs a bare PyTorch loop (same network, Adam, cross-entropy, the same `TensorBatches`) at the same
   batch, data and thread count. Goal >= 0.95x. The cProfile summary of one project fit follows:
   what the project path spends outside the network's forward/backward and Adam. Both sides run
-  with the heap kept (`cnnlstm.tasks.training.heap`, as every training does), so the ratio
+  with the heap kept (`cnnlstm.infra.runtime.keep_freed_heap`, as every command does), so the ratio
   compares loops.
 * threads: the bare loop at 1 and at 2 torch intra-op threads, and what `choose_threads()` picks.
 * validation: `train_lstm` on synthetic windows shaped like the default run (20k sampled training
@@ -50,15 +50,14 @@ import polars as pl
 import torch
 import torch.nn.functional as F
 
+from cnnlstm.infra.runtime import KEEP_ENV, choose_threads, keep_freed_heap
 from cnnlstm.models.cnn import CnnShape
 from cnnlstm.models.data import TensorBatches, TensorDataModule
 from cnnlstm.models.lstm import LstmShape
 from cnnlstm.models.modules import Classifier
 from cnnlstm.tasks.features.lstm import LstmWindows
-from cnnlstm.tasks.training.heap import KEEP_ENV, keep_freed_heap
-from cnnlstm.tasks.training.loop import fit_classifier, seed_all
+from cnnlstm.tasks.training.loop import fit_classifier, seed_all, torch_threads
 from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig, train_lstm
-from cnnlstm.tasks.training.threads import choose_threads, torch_threads
 
 SHAPES = {"cnn": (1, 32), "lstm": (30, 6)}
 

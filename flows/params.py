@@ -30,7 +30,7 @@ from cnnlstm.tasks.data.sources.sim import SimConfig
 from cnnlstm.tasks.features import CnnFeatureConfig, LstmWindowConfig
 from cnnlstm.tasks.report.build import ReportConfig
 from cnnlstm.tasks.strategy.select import SelectionConfig
-from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
+from cnnlstm.tasks.training.config import CnnTrainConfig, LstmTrainConfig
 
 Profile = Literal["fast", "paper"]
 

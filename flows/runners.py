@@ -14,7 +14,11 @@ runners; nothing here schedules work itself:
 * `ray`: `prefect_ray.RayTaskRunner` (`pip install -e .[ray]`): a local Ray instance started for
   the flow run (`n_workers` CPUs, default every core; no dashboard), or the cluster at
   `address`; a clear `UserInputError` where `prefect-ray` is not installed. Ray, like Dask, starts
-  its workers with `OMP_NUM_THREADS=1` (one torch thread per training, tasks/training/threads.py).
+  its workers with `OMP_NUM_THREADS=1` (one torch thread per training, cnnlstm/infra/runtime.py).
+
+Set-up: `build_task_runner` sets this process up for trainings (`runtime.set_up_process`: the
+allocator, Lightning's quieting) and declares how many may run at once. A flow module builds its
+default runner when it is imported, so a Prefect worker's flow run passes through here first.
 
 Reproducibility: the same seeds give the same decisions on every runner. Bit-identical training
 also needs the same number of torch intra-op threads: Dask starts its worker processes with
@@ -40,7 +44,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cnnlstm.core.errors import UserInputError
-from cnnlstm.tasks.training.threads import declare_concurrent_trainings
+from cnnlstm.infra import runtime
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -139,11 +143,12 @@ def build_task_runner(cfg: TaskRunnerConfig) -> TaskRunner:
     Raises:
         UserInputError: The runner's package (`prefect-dask`, `prefect-ray`) is not installed.
     """
+    runtime.set_up_process()
     if cfg.kind == "threads":
         from prefect.task_runners import ThreadPoolTaskRunner
 
         # trainings in these threads share this process's cores: one share each
-        declare_concurrent_trainings(cfg.max_workers or 1)
+        runtime.declare_concurrent_trainings(cfg.max_workers or 1)
         return ThreadPoolTaskRunner(max_workers=cfg.max_workers or 1)
     if cfg.kind == "dask":
         return _dask_runner(cfg)

@@ -70,20 +70,6 @@ class Classifier(pl.LightningModule):
         self.val_auc = BinaryAUROC()
         self.automatic_optimization = False  # training_step steps once per mini-batch
 
-    def __setattr__(self, name: str, value) -> None:
-        """`nn.Module`'s assignment, except for Lightning's hook-name bookkeeping.
-
-        Lightning sets `_current_fx_name` before and after every hook it calls, about 15 times
-        an optimiser step; `nn.Module.__setattr__` checks each value against the module's
-        parameters, submodules and buffers (12 Python calls). A hook name (a str or None) is
-        never one of those, so it is stored as a plain attribute, which is what that check ends
-        in for such a value.
-        """
-        if name == "_current_fx_name":
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
-
     @classmethod
     def for_network(cls, kind: NetKind, shape, **kwargs) -> Classifier:
         """Build from a shape dataclass (`CnnShape` or `LstmShape`)."""

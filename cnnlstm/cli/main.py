@@ -27,7 +27,7 @@ from cnnlstm.cli.output import (
 )
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.core.paths import data_home
-from cnnlstm.infra import prefect_server
+from cnnlstm.infra import prefect_server, runtime
 from cnnlstm.infra.prefect_server import prestart
 
 
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     saved_env = {k: os.environ.get(k) for k in _ENV_SET_PER_RUN}
     quiet.quiet_warnings()
+    runtime.set_up_process()  # the allocator kept for trainings, Lightning quiet
     home = data_home()
     run_tmp = quiet.scratch_under(home)
     log_path = quiet.log_file(home)

@@ -26,18 +26,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cnnlstm.core.paths import remove_left_by_dead_runs
+from cnnlstm.infra import runtime
 
-#: Known, harmless warnings of the libraries (message regex, module regex); never a blanket filter.
+#: Known, harmless warnings of the libraries (message regex, module regex); never a blanket
+#: filter. Lightning's are the runtime's (`cnnlstm.infra.runtime.quiet_lightning`).
 KNOWN_WARNINGS = (
-    (r".*isinstance\(treespec, LeafSpec\)` is deprecated.*", r"(pytorch_lightning|torch)\..*"),
-    (r".*LeafSpec.*is deprecated.*", r"(pytorch_lightning|torch)\..*"),
-    (r".*does not have many workers which may be a bottleneck.*", r"pytorch_lightning\..*"),
-    (r".*Please use the new API settings to control TF32.*", r"torch\..*"),
-    (r".*The '(train|val)_dataloader' does not have many workers.*", r"pytorch_lightning\..*"),
+    *runtime.LIGHTNING_WARNINGS,
     (r".*datetime\.datetime\.utcnow\(\) is deprecated.*", r"(mlflow|sqlalchemy|alembic)\..*"),
     (r".*Support for class-based `config` is deprecated.*", r"pydantic\..*"),
     (r".*Filesystem tracking backend.*is deprecated.*", r"mlflow\..*"),
-    (r".*pkg_resources is deprecated.*", r"(lightning_utilities|lightning_fabric)\..*"),
 )
 
 #: Loggers whose INFO lines are banners and tips, not results.
@@ -98,10 +95,7 @@ def quiet_warnings() -> None:
     """Ignore the known library warnings (by message and module)."""
     for message, module in KNOWN_WARNINGS:
         warnings.filterwarnings("ignore", message=message, module=module)
-    # These are emitted with the caller's module as the warning's module.
-    warnings.filterwarnings(
-        "ignore", message=r".*LeafSpec.*is deprecated.*", category=FutureWarning
-    )
+    runtime.quiet_lightning()
 
 
 class _ConsoleFilter(logging.Filter):
@@ -150,12 +144,7 @@ def configure_console(verbose: int, log_path: Path) -> Callable[[], None]:
     )
     root.addHandler(file_handler)
     logging.captureWarnings(True)
-    for name in ("pytorch_lightning", "lightning_fabric"):
-        logger = logging.getLogger(name)
-        logger.propagate = True
-        for handler in list(logger.handlers):
-            if type(handler) is logging.StreamHandler:
-                logger.removeHandler(handler)
+    runtime.quiet_lightning()  # Lightning's banners: into the log file, not the console
     logging.getLogger("cnnlstm").setLevel(logging.INFO)
     if not verbose:
         # MLflow installs its own console handler when imported (later, inside the flow): its

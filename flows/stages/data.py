@@ -27,6 +27,7 @@ from cnnlstm.core.paths import data_home
 from cnnlstm.core.sessions import SessionCalendar, calendar_name, exchange_calendar
 from cnnlstm.flows.params import DataParams, Period, Protocol
 from cnnlstm.flows.stages.cache import stage_task
+from cnnlstm.infra import runtime
 from cnnlstm.infra.artifacts import (
     ArtifactRef,
     fingerprint_input_path,
@@ -67,7 +68,6 @@ from cnnlstm.tasks.features import (
     build_lstm_windows,
 )
 from cnnlstm.tasks.strategy.strategies import EW_UNIVERSE, equal_weight_index
-from cnnlstm.tasks.training.networks import prefetch_imports
 
 #: Months of history before the training period that the CNN's features need (t-13 .. t-2).
 LOOKBACK_MONTHS = 15
@@ -370,7 +370,7 @@ def cnn_features(
 
     With `universe` (a `membership` table), month t's rows are the members on its rebalance date.
     """
-    prefetch_imports()  # a CNN training follows: its imports overlap this stage
+    runtime.prefetch_imports()  # a CNN training follows: its imports overlap this stage
     membership = None if universe is None else universe.read_table()
     features, eligibility = build_cnn_features_counted(bars.read_table(), cfg, membership)
     features = validate_table(features, CnnFeaturesSchema, table="cnn_features").valid
@@ -386,7 +386,7 @@ def lstm_windows(bars: ArtifactRef, cfg: LstmWindowConfig, train: Period) -> Art
     Cutting the bars at `train.end` before building keeps every label (which reads the next
     days' prices) inside the training period.
     """
-    prefetch_imports()  # an LSTM training follows: its imports overlap this stage
+    runtime.prefetch_imports()  # an LSTM training follows: its imports overlap this stage
     frame = bars.read_table().filter(pl.col("date") <= train.end)
     windows = build_lstm_windows(frame, cfg, with_labels=True)
     in_period = (windows.keys["date"] >= train.start).to_numpy()

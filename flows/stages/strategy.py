@@ -26,6 +26,7 @@ from cnnlstm.flows.params import Period, Protocol
 from cnnlstm.flows.stages.cache import stage_task
 from cnnlstm.flows.stages.data import Dataset
 from cnnlstm.flows.stages.training import TrainedRef
+from cnnlstm.infra import runtime
 from cnnlstm.infra.artifacts import ArtifactRef, store_file, write_json, write_table
 from cnnlstm.schemas.strategy import (
     NavSchema,
@@ -135,7 +136,8 @@ def _select(
     table = months_in(every, test)
     if table.height == 0:
         raise UserInputError(f"no eligible stock-months in the test period {test}")
-    parts = [score_cnn(cnn.checkpoint.local_path(), table) for cnn in cnns]
+    threads = runtime.choose_threads().threads  # the process's count, as the training's
+    parts = [score_cnn(cnn.checkpoint.local_path(), table, threads=threads) for cnn in cnns]
     scores = parts[0]
     if len(parts) > 1:
         mean = pl.concat(parts).group_by("symbol", "month").agg(pl.col("score").mean())
@@ -226,7 +228,8 @@ def _signals(
     windows = build_lstm_windows(bars, window, keys=keys, with_labels=False)
     if len(windows) == 0:
         raise UserInputError("no selected stock has a complete LSTM window on its decision days")
-    parts = [predict_lstm(lstm.checkpoint.local_path(), windows) for lstm in lstms]
+    threads = runtime.choose_threads().threads  # the process's count, as the training's
+    parts = [predict_lstm(lstm.checkpoint.local_path(), windows, threads=threads) for lstm in lstms]
     table = parts[0]
     if len(parts) > 1:
         prob = sum(p["prob_up"] for p in parts) / len(parts)

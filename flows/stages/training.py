@@ -6,6 +6,11 @@ Each training writes its best checkpoint as a content-addressed artifact and ret
 `TrainedRef`: the checkpoint's reference, the best epoch's metrics and the per-epoch history
 (kept small and inline, so MLflow can log the curves without re-training).
 
+How a training runs is this process's (`cnnlstm.infra.runtime`): the stage sets the process up
+(the first training of a Dask or Ray worker process passes here) and hands the fit the thread
+count and the profiler chosen there. The configs' runtime fields (threads, devices, precision,
+progress bar) are not part of the stage's cache key, so changing them reuses a cached training.
+
 Look-ahead guard: the CNN trains only on months that end on or before the training period's last
 day (their labels are known by then); the LSTM windows were cut at that day by their stage.
 """
@@ -25,6 +30,7 @@ from cnnlstm.core.errors import UserInputError
 from cnnlstm.flows.params import Period
 from cnnlstm.flows.stages.cache import stage_task
 from cnnlstm.flows.stages.data import windows_from_arrays
+from cnnlstm.infra import runtime
 from cnnlstm.infra.artifacts import ArtifactRef, store_file
 from cnnlstm.tasks.training.networks import (
     CnnTrainConfig,
@@ -69,14 +75,24 @@ def train_cnn_stage(features: ArtifactRef, cfg: CnnTrainConfig, train: Period) -
     table = training_months(features.read_table(), train)
     if table.height == 0:
         raise UserInputError(f"no CNN feature rows in the training period {train}")
-    return _train_and_store("cnn", lambda out_dir: train_cnn(table, cfg, out_dir))
+    run = _set_up(cfg.threads)
+    return _train_and_store("cnn", lambda out: train_cnn(table, cfg, out, **run))
 
 
 @stage_task("train_lstm", version=1)
 def train_lstm_stage(windows: ArtifactRef, cfg: LstmTrainConfig) -> TrainedRef:
     """Train the LSTM timer on the stored training windows."""
     data = windows_from_arrays(windows.read_arrays())
-    return _train_and_store("lstm", lambda out_dir: train_lstm(data, cfg, out_dir))
+    run = _set_up(cfg.threads)
+    return _train_and_store("lstm", lambda out: train_lstm(data, cfg, out, **run))
+
+
+def _set_up(configured: int | None) -> dict[str, Any]:
+    """Set this process up for training (once); the thread count and profiler a fit uses."""
+    runtime.set_up_process()
+    choice = runtime.choose_threads(configured)
+    get_run_logger().info(f"torch threads: {choice.threads} ({choice.reason})")
+    return {"threads": choice.threads, "profiler": runtime.profiler()}
 
 
 def _train_and_store(network: str, fit: Callable[[str], TrainedModel]) -> TrainedRef:

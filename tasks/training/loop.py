@@ -1,46 +1,31 @@
 """The Lightning fit and the batched inference shared by both networks' training tasks.
 
-Input contract: a `models.modules.Classifier`, a `models.data.TensorDataModule` and a training
-configuration from `tasks.training.networks` (profile, epochs, patience, seed, accelerator, devices,
-strategy, precision, progress bar). Writes only the best checkpoint under `out_dir` (and the
-logger's files when a logger is given).
+Input contract: a `models.modules.Classifier`, a `models.data.TensorDataModule`, a training
+configuration from `tasks.training.config` (what shapes the fit: profile, epochs, patience, seed;
+and how it runs: accelerator, devices, strategy, precision, progress bar) and the thread count
+and profiler the caller chose (`cnnlstm.infra.runtime` at the edges; without one, torch's current
+count). Writes only the best checkpoint under `out_dir` (and the logger's files when a logger is
+given). Nothing here changes the process: no allocator, no global thread count left behind.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import Callback, EarlyStopping, ModelCheckpoint
-from pytorch_lightning.profilers import PassThroughProfiler
 
 from cnnlstm.models.data import TensorDataModule, chunk_steps
 from cnnlstm.models.modules import Classifier
-from cnnlstm.tasks.training.heap import keep_freed_heap
 from cnnlstm.tasks.training.progress import ProgressLog
-from cnnlstm.tasks.training.threads import choose_threads, torch_threads
 from cnnlstm.tasks.training.trained import TrainedModel
 
 _PREDICT_BATCH = 65_536
-_NO_ACTION = nullcontext()
-
-
-class NoProfiler(PassThroughProfiler):
-    """Lightning's default profiler (which records nothing), without a generator per action.
-
-    The Trainer wraps every hook it calls in `profiler.profile(name)`; the default's is a
-    `contextlib.contextmanager` generator, 8 Python calls each, about 14 times an optimiser
-    step. This one hands back one shared no-op context.
-    """
-
-    def profile(self, action_name: str) -> AbstractContextManager:
-        """A no-op context (records nothing, as the default profiler)."""
-        return _NO_ACTION
 
 
 class EpochHistory(Callback):
@@ -67,6 +52,22 @@ class EpochHistory(Callback):
                 row[name] = float(value)
         self.rows.append(row)
         self._validated = False
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[int]:
+    """Run a block with `n` torch intra-op threads (None: as they are); restore them after."""
+    before = torch.get_num_threads()
+    n = before if n is None else n
+    if n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 @contextmanager
@@ -110,11 +111,15 @@ def fit_classifier(
     kind: str,
     out_dir: Path,
     *,
+    threads: int | None = None,
+    profiler: str | None = None,
     logger=None,
 ) -> TrainedModel:
     """Fit `module` on `data` as `cfg` says; keep the best checkpoint by val/loss.
 
-    Without a validation set the checkpoint (and early stopping) follow train/loss.
+    Without a validation set the checkpoint (and early stopping) follow train/loss. `threads`
+    is the torch intra-op thread count chosen by the caller (else `cfg.threads`, else torch's
+    current count), recorded as `torch_threads`; `profiler` a Lightning profiler's name.
     """
     seed_all(cfg.seed)  # again: dropout and batch order start from the seed too
     if torch.cuda.is_available():
@@ -137,8 +142,7 @@ def fit_classifier(
     callbacks.append(ProgressLog(kind, enabled=not cfg.show_progress()))  # no bar: log lines
     if cfg.profile == "fast":
         callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
-    threads = choose_threads(getattr(cfg, "threads", None))
-    heap = keep_freed_heap()
+    threads = threads if threads is not None else cfg.threads
     val_every = int(getattr(cfg, "val_every", 1))
     # Lightning batches an epoch: chunks on one device (fewer than the mini-batches; under data
     # parallelism there are more, and logging every <= 50 of them stays within an epoch)
@@ -159,10 +163,10 @@ def fit_classifier(
         log_every_n_steps=max(1, min(50, batches)),
         deterministic=True if not torch.cuda.is_available() else "warn",
         default_root_dir=out_dir,
-        profiler=NoProfiler(),
+        profiler=profiler,  # None: Lightning's default, which records nothing
     )
     started = time.perf_counter()
-    with torch_threads(threads.threads), _no_uninitialized_fill():
+    with torch_threads(threads) as used, _no_uninitialized_fill():
         trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - started
     best_path = Path(checkpoint.best_model_path)
@@ -176,9 +180,8 @@ def fit_classifier(
         val_samples=float(data.x_val.shape[0]) if data.has_validation else 0.0,
         fit_seconds=seconds,
         train_samples_per_s=n_train * len(history.rows) / max(seconds, 1e-9),
-        torch_threads=float(threads.threads),
+        torch_threads=float(used),
         val_every=float(val_every),
-        heap_kept=float(heap == "kept"),
         steps_per_batch=float(data.steps_per_batch),
     )
     return TrainedModel(checkpoint=best_path, metrics=metrics, history=history.rows)
@@ -191,11 +194,16 @@ def load_classifier(checkpoint: Path) -> Classifier:
     return module
 
 
-def predict_probabilities(checkpoint: Path, x: torch.Tensor) -> np.ndarray:
-    """P(class 1) for every row of `x` (batched, no gradient), as float64 numpy."""
+def predict_probabilities(
+    checkpoint: Path, x: torch.Tensor, *, threads: int | None = None
+) -> np.ndarray:
+    """P(class 1) for every row of `x` (batched, no gradient), as float64 numpy.
+
+    `threads`: torch intra-op threads for the inference (None: torch's current count).
+    """
     module = load_classifier(checkpoint)
     out = np.empty(x.shape[0], dtype=np.float64)
-    with torch.inference_mode(), torch_threads(choose_threads().threads):
+    with torch.inference_mode(), torch_threads(threads):
         for start in range(0, x.shape[0], _PREDICT_BATCH):
             batch = x[start : start + _PREDICT_BATCH]
             out[start : start + batch.shape[0]] = module.predict_step(batch, 0).double().numpy()

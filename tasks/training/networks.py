@@ -14,23 +14,26 @@ before the tail are left out of training, as their labels look into it). The bes
 Validation costs little: a fixed, seeded sample of at most `val_max_samples` tail samples (the
 same every epoch, so epochs are compared on the same rows), every `val_every` epochs. The LSTM's
 training data is pooled windows of every stock (`describe_lstm_training`). Torch's intra-op
-threads are chosen by `cnnlstm.tasks.training.threads` (config `threads` wins).
+threads are the caller's: `threads=` (chosen by `cnnlstm.infra.runtime` at the edges), else the
+config's `threads`, else torch's current count; the count used is in the metrics.
 """
 
 from __future__ import annotations
 
-import sys
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
 
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.tasks.features.cnn import X_COLUMNS
 from cnnlstm.tasks.features.lstm import LstmWindows
+from cnnlstm.tasks.training.config import (
+    CnnTrainConfig,
+    FitSettings,
+    LstmTrainConfig,
+)
 from cnnlstm.tasks.training.trained import TrainedModel, describe_lstm_training
 
 if TYPE_CHECKING:
@@ -40,129 +43,8 @@ if TYPE_CHECKING:
 # configs and types here are all a flow needs to import, and a cached run never trains (importing
 # torch + Lightning costs ~6 s of CPU, most of a cached run's start-up).
 
-PAPER_EPOCHS = {"cnn": 500, "lstm": 100}
-FAST_MAX_EPOCHS = {"cnn": 60, "lstm": 30}
 
-
-class _TrainConfig(BaseModel):
-    """Settings shared by both networks.
-
-    `RUNTIME_FIELDS` say how a training runs, not what it computes: they are not part of a
-    cached training's key (`cnnlstm.infra.artifacts.canonical`), so changing the thread count,
-    the progress bar, the devices or the precision reuses a cached training.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-    RUNTIME_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"threads", "progress_bar", "accelerator", "devices", "strategy", "precision"}
-    )
-
-    profile: Literal["fast", "paper"] = Field(
-        "fast", description="'paper': Table 1's epochs; 'fast': early stopping on val/loss"
-    )
-    epochs: int | None = Field(
-        None, ge=1, description="epochs (paper) or the most epochs (fast); None: by profile"
-    )
-    batch_size: int = Field(512, ge=1, description="training mini-batch size")
-    # bounded where a finite training needs it: 1e308 passed and failed inside the training
-    lr: float = Field(1e-3, gt=0, le=10, description="Adam learning rate (the paper: 0.001)")
-    weight_decay: float = Field(1e-4, ge=0, le=10, description="L2 penalty (Adam weight decay)")
-    dropout: float = Field(0.2, ge=0, lt=1, description="dropout of the hidden layers")
-    init: Literal["default", "paper"] = Field(
-        "default", description="'paper': every weight ~ Normal(0, 1); 'default': PyTorch's"
-    )
-    seed: int = Field(0, description="seed of initialisation, batch order and dropout")
-    patience: int = Field(5, ge=1, description="fast profile: epochs without improvement")
-    val_fraction: float = Field(
-        0.2, ge=0, lt=1, description="time-ordered tail of the training data used to validate"
-    )
-    val_max_samples: int | None = Field(
-        10_000,
-        ge=1,
-        description="validate on at most this many samples of the tail: one fixed, seeded random "
-        "subset for every epoch (None: the whole tail)",
-    )
-    val_every: int = Field(
-        1, ge=1, description="validate every k epochs (patience counts validations)"
-    )
-    threads: int | None = Field(
-        None,
-        ge=1,
-        description="torch intra-op threads; None: from the cores, never the load "
-        "(tasks/training/threads.py; CNNLSTM_TORCH_THREADS wins; =load follows the load)",
-    )
-    accelerator: str = Field("auto", description="Lightning accelerator: auto, cpu, gpu, ...")
-    devices: int | str = Field("auto", description="Lightning devices")
-    strategy: str = Field("auto", description="Lightning strategy (e.g. ddp)")
-    precision: str = Field(
-        "auto", description="'auto': bf16-mixed on a CUDA GPU that supports it, else 32-true"
-    )
-    progress_bar: bool | None = Field(None, description="None: shown when stderr is a terminal")
-
-    def max_epochs(self, kind: str) -> int:
-        """Epochs to run at most for network `kind`."""
-        if self.epochs is not None:
-            return self.epochs
-        return PAPER_EPOCHS[kind] if self.profile == "paper" else FAST_MAX_EPOCHS[kind]
-
-    def show_progress(self) -> bool:
-        """Whether to show a progress bar."""
-        return sys.stderr.isatty() if self.progress_bar is None else self.progress_bar
-
-
-class CnnTrainConfig(_TrainConfig):
-    """How the CNN ranker is trained."""
-
-    channels: tuple[int, int] = Field((16, 32), description="channels of the two conv layers")
-    hidden: tuple[int, int] = Field((64, 32), description="widths of the two hidden layers")
-
-
-class LstmTrainConfig(_TrainConfig):
-    """How the LSTM timer is trained."""
-
-    hidden: int = Field(32, ge=1, description="LSTM hidden size")
-    dense: int = Field(16, ge=1, description="width of the Tanh dense layer")
-    purge_days: int = Field(
-        5, ge=0, description="decision days before the validation tail left out of training"
-    )
-    max_windows: int | None = Field(
-        None,
-        ge=1,
-        description="pooled training data: at most this many windows of all stocks, drawn at "
-        "random (seeded); None: every window given",
-    )
-
-
-_prefetch: threading.Thread | None = None
-
-
-def prefetch_imports() -> None:
-    """Start importing torch and Lightning in a background thread (once per process).
-
-    A stage that computes the networks' inputs calls it: a training will follow, and the 5 s
-    of CPU these imports take on a 2-core machine (most of it Lightning's, which imports
-    `torch._dynamo`) then overlap the feature stages, which spend most of their time in
-    polars' native code without the GIL. Python's import locks make a later `import torch`
-    in the training wait for the thread's import rather than import twice; an import error
-    is left for that later import to raise.
-    """
-    global _prefetch
-    if _prefetch is None and "pytorch_lightning" not in sys.modules:
-        _prefetch = threading.Thread(target=_import_training, name="torch-import", daemon=True)
-        _prefetch.start()
-
-
-def _import_training() -> None:
-    try:
-        import pytorch_lightning  # noqa: F401
-        import torch  # noqa: F401
-
-        from cnnlstm.tasks.training import loop as train_loop  # noqa: F401
-    except Exception:  # noqa: BLE001, S110 - the training's own import reports it
-        pass
-
-
-def validation_subset(n: int, cfg: _TrainConfig) -> np.ndarray:
+def validation_subset(n: int, cfg: FitSettings) -> np.ndarray:
     """Sorted indices of the validation samples used: all `n`, or `val_max_samples` at random.
 
     The subset is drawn once (seeded by `cfg.seed`) and reused every epoch, so epochs are compared
@@ -195,6 +77,8 @@ def train_cnn(
     cfg: CnnTrainConfig,
     out_dir: Path | str,
     *,
+    threads: int | None = None,
+    profiler: str | None = None,
     logger=None,
 ) -> TrainedModel:
     """Train the CNN ranker on the labelled rows of `features`; validate on its last months.
@@ -204,6 +88,8 @@ def train_cnn(
             ignored, and counted in the returned metrics).
         cfg: the training configuration.
         out_dir: where the best checkpoint (`cnn-best.ckpt`) is written.
+        threads: torch intra-op threads (None: the config's, else torch's current count).
+        profiler: a Lightning profiler's name (simple, advanced, pytorch); None: none.
         logger: a Lightning logger (e.g. `MLFlowLogger`); None writes no log files.
 
     Returns:
@@ -242,7 +128,9 @@ def train_cnn(
         "cnn", shape, lr=cfg.lr, weight_decay=cfg.weight_decay, init=cfg.init
     )
     data = TensorDataModule(x_tr, y_tr, x_va, y_va, batch_size=cfg.batch_size, seed=cfg.seed)
-    trained = fit_classifier(module, data, cfg, "cnn", Path(out_dir), logger=logger)
+    trained = fit_classifier(
+        module, data, cfg, "cnn", Path(out_dir), threads=threads, profiler=profiler, logger=logger
+    )
     trained.metrics.update(
         unlabelled_rows_ignored=float(features.height - labelled.height),
         train_months=float(months.len() - n_val),
@@ -252,8 +140,12 @@ def train_cnn(
     return trained
 
 
-def score_cnn(checkpoint: Path | str, features: pl.DataFrame) -> pl.DataFrame:
+def score_cnn(
+    checkpoint: Path | str, features: pl.DataFrame, *, threads: int | None = None
+) -> pl.DataFrame:
     """Score every row of a `cnn_features` table: P(class 1) of the trained CNN.
+
+    `threads`: torch intra-op threads (None: torch's current count).
 
     Returns:
         pl.DataFrame(symbol, month, score) row-aligned with `features`.
@@ -261,7 +153,7 @@ def score_cnn(checkpoint: Path | str, features: pl.DataFrame) -> pl.DataFrame:
     from cnnlstm.tasks.training.loop import predict_probabilities
 
     x, _ = _cnn_tensors(features)
-    prob = predict_probabilities(Path(checkpoint), x)
+    prob = predict_probabilities(Path(checkpoint), x, threads=threads)
     return features.select("symbol", "month").with_columns(score=pl.Series(prob, dtype=pl.Float64))
 
 
@@ -270,6 +162,8 @@ def train_lstm(
     cfg: LstmTrainConfig,
     out_dir: Path | str,
     *,
+    threads: int | None = None,
+    profiler: str | None = None,
     logger=None,
 ) -> TrainedModel:
     """Train the LSTM timer on labelled windows; validate on the last decision days.
@@ -279,6 +173,8 @@ def train_lstm(
             horizon ends before the test period.
         cfg: the training configuration.
         out_dir: where the best checkpoint (`lstm-best.ckpt`) is written.
+        threads: torch intra-op threads (None: the config's, else torch's current count).
+        profiler: a Lightning profiler's name (simple, advanced, pytorch); None: none.
         logger: a Lightning logger (e.g. `MLFlowLogger`); None writes no log files.
 
     Returns:
@@ -335,7 +231,9 @@ def train_lstm(
         batch_size=cfg.batch_size,
         seed=cfg.seed,
     )
-    trained = fit_classifier(module, data, cfg, "lstm", Path(out_dir), logger=logger)
+    trained = fit_classifier(
+        module, data, cfg, "lstm", Path(out_dir), threads=threads, profiler=profiler, logger=logger
+    )
     trained.metrics.update(
         purged_windows=float(len(d) - int(is_val.sum()) - int(is_train.sum())),
         val_days=float(n_val),
@@ -345,8 +243,10 @@ def train_lstm(
     return trained
 
 
-def predict_lstm(checkpoint: Path | str, windows: LstmWindows) -> pl.DataFrame:
-    """Timing signals of the trained LSTM for each window.
+def predict_lstm(
+    checkpoint: Path | str, windows: LstmWindows, *, threads: int | None = None
+) -> pl.DataFrame:
+    """Timing signals of the trained LSTM for each window (`threads`: as `score_cnn`).
 
     Returns:
         pl.DataFrame(symbol, date, signal Int8 (+1 when P(up) > 0.5, else -1), prob_up).
@@ -355,7 +255,7 @@ def predict_lstm(checkpoint: Path | str, windows: LstmWindows) -> pl.DataFrame:
 
     from cnnlstm.tasks.training.loop import predict_probabilities
 
-    prob = predict_probabilities(Path(checkpoint), torch.from_numpy(windows.x))
+    prob = predict_probabilities(Path(checkpoint), torch.from_numpy(windows.x), threads=threads)
     prob_s = pl.Series(prob, dtype=pl.Float64)
     return windows.keys.select("symbol", "date").with_columns(
         signal=pl.when(prob_s > 0.5).then(1).otherwise(-1).cast(pl.Int8),

@@ -30,7 +30,7 @@ def test_the_backtest_flow_imports_without_torch_and_training_brings_it():
 def test_a_feature_stage_that_computes_starts_the_training_imports_in_the_background():
     script = (
         "import sys\n"
-        "from cnnlstm.tasks.training import networks as train\n"
+        "from cnnlstm.infra import runtime as train\n"
         "assert 'pytorch_lightning' not in sys.modules\n"
         "train.prefetch_imports()\n"
         "first = train._prefetch\n"

@@ -106,7 +106,7 @@ def test_ray_builds_a_local_instance_without_dashboard_or_connects_to_a_cluster(
 
 
 def test_a_thread_pool_declares_its_concurrent_trainings():
-    from cnnlstm.tasks.training import threads
+    from cnnlstm.infra import runtime as threads
 
     try:
         build_task_runner(TaskRunnerConfig(max_workers=3))

@@ -35,7 +35,7 @@ def test_dask_sweep_matches_the_sequential_one_and_nests_runs_in_mlflow(
     tiny_data, tiny_protocol, mlflow_tmp, monkeypatch
 ):
     # Dask's workers train with one torch thread; the sequential run must too, or its thread
-    # count follows the machine's load (tasks/training/threads.py) and float sums drift at ~1e-6
+    # count follows the machine's load (cnnlstm/infra/runtime.py) and float sums drift at ~1e-6
     monkeypatch.setenv("CNNLSTM_TORCH_THREADS", "1")
     base = _base(tiny_data, tiny_protocol)
     sequential = sweep_flow(

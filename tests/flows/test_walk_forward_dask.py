@@ -24,7 +24,7 @@ def test_dask_local_cluster_reproduces_the_sequential_walk_forward(
     tiny_data, mlflow_tmp, tmp_path, monkeypatch
 ):
     # Dask starts its workers with OMP_NUM_THREADS=1, so training there uses one intra-op
-    # thread (training/threads.py); the sequential run must too for bit-identical training (float
+    # thread (infra/runtime.py); the sequential run must too for bit-identical training (float
     # sums in another order drift in the last digits, and a validation loss would differ at 1e-4)
     monkeypatch.setenv("CNNLSTM_TORCH_THREADS", "1")
     sequential = walk_forward_flow(

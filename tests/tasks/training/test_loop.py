@@ -16,9 +16,8 @@ from cnnlstm.models.cnn import CnnShape
 from cnnlstm.models.data import CHUNK_ROWS, TensorBatches, TensorDataModule
 from cnnlstm.models.lstm import LstmShape
 from cnnlstm.models.modules import Classifier
-from cnnlstm.tasks.training.loop import fit_classifier, seed_all
+from cnnlstm.tasks.training.loop import fit_classifier, seed_all, torch_threads
 from cnnlstm.tasks.training.networks import CnnTrainConfig, LstmTrainConfig
-from cnnlstm.tasks.training.threads import torch_threads
 
 BATCH = 512
 STEPS = CHUNK_ROWS // BATCH  # mini-batches per chunk
@@ -138,13 +137,3 @@ def test_the_best_checkpoint_follows_the_steps(tmp_path):
     assert best > 0, f"the planted signal should lower the loss after epoch 0: {losses}"
     saved = torch.load(trained.checkpoint, map_location="cpu", weights_only=False)
     assert saved["epoch"] == best and saved["global_step"] == (best + 1) * -(-N // BATCH)
-
-
-def test_the_profiler_records_nothing_and_costs_one_call():
-    from cnnlstm.tasks.training.loop import NoProfiler
-
-    profiler = NoProfiler()
-    with profiler.profile("[Callback]x.on_train_batch_end") as action:
-        assert action is None
-    assert profiler.profile("a") is profiler.profile("b")  # one shared no-op context
-    assert profiler.summary() == ""

@@ -66,7 +66,7 @@ def small_market():
 def test_cnn_trains_keeps_best_checkpoint_and_scores_every_row(small_market, tmp_path):
     _, feats = small_market
     # one thread: the auto count follows what else runs at each training's start, and a CNN
-    # trained at 1 and at 2 threads differs in the last digits (tasks/training/threads.py)
+    # trained at 1 and at 2 threads differs in the last digits (cnnlstm/infra/runtime.py)
     cfg = CnnTrainConfig(epochs=3, val_fraction=0.25, threads=1, **QUIET)
     model = train_cnn(feats, cfg, tmp_path / "a")
     assert model.checkpoint.is_file() and model.checkpoint.parent == tmp_path / "a"

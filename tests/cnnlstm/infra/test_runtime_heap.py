@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cnnlstm.tasks.training import heap
+from cnnlstm.infra import runtime as heap
 
 # 30 training steps of the CNN ranker at batch 512, one thread: its activations and gradients
 # (a few MB a step) are what glibc's adaptive trim hands back to the kernel by default.
@@ -17,7 +17,7 @@ import json, resource
 import torch
 import torch.nn.functional as F
 from cnnlstm.models.cnn import CnnRanker
-from cnnlstm.tasks.training.heap import keep_freed_heap
+from cnnlstm.infra.runtime import keep_freed_heap
 state = keep_freed_heap()
 torch.set_num_threads(1)
 torch.manual_seed(0)
@@ -63,7 +63,7 @@ def test_kept_heap_stops_the_page_faults_of_a_training_steps_pattern():
 
 
 def test_applied_once_and_says_why_not(monkeypatch):
-    monkeypatch.setattr(heap, "_state", None)
+    monkeypatch.setattr(heap, "_heap_state", None)
     monkeypatch.setenv(heap.KEEP_ENV, "0")
     assert heap.keep_freed_heap() == "off: CNNLSTM_KEEP_HEAP=0"
     monkeypatch.delenv(heap.KEEP_ENV)
