@@ -8,18 +8,23 @@ size and font readable at a glance.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
 
 from cnnlstm.tasks.report.measures import Deciles
 from cnnlstm.tasks.report.metrics import drawdown_series
 from cnnlstm.tasks.strategy import registry
 
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: a cached run draws none
+    from matplotlib.figure import Figure
+
 
 def _figure(title: str) -> tuple[Figure, object]:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(11, 5.5), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=14)
@@ -82,6 +87,8 @@ def drawdown_chart(nav: pl.DataFrame, path: Path) -> Path:
 
 def decile_chart(deciles: Deciles, path: Path) -> Path:
     """The CNN's mean forward monthly return by score decile, the selection beside."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(9, 5), dpi=110, layout="constrained")
     ax = fig.add_subplot()
     ax.set_title("CNN score deciles: mean forward monthly return (out of sample)", fontsize=13)

@@ -22,14 +22,17 @@ import io
 import math
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
 from cnnlstm.tasks.report.measures import RunMetrics
 from cnnlstm.tasks.report.metrics import drawdown_series
 from cnnlstm.tasks.strategy import registry
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: a cached run draws none
+    from matplotlib.figure import Figure
 
 SEED_DEPENDENT = tuple(s.name for s in registry.specs() if s.seed_dependent)
 CSS = """
@@ -54,6 +57,8 @@ def _png(fig: Figure) -> str:
 
 
 def _axes(title: str, ylabel: str) -> tuple[Figure, object]:
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(7.5, 4.0), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=12)

@@ -47,3 +47,20 @@ def test_a_feature_stage_that_computes_starts_the_training_imports_in_the_backgr
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "OK"
+
+
+def test_the_backtest_flow_imports_without_matplotlib_and_a_figure_brings_it(tmp_path):
+    # a cached run draws no figure: matplotlib's import (0.3-0.5 s of CPU) is paid where one is
+    script = (
+        "import sys\n"
+        "import cnnlstm.flows.backtest\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "import polars as pl\n"
+        "from cnnlstm.tasks.report.tearsheet import _axes\n"
+        "_axes('t', 'y')\n"
+        "assert 'matplotlib.figure' in sys.modules\n"
+        "print('OK')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "OK"
