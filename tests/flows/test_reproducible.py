@@ -80,6 +80,7 @@ def test_the_default_run_is_byte_identical_under_a_busy_and_a_quiet_load_signal(
         assert (quiet / name).read_bytes() == (busy / name).read_bytes(), name
     for a, b in zip(quiet_run.networks, busy_run.networks, strict=True):
         assert hashlib.sha256(_weights(a)).digest() == hashlib.sha256(_weights(b)).digest()
+        assert a.checkpoint.local_path().read_bytes() == b.checkpoint.local_path().read_bytes()
         assert a.metrics["torch_threads"] == b.metrics["torch_threads"] == 2.0  # the cores
     metrics = json.loads((quiet / "metrics.json").read_text())
     used = metrics["per_seed"]["0"]["training"]["cnn"][0]["torch_threads"]
