@@ -56,6 +56,7 @@ from cnnlstm.tasks.strategy.indexes import equal_weight_capital_needed, monthly_
 from cnnlstm.tasks.strategy.nulls import NullConfig, run_nulls
 from cnnlstm.tasks.strategy.select import (
     SelectionConfig,
+    ensemble_scores,
     momentum_scores,
     select_top,
     universe_selection,
@@ -138,11 +139,7 @@ def _select(
         raise UserInputError(f"no eligible stock-months in the test period {test}")
     threads = runtime.choose_threads().threads  # the process's count, as the training's
     parts = [score_cnn(cnn.checkpoint.local_path(), table, threads=threads) for cnn in cnns]
-    scores = parts[0]
-    if len(parts) > 1:
-        mean = pl.concat(parts).group_by("symbol", "month").agg(pl.col("score").mean())
-        scores = scores.drop("score").join(mean, on=["symbol", "month"]).select(parts[0].columns)
-    scores = validate_table(scores, ScoresSchema, table="scores").valid
+    scores = validate_table(ensemble_scores(parts), ScoresSchema, table="scores").valid
     if cfg.momentum_window == "t-12..t-2":
         momentum = momentum_scores(table)
     else:  # month t-1's return comes from the row of t-1, which may precede the test

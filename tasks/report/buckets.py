@@ -20,6 +20,7 @@ import math
 import numpy as np
 import polars as pl
 
+from cnnlstm.core.frames import group_mean
 from cnnlstm.tasks.report.stats import newey_west_t
 
 N_DECILES, N_PROB_BUCKETS = 10, 5
@@ -51,11 +52,8 @@ def score_deciles(scored: pl.DataFrame | None, selection: pl.DataFrame | None) -
     known = known.filter(pl.len().over("month") >= N_DECILES)
     if known.height == 0:
         return None
-    monthly = (
-        _bucketed(known, "score", N_DECILES, "month")
-        .group_by("month", "bucket")
-        .agg(ret=pl.col("target_return").mean())
-    )
+    bucketed = _bucketed(known, "score", N_DECILES, "month")
+    monthly = group_mean(bucketed, ["month", "bucket"], {"ret": "target_return"})
     wide = monthly.pivot(on="bucket", index="month", values="ret").sort("month")
     table = {}
     for b in range(1, N_DECILES + 1):
@@ -75,9 +73,9 @@ def score_deciles(scored: pl.DataFrame | None, selection: pl.DataFrame | None) -
     }
     if selection is not None:
         picked = known.join(selection.select("month", "symbol"), on=["month", "symbol"])
-        # months in order: the Newey-West t weighs autocovariances of consecutive months (a
-        # group-by hands them over in any order: the t changed from run to run)
-        per_month = picked.group_by("month").agg(ret=pl.col("target_return").mean()).sort("month")
+        # months in order (group_mean sorts by its keys): the Newey-West t weighs
+        # autocovariances of consecutive months
+        per_month = group_mean(picked, "month", {"ret": "target_return"})
         nw = newey_west_t(per_month["ret"].to_numpy())
         out["selected"] = {"mean": nw["mean"], "t": nw["t"], "months": nw["n"]}
     return out
@@ -90,17 +88,18 @@ def probability_buckets(outcomes: pl.DataFrame | None) -> dict | None:
     known = outcomes.filter(pl.col("fwd_return").is_not_null() & pl.col("prob_up").is_finite())
     if known.height < N_PROB_BUCKETS:
         return None
+    bucketed = _bucketed(known, "prob_up", N_PROB_BUCKETS, None)
+    means = group_mean(
+        bucketed,
+        "bucket",
+        {"mean_return": "fwd_return", "share_up": (pl.col("fwd_return") > 0).cast(pl.Float64)},
+    )
     rows = (
-        _bucketed(known, "prob_up", N_PROB_BUCKETS, None)
-        .group_by("bucket")
-        .agg(
-            prob_low=pl.col("prob_up").min(),
-            prob_high=pl.col("prob_up").max(),
-            mean_return=pl.col("fwd_return").mean(),
-            share_up=(pl.col("fwd_return") > 0).mean(),
-            n=pl.len(),
-        )
+        bucketed.group_by("bucket")
+        .agg(prob_low=pl.col("prob_up").min(), prob_high=pl.col("prob_up").max(), n=pl.len())
+        .join(means, on="bucket")
         .sort("bucket")
+        .select("bucket", "prob_low", "prob_high", "mean_return", "share_up", "n")
     )
     means = rows["mean_return"].to_numpy()
     return {

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import polars as pl
 
+from cnnlstm.core.frames import group_mean
 from cnnlstm.tasks.backtest.api import MarketArrays
 from cnnlstm.tasks.features.lstm import forward_returns
 from cnnlstm.tasks.report.stats import block_bootstrap_mean
@@ -111,7 +112,10 @@ def score_diagnostics(scored: pl.DataFrame, selection: pl.DataFrame | None = Non
     Returns:
         One row per month: month, n, ic, rank_ic, top_minus_median.
     """
-    known = scored.filter(pl.col("target_return").is_not_null() & pl.col("score").is_finite())
+    # rows in a fixed order: a correlation's sums follow the row order
+    known = scored.filter(pl.col("target_return").is_not_null() & pl.col("score").is_finite()).sort(
+        "month", "symbol"
+    )
     monthly = known.group_by("month").agg(
         n=pl.len(),
         ic=pl.corr("score", "target_return"),
@@ -119,11 +123,8 @@ def score_diagnostics(scored: pl.DataFrame, selection: pl.DataFrame | None = Non
         median=pl.col("target_return").median(),
     )
     if selection is not None:
-        top = (
-            known.join(selection.select("month", "symbol"), on=["month", "symbol"])
-            .group_by("month")
-            .agg(top=pl.col("target_return").mean())
-        )
+        picked = known.join(selection.select("month", "symbol"), on=["month", "symbol"])
+        top = group_mean(picked, "month", {"top": "target_return"})
         monthly = monthly.join(top, on="month", how="left").with_columns(
             top_minus_median=pl.col("top") - pl.col("median")
         )

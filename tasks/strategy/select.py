@@ -20,6 +20,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cnnlstm.core.errors import UserInputError
+from cnnlstm.core.frames import group_mean
 from cnnlstm.schemas.strategy import ScoresSchema, SelectionSchema
 from cnnlstm.schemas.validation import validate_table
 
@@ -54,6 +55,25 @@ class SelectionConfig(BaseModel):
         else:
             wanted = max(self.min_count, int(round(self.top_fraction * eligible)))
         return min(wanted, eligible)
+
+
+def ensemble_scores(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """The seed ensemble's scores: each stock-month's score averaged over the seeds' networks.
+
+    `parts` are the seeds' score tables (`ScoresSchema`, one row per stock-month each). The mean
+    adds a stock-month's scores in a fixed order, so the same networks give the same bits, and the
+    same ranking, whatever the order of the seeds or of the rows; the rows come in the first
+    part's order.
+    """
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    mean = group_mean(pl.concat(parts), ["symbol", "month"], {"score": "score"})
+    return (
+        first.drop("score")
+        .join(mean, on=["symbol", "month"], maintain_order="left")
+        .select(first.columns)
+    )
 
 
 def select_top(scores: pl.DataFrame, cfg: SelectionConfig) -> pl.DataFrame:

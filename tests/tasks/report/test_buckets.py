@@ -59,3 +59,20 @@ def test_probability_buckets():
     assert sum(b["n"] for b in out["buckets"].values()) == 1000
     assert out["monotonicity_spearman"] == pytest.approx(1.0)
     assert probability_buckets(None) is None
+
+
+def test_deciles_and_buckets_give_the_same_bits_in_any_row_order():
+    # polars' group_by mean adds a group's rows in a changing order: the last bits of a decile's
+    # mean (and so metrics.json) changed between identical runs
+    scored = _scored(0.01, months=36, n=300)
+    selection = scored.filter(pl.col("score") > 2.0).select("month", "symbol")
+    rng = np.random.default_rng(2)
+    prob = rng.uniform(size=20_000)
+    outcomes = pl.DataFrame({"prob_up": prob, "fwd_return": rng.normal(size=20_000) * 0.02})
+    deciles, buckets = set(), set()
+    for k in range(12):
+        rows = scored.sample(fraction=1.0, shuffle=True, seed=k)
+        deciles.add(repr(score_deciles(rows, selection)))
+        buckets.add(repr(probability_buckets(outcomes.sample(fraction=1.0, shuffle=True, seed=k))))
+    assert len(deciles) == 1
+    assert len(buckets) == 1

@@ -6,7 +6,12 @@ import polars as pl
 import pytest
 
 from cnnlstm.core.errors import DataValidationError, UserInputError
-from cnnlstm.tasks.strategy.select import SelectionConfig, momentum_scores, select_top
+from cnnlstm.tasks.strategy.select import (
+    SelectionConfig,
+    ensemble_scores,
+    momentum_scores,
+    select_top,
+)
 
 JAN, FEB = date(2020, 1, 1), date(2020, 2, 1)
 
@@ -69,3 +74,30 @@ def test_momentum_t12_to_t1_adds_last_months_return_from_its_own_row():
     # January's rows have no December row to take t-1 from, so they are not ranked
     assert full.select("symbol", "month").rows() == [("A", feb)]
     assert full["score"].to_list() == pytest.approx([1.1**11 * 1.5 - 1])
+
+
+def test_ensemble_scores_are_the_same_bits_whatever_the_order_of_seeds_or_rows():
+    # polars' group_by mean adds a group's values in a changing order: a last bit could flip
+    # a tie at the top 1% between two identical runs
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    months = [date(2016, m, 1) for m in range(1, 13)]
+    base = pl.DataFrame(
+        {
+            "symbol": [f"S{i:04d}" for i in range(2000)] * len(months),
+            "month": [m for m in months for _ in range(2000)],
+        }
+    )
+    parts = [base.with_columns(score=pl.Series(rng.normal(size=base.height))) for _ in range(5)]
+    reference = ensemble_scores(parts)
+    assert reference.select("symbol", "month").equals(parts[0].select("symbol", "month"))
+    expected = np.mean(np.stack([p["score"].to_numpy() for p in parts]), axis=0)
+    assert np.allclose(reference["score"].to_numpy(), expected, rtol=0, atol=1e-15)
+    for k in range(10):
+        order = rng.permutation(len(parts))
+        shuffled = [parts[i].sample(fraction=1.0, shuffle=True, seed=k) for i in order]
+        got = ensemble_scores(shuffled).sort("month", "symbol")
+        ref = reference.sort("month", "symbol")
+        assert got["score"].to_numpy().tobytes() == ref["score"].to_numpy().tobytes()
+    assert ensemble_scores(parts[:1]) is parts[0]
