@@ -127,21 +127,7 @@ def fit_classifier(
         torch.backends.cudnn.allow_tf32 = True
     out_dir.mkdir(parents=True, exist_ok=True)
     monitor = "val/loss" if data.has_validation else "train/loss"
-    checkpoint = ModelCheckpoint(
-        dirpath=out_dir,
-        filename=f"{kind}-best",
-        monitor=monitor,
-        mode="min",
-        save_top_k=1,
-        save_weights_only=True,
-        enable_version_counter=False,
-        auto_insert_metric_name=False,
-    )
-    history = EpochHistory()
-    callbacks: list[Callback] = [checkpoint, history]
-    callbacks.append(ProgressLog(kind, enabled=not cfg.show_progress()))  # no bar: log lines
-    if cfg.profile == "fast":
-        callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
+    checkpoint, history, callbacks = _callbacks(cfg, kind, out_dir, monitor)
     threads = threads if threads is not None else cfg.threads
     val_every = int(getattr(cfg, "val_every", 1))
     # Lightning batches an epoch: chunks on one device (fewer than the mini-batches; under data
@@ -169,7 +155,6 @@ def fit_classifier(
     with torch_threads(threads) as used, _no_uninitialized_fill():
         trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - started
-    best_path = Path(checkpoint.best_model_path)
     best = min(history.rows, key=lambda r: r.get(monitor, float("inf")))
     n_train = int(data.x_train.shape[0])
     metrics = {k: v for k, v in best.items()}
@@ -184,7 +169,31 @@ def fit_classifier(
         val_every=float(val_every),
         steps_per_batch=float(data.steps_per_batch),
     )
-    return TrainedModel(checkpoint=best_path, metrics=metrics, history=history.rows)
+    return TrainedModel(
+        checkpoint=Path(checkpoint.best_model_path), metrics=metrics, history=history.rows
+    )
+
+
+def _callbacks(
+    cfg, kind: str, out_dir: Path, monitor: str
+) -> tuple[ModelCheckpoint, EpochHistory, list[Callback]]:
+    """The best checkpoint by `monitor`, the epoch history, progress lines, early stopping."""
+    checkpoint = ModelCheckpoint(
+        dirpath=out_dir,
+        filename=f"{kind}-best",
+        monitor=monitor,
+        mode="min",
+        save_top_k=1,
+        save_weights_only=True,
+        enable_version_counter=False,
+        auto_insert_metric_name=False,
+    )
+    history = EpochHistory()
+    callbacks: list[Callback] = [checkpoint, history]
+    callbacks.append(ProgressLog(kind, enabled=not cfg.show_progress()))  # no bar: log lines
+    if cfg.profile == "fast":
+        callbacks.append(EarlyStopping(monitor=monitor, mode="min", patience=cfg.patience))
+    return checkpoint, history, callbacks
 
 
 def load_classifier(checkpoint: Path) -> Classifier:

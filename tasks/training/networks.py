@@ -157,6 +157,34 @@ def score_cnn(
     return features.select("symbol", "month").with_columns(score=pl.Series(prob, dtype=pl.Float64))
 
 
+def _split_days(dates: pl.Series, cfg: LstmTrainConfig) -> tuple[np.ndarray, np.ndarray, int]:
+    """(is_train, is_val, validation days) of each window, split by its decision day.
+
+    The last `val_fraction` of the days validate; the `purge_days` before them train nothing
+    (their labels reach into the validation days).
+    """
+    days = dates.unique().sort()
+    if days.len() < 2:
+        raise UserInputError(f"train_lstm needs windows on at least 2 days; got {days.len()}")
+    d = dates.to_numpy()
+    if cfg.val_fraction <= 0:
+        return np.ones(len(d), dtype=bool), np.zeros(len(d), dtype=bool), 0
+    n_val = min(max(int(round(days.len() * cfg.val_fraction)), 1), days.len() - 1)
+    first_val = days[days.len() - n_val]
+    purge_from = days[max(days.len() - n_val - cfg.purge_days, 0)]
+    return d < np.datetime64(purge_from), d >= np.datetime64(first_val), n_val
+
+
+def _train_sample(train_idx: np.ndarray, cfg: LstmTrainConfig) -> np.ndarray:
+    """The training windows, at most `max_windows` of them drawn with the run's seed."""
+    if cfg.max_windows is not None and len(train_idx) > cfg.max_windows:
+        rng = np.random.default_rng(cfg.seed)
+        train_idx = np.sort(rng.choice(train_idx, cfg.max_windows, replace=False))
+    if len(train_idx) == 0:
+        raise UserInputError("no training windows remain before the validation tail")
+    return train_idx
+
+
 def train_lstm(
     windows: LstmWindows,
     cfg: LstmTrainConfig,
@@ -189,28 +217,9 @@ def train_lstm(
 
     if windows.y is None:
         raise UserInputError("train_lstm needs labelled windows (build them with_labels=True)")
-    dates = windows.keys["date"]
-    days = dates.unique().sort()
-    if days.len() < 2:
-        raise UserInputError(f"train_lstm needs windows on at least 2 days; got {days.len()}")
-    n_val = int(round(days.len() * cfg.val_fraction)) if cfg.val_fraction > 0 else 0
-    n_val = min(max(n_val, 1), days.len() - 1) if cfg.val_fraction > 0 else 0
-    d = dates.to_numpy()
-    if n_val:
-        first_val = days[days.len() - n_val]
-        purge_from = days[max(days.len() - n_val - cfg.purge_days, 0)]
-        is_val = d >= np.datetime64(first_val)
-        is_train = d < np.datetime64(purge_from)
-    else:
-        is_val = np.zeros(len(d), dtype=bool)
-        is_train = np.ones(len(d), dtype=bool)
-    train_idx = np.flatnonzero(is_train)
-    train_available = len(train_idx)
-    if cfg.max_windows is not None and len(train_idx) > cfg.max_windows:
-        rng = np.random.default_rng(cfg.seed)
-        train_idx = np.sort(rng.choice(train_idx, cfg.max_windows, replace=False))
-    if len(train_idx) == 0:
-        raise UserInputError("no training windows remain before the validation tail")
+    is_train, is_val, n_val = _split_days(windows.keys["date"], cfg)
+    train_available = int(is_train.sum())
+    train_idx = _train_sample(np.flatnonzero(is_train), cfg)
     x = torch.from_numpy(windows.x)  # (N, T, 6)
     y = torch.from_numpy(windows.y)
     val_all = np.flatnonzero(is_val)
@@ -235,7 +244,7 @@ def train_lstm(
         module, data, cfg, "lstm", Path(out_dir), threads=threads, profiler=profiler, logger=logger
     )
     trained.metrics.update(
-        purged_windows=float(len(d) - int(is_val.sum()) - int(is_train.sum())),
+        purged_windows=float(len(is_val) - int(is_val.sum()) - int(is_train.sum())),
         val_days=float(n_val),
         val_available=float(len(val_all)),
         train_available=float(train_available),
