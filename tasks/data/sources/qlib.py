@@ -28,6 +28,7 @@ from tqdm import tqdm
 from cnnlstm.core.errors import UserInputError
 from cnnlstm.schemas.bars import BAR_COLUMNS, BENCHMARK_COLUMNS
 from cnnlstm.tasks.data.sources.base import SourceData, summarize
+from cnnlstm.tasks.data.sources.window import as_date
 from cnnlstm.tasks.data.universe import read_membership
 
 FIELDS = ("open", "high", "low", "close", "volume", "factor")
@@ -168,15 +169,6 @@ def calendar_window(calendar: np.ndarray, start: date | None, end: date | None) 
     return lo, hi
 
 
-def _as_date(value: date | str | None, name: str) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise UserInputError(f"qlib option {name}={value!r} is not an ISO date") from None
-
-
 def _resolve(root: str) -> Path:
     path = Path(root).expanduser()
     if not path.is_dir():
@@ -208,7 +200,7 @@ def load(
     """
     root = _resolve(path)
     calendar = read_calendar(root)
-    window = calendar_window(calendar, _as_date(start, "start"), _as_date(end, "end"))
+    window = calendar_window(calendar, as_date(start, "start", "qlib"), as_date(end, "end", "qlib"))
     dirs = feature_dirs(root)
     wanted, membership, without_data = _wanted(root, dirs, symbols, instruments)
     stocks = [s for s in wanted if not is_index(s)]
